@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on what a client may submit.
+const (
+	maxBodyBytes = 64 << 10 // largest request body, form or JSON
+	maxNameBytes = 1024     // longest name, in bytes
+)
+
+// Why WorkQueue.Push refused a request.
+var (
+	errQueueFull = errors.New("the queue is full; retry later")
+	errDraining  = errors.New("the server is shutting down and accepts no new work")
+)
+
+// WorkQueue is the buffered queue of accepted WorkRequests between the
+// Collector and the dispatcher. Pushing never blocks: a full queue refuses.
+//
+// Close stops intake. It takes the same lock as Push, so a request that Push
+// accepted is in the channel before Close closes it, and a Push after Close
+// is refused instead of panicking on a closed channel.
+type WorkQueue struct {
+	mu     sync.RWMutex // guards closed, and sending on c against closing it
+	closed bool
+	c      chan *WorkRequest // closed by Close; received from by the dispatcher
+}
+
+// NewWorkQueue returns an open WorkQueue that holds up to size requests.
+func NewWorkQueue(size int) *WorkQueue {
+	return &WorkQueue{c: make(chan *WorkRequest, size)}
+}
+
+// Push queues r without waiting. It returns errQueueFull if the queue has no
+// room and errDraining once the queue is closed.
+func (q *WorkQueue) Push(r *WorkRequest) error {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return errDraining
+	}
+	select {
+	case q.c <- r:
+		return nil
+	default:
+		return errQueueFull
+	}
+}
+
+// Close stops intake: later Pushes fail with errDraining. The dispatcher
+// still receives every request queued before Close.
+func (q *WorkQueue) Close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.c)
+	}
+}
+
+// Closed reports whether Close has been called.
+func (q *WorkQueue) Closed() bool {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	return q.closed
+}
+
+// Requests returns the channel the dispatcher receives from.
+func (q *WorkQueue) Requests() <-chan *WorkRequest { return q.c }
+
+// Len returns how many requests are waiting in the queue.
+func (q *WorkQueue) Len() int { return len(q.c) }
+
+// Cap returns how many requests the queue can hold.
+func (q *WorkQueue) Cap() int { return cap(q.c) }
+
+// Collector is the HTTP handler for POST /work. It turns each valid request
+// into a WorkRequest and pushes it onto WorkQueue, answering 201, or 503
+// at once when the queue is full or closed.
+type Collector struct {
+	queue    *WorkQueue
+	jobs     *Store
+	stats    *Stats
+	maxDelay time.Duration
+	log      *slog.Logger
+	lastID   atomic.Uint64 // the ID given to the latest request
+}
+
+// ServeHTTP handles POST /work.
+func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name, delay, err := parseWork(w, r, c.maxDelay)
+	if err != nil {
+		c.stats.RejectedInvalid.Add(1)
+		var he *httpError
+		errors.As(err, &he)
+		writeError(w, he.status, he.msg)
+		return
+	}
+	req := &WorkRequest{
+		ID:         strconv.FormatUint(c.lastID.Add(1), 10),
+		Name:       name,
+		Delay:      delay,
+		EnqueuedAt: time.Now(),
+	}
+	c.jobs.Add(req)
+	if err := c.queue.Push(req); err != nil {
+		c.jobs.Remove(req)
+		if err == errDraining {
+			c.stats.RejectedDraining.Add(1)
+		} else {
+			c.stats.RejectedFull.Add(1)
+		}
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	c.stats.Accepted.Add(1)
+	c.log.Debug("job accepted", "id", req.ID, "name", req.Name, "delay", req.Delay)
+	w.Header().Set("Location", "/work/"+req.ID)
+	writeJSON(w, http.StatusCreated, req.snapshot())
+}
+
+// httpError is a request the Collector refuses, with the status to answer
+// and a message the client can act on.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// parseWork reads and checks the name and delay of a POST /work, from the
+// query and from a form or JSON body; a value in the body wins over the same
+// parameter in the query. Every error it returns is an *httpError.
+func parseWork(w http.ResponseWriter, r *http.Request, maxDelay time.Duration) (string, time.Duration, error) {
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return "", 0, badRequest("the query string is malformed: %v", err)
+	}
+	p := params{name: query.Get("name"), delay: query.Get("delay")}
+	if err := p.readBody(w, r); err != nil {
+		return "", 0, err
+	}
+	if err := checkName(p.name); err != nil {
+		return "", 0, err
+	}
+	delay, err := parseDelay(p.delay, maxDelay)
+	return p.name, delay, err
+}
+
+// params are the raw parameters of a POST /work.
+type params struct {
+	name, delay string
+}
+
+// readBody overrides p with the parameters given in r's body, if it has one.
+func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if r.ContentLength == 0 && ct == "" {
+		return nil
+	}
+	mediaType, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		mediaType = ct
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	switch mediaType {
+	case "application/x-www-form-urlencoded":
+		return p.readForm(r, r.ParseForm())
+	case "multipart/form-data":
+		err := r.ParseMultipartForm(maxBodyBytes)
+		if r.MultipartForm != nil {
+			defer r.MultipartForm.RemoveAll()
+		}
+		return p.readForm(r, err)
+	case "application/json":
+		return p.readJSON(r)
+	}
+	const want = "send application/x-www-form-urlencoded, multipart/form-data or application/json"
+	if ct == "" {
+		return &httpError{http.StatusUnsupportedMediaType, "the body has no Content-Type: " + want}
+	}
+	return &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not supported: %s", ct, want)}
+}
+
+// readForm takes the parameters from r's parsed form body.
+func (p *params) readForm(r *http.Request, parseErr error) error {
+	if parseErr != nil {
+		if tooLarge(parseErr) {
+			return errTooLarge()
+		}
+		return badRequest("the form body is malformed: %v", parseErr)
+	}
+	if v, ok := r.PostForm["name"]; ok {
+		p.name = v[0]
+	}
+	if v, ok := r.PostForm["delay"]; ok {
+		p.delay = v[0]
+	}
+	return nil
+}
+
+// readJSON takes the parameters from r's JSON body, an object with the
+// string fields "name" and "delay".
+func (p *params) readJSON(r *http.Request) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		if tooLarge(err) {
+			return errTooLarge()
+		}
+		return badRequest("could not read the body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if !utf8.Valid(body) {
+		return badRequest("the JSON body is not valid UTF-8")
+	}
+	var v struct {
+		Name  *string `json:"name"`
+		Delay *string `json:"delay"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return badRequest(`the JSON body holds more than one value: send one object such as {"name": "Alice", "delay": "2s"}`)
+	}
+	if v.Name != nil {
+		p.name = *v.Name
+	}
+	if v.Delay != nil {
+		p.delay = *v.Delay
+	}
+	return nil
+}
+
+// jsonError describes a JSON decoding error in terms the client can act on.
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		if typeErr.Field == "" {
+			return badRequest(`the JSON body must be an object such as {"name": "Alice", "delay": "2s"}, not %s`, typeErr.Value)
+		}
+		return badRequest(`JSON field %q must be a string, not %s`, typeErr.Field, typeErr.Value)
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return badRequest("the body is not valid JSON: %v", err)
+	}
+	// What is left is an unknown field: json: unknown field "x".
+	field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+	return badRequest(`the JSON body may hold only "name" and "delay", not %s`, field)
+}
+
+func tooLarge(err error) bool {
+	var maxErr *http.MaxBytesError
+	return errors.As(err, &maxErr)
+}
+
+func errTooLarge() error {
+	return &httpError{http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("the body is larger than %d KiB", maxBodyBytes>>10)}
+}
+
+// checkName reports whether name is one a worker may greet: present, not too
+// long, valid UTF-8 and free of control characters, so that it can never
+// forge a line of output.
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return badRequest(`name is required: POST /work?name=Alice, a form field name=Alice or {"name": "Alice"}`)
+	case len(name) > maxNameBytes:
+		return badRequest("name is %d bytes long; the limit is %d", len(name), maxNameBytes)
+	case !utf8.ValidString(name):
+		return badRequest("name is not valid UTF-8")
+	}
+	for i, c := range name {
+		if unicode.IsControl(c) {
+			return badRequest("name holds a control character (%U) at byte %d; use printable characters only", c, i)
+		}
+	}
+	return nil
+}
+
+// parseDelay parses a delay such as "1.5s" and checks it lies in [0, max].
+// An empty delay is zero.
+func parseDelay(s string, max time.Duration) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, badRequest("delay %q is not a duration: use a number and a unit, such as 250ms or 1.5s", s)
+	case d < 0:
+		return 0, badRequest("delay %s is negative", d)
+	case d > max:
+		return 0, badRequest("delay %s is above this server's maximum of %s", d, max)
+	}
+	return d, nil
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// finishedKept is how many finished jobs the Store keeps for GET /work/{id}.
+const finishedKept = 10_000
+
+// errAbandoned is why the work of jobs still running is canceled when a drain
+// gives up.
+var errAbandoned = errors.New("abandoned: the server stopped before the job finished")
+
+// config is the server's configuration, from its flags.
+type config struct {
+	workers         int           // -n
+	addr            string        // -http
+	queue           int           // -queue
+	maxDelay        time.Duration // -max-delay
+	shutdownTimeout time.Duration // -shutdown-timeout
+	logLevel        slog.Level    // -log-level
+}
+
+// server is one workqueue: the Collector, WorkQueue, the dispatcher and its
+// workers, and the job store, wired together. It knows nothing of listening
+// or signals, so tests can build as many as they like.
+type server struct {
+	queue      *WorkQueue
+	jobs       *Store
+	stats      *Stats
+	dispatcher *Dispatcher
+	handler    http.Handler
+	log        *slog.Logger
+
+	abandon context.CancelCauseFunc // cancels the work of running jobs
+	abort   chan struct{}           // closed to stop the dispatcher early
+	done    chan struct{}           // closed when the dispatcher and workers have exited
+}
+
+// newServer builds a server from cfg whose workers do work and print their
+// greetings to stdout. Call start to set its dispatcher and workers going.
+func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *server {
+	ctx, abandon := context.WithCancelCause(context.Background())
+	s := &server{
+		queue:   NewWorkQueue(cfg.queue),
+		jobs:    NewStore(finishedKept),
+		stats:   new(Stats),
+		log:     log,
+		abandon: abandon,
+		abort:   make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	env := &workerEnv{do: work, ctx: ctx, out: &syncWriter{w: stdout}, jobs: s.jobs, stats: s.stats, log: log}
+	workerQueue := make(WorkerQueue, cfg.workers)
+	workers := make([]*Worker, cfg.workers)
+	for i := range workers {
+		workers[i] = NewWorker(i+1, workerQueue, env)
+	}
+	s.dispatcher = NewDispatcher(s.queue.Requests(), workerQueue, workers)
+	s.handler = s.routes(&Collector{queue: s.queue, jobs: s.jobs, stats: s.stats, maxDelay: cfg.maxDelay, log: log})
+	return s
+}
+
+// start sets the dispatcher and its workers going.
+func (s *server) start() {
+	go func() {
+		defer close(s.done)
+		s.dispatcher.Run(s.abort)
+	}()
+}
+
+// drain stops intake and waits until every accepted job has run and the
+// dispatcher and workers have exited. If ctx ends first it gives up: it
+// cancels the running jobs, leaves the queued ones unrun, waits for the
+// workers to exit, and returns an *abandonedError.
+func (s *server) drain(ctx context.Context) error {
+	s.queue.Close()
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+	}
+	n := s.stats.Unfinished()
+	s.abandon(errAbandoned)
+	close(s.abort)
+	<-s.done
+	return &abandonedError{jobs: n, why: context.Cause(ctx)}
+}
+
+// abandonedError reports a drain that gave up with accepted jobs unfinished.
+type abandonedError struct {
+	jobs int64 // accepted jobs that never finished
+	why  error // why the drain gave up
+}
+
+func (e *abandonedError) Error() string {
+	return fmt.Sprintf("drain gave up (%v): %d accepted jobs abandoned", e.why, e.jobs)
+}
+
+// syncWriter serializes writes to w, so concurrent workers' lines never
+// interleave.
+type syncWriter struct {
+	mu sync.Mutex // guards w
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// State is where a WorkRequest is in its life.
+type State uint8
+
+// The states of a WorkRequest. A request starts queued; done, canceled and
+// failed are final.
+const (
+	Queued State = iota
+	Running
+	Done
+	Canceled
+	Failed
+)
+
+// String returns the state's name as the API shows it.
+func (s State) String() string {
+	switch s {
+	case Queued:
+		return "queued"
+	case Running:
+		return "running"
+	case Done:
+		return "done"
+	case Canceled:
+		return "canceled"
+	case Failed:
+		return "failed"
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Final reports whether s is a state a request never leaves.
+func (s State) Final() bool { return s >= Done }
+
+// WorkRequest is one job: greet Name after waiting Delay. The Collector
+// creates it, WorkQueue carries it to the dispatcher, and one Worker runs it.
+//
+// ID, Name, Delay and EnqueuedAt never change once the request is queued; the
+// rest of its life is guarded by mu.
+type WorkRequest struct {
+	ID         string
+	Name       string
+	Delay      time.Duration
+	EnqueuedAt time.Time
+
+	mu         sync.Mutex // guards the fields below
+	state      State
+	worker     int                // the worker's number, once running
+	startedAt  time.Time          // once running
+	finishedAt time.Time          // once final
+	err        string             // why it failed
+	cancel     context.CancelFunc // interrupts the work, while running
+}
+
+// Work is the work a Worker performs for a request before it greets the
+// request's name. It returns nil when the work is complete, or an error when
+// it could not be completed, ctx.Err() when ctx was canceled. It may panic:
+// the worker recovers and fails the request. Tests replace it.
+type Work func(ctx context.Context, r *WorkRequest) error
+
+// Sleep is the server's Work: it waits for the request's delay, or until ctx
+// is canceled.
+func Sleep(ctx context.Context, r *WorkRequest) error {
+	if r.Delay <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(r.Delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Greeting is the line a worker prints when it completes r.
+func (r *WorkRequest) Greeting(worker int) string {
+	return fmt.Sprintf("worker%d: Hello, %s!\n", worker, r.Name)
+}
+
+// start moves a queued request to running on the given worker. It reports
+// false, and changes nothing, if the request is no longer queued (it was
+// canceled while it waited).
+func (r *WorkRequest) start(worker int, now time.Time, cancel context.CancelFunc) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != Queued {
+		return false
+	}
+	r.state, r.worker, r.startedAt, r.cancel = Running, worker, now, cancel
+	return true
+}
+
+// finish moves a running request to a final state and, while still holding
+// the request's lock, calls then (which may be nil). It reports false, and
+// changes nothing, if the request had already left the running state (it was
+// canceled). Holding the lock through then lets a worker print its greeting
+// before anybody can see the request done.
+func (r *WorkRequest) finish(s State, now time.Time, err string, then func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != Running {
+		return false
+	}
+	r.state, r.finishedAt, r.err, r.cancel = s, now, err, nil
+	if then != nil {
+		then()
+	}
+	return true
+}
+
+// State returns the request's current state.
+func (r *WorkRequest) State() State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state
+}
+
+// job is a WorkRequest as the API shows it.
+type job struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Delay      string     `json:"delay"`
+	State      string     `json:"state"`
+	Worker     int        `json:"worker,omitempty"`
+	EnqueuedAt time.Time  `json:"enqueued_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Error      string     `json:"error,omitempty"`
+}
+
+// snapshot returns a consistent copy of r for the API.
+func (r *WorkRequest) snapshot() job {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	j := job{
+		ID:         r.ID,
+		Name:       r.Name,
+		Delay:      r.Delay.String(),
+		State:      r.state.String(),
+		Worker:     r.worker,
+		EnqueuedAt: r.EnqueuedAt.UTC(),
+		Error:      r.err,
+	}
+	if !r.startedAt.IsZero() {
+		t := r.startedAt.UTC()
+		j.StartedAt = &t
+	}
+	if !r.finishedAt.IsZero() {
+		t := r.finishedAt.UTC()
+		j.FinishedAt = &t
+	}
+	return j
+}

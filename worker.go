@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Worker runs one WorkRequest at a time. When idle it puts its own channel
+// into WorkerQueue and waits for the dispatcher to send it a request there.
+type Worker struct {
+	ID          int                      // the worker's number, 1..n
+	work        chan *WorkRequest        // requests for this worker; closed by the dispatcher
+	workerQueue chan<- chan *WorkRequest // where the worker announces it is idle
+	env         *workerEnv
+	log         *slog.Logger
+}
+
+// workerEnv is what all workers of a server share.
+type workerEnv struct {
+	do    Work            // the work itself
+	ctx   context.Context // canceled, with a cause, when the server abandons its jobs
+	out   io.Writer       // standard output, safe for concurrent use
+	jobs  *Store
+	stats *Stats
+	log   *slog.Logger
+}
+
+// NewWorker returns worker number id, which announces itself on workerQueue.
+func NewWorker(id int, workerQueue WorkerQueue, env *workerEnv) *Worker {
+	return &Worker{
+		ID:          id,
+		work:        make(chan *WorkRequest),
+		workerQueue: workerQueue,
+		env:         env,
+		log:         env.log.With("worker", id),
+	}
+}
+
+// Run serves requests until the dispatcher closes the worker's channel.
+func (w *Worker) Run() {
+	for {
+		w.workerQueue <- w.work // never blocks: WorkerQueue has a slot per worker
+		r, ok := <-w.work
+		if !ok {
+			return
+		}
+		w.run(r)
+	}
+}
+
+// run performs r, unless it was canceled while it waited, and records how it
+// ended. A completed request prints its greeting on standard output.
+func (w *Worker) run(r *WorkRequest) {
+	ctx, cancel := context.WithCancel(w.env.ctx)
+	defer cancel()
+	started := time.Now()
+	if !r.start(w.ID, started, cancel) {
+		return
+	}
+	w.env.stats.Busy.Add(1)
+	defer w.env.stats.Busy.Add(-1)
+	w.log.Debug("job started", "id", r.ID, "waited", started.Sub(r.EnqueuedAt))
+
+	err := w.perform(ctx, r)
+	if err != nil && w.env.ctx.Err() != nil {
+		err = context.Cause(w.env.ctx) // the server abandoned the job
+	}
+	now := time.Now()
+	if err == nil {
+		if !r.finish(Done, now, "", func() { w.greet(r) }) {
+			return // canceled while running: the canceler recorded it
+		}
+		w.env.stats.Done.Add(1)
+		w.log.Debug("job done", "id", r.ID, "took", now.Sub(started))
+	} else {
+		if !r.finish(Failed, now, err.Error(), nil) {
+			return
+		}
+		w.env.stats.Failed.Add(1)
+		w.log.Error("job failed", "id", r.ID, "err", err)
+	}
+	w.env.jobs.Finished(r)
+}
+
+// perform runs the work for r, turning a panic into an error.
+func (w *Worker) perform(ctx context.Context, r *WorkRequest) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return w.env.do(ctx, r)
+}
+
+// greet prints r's greeting. The worker calls it holding r's lock, so the
+// line is out before anybody can see r done.
+func (w *Worker) greet(r *WorkRequest) {
+	if _, err := io.WriteString(w.env.out, r.Greeting(w.ID)); err != nil {
+		w.log.Error("cannot write greeting", "id", r.ID, "err", err)
+	}
+}
