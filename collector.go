@@ -35,17 +35,19 @@ var (
 // Collector and the dispatcher. Pushing never blocks: a full queue refuses.
 //
 // Close stops intake. It takes the same lock as Push, so a request that Push
-// accepted is in the channel before Close closes it, and a Push after Close
-// is refused instead of panicking on a closed channel.
+// accepted is in the channel, and counted, before Close closes it; a Push
+// after Close is refused instead of panicking on a closed channel.
 type WorkQueue struct {
-	mu     sync.RWMutex // guards closed, and sending on c against closing it
-	closed bool
-	c      chan *WorkRequest // closed by Close; received from by the dispatcher
+	mu       sync.RWMutex // guards closed, and sending on c against closing it
+	closed   bool
+	c        chan *WorkRequest // closed by Close; received from by the dispatcher
+	accepted *atomic.Int64     // counts every request queued
 }
 
-// NewWorkQueue returns an open WorkQueue that holds up to size requests.
-func NewWorkQueue(size int) *WorkQueue {
-	return &WorkQueue{c: make(chan *WorkRequest, size)}
+// NewWorkQueue returns an open WorkQueue that holds up to size requests and
+// counts each request it queues in accepted.
+func NewWorkQueue(size int, accepted *atomic.Int64) *WorkQueue {
+	return &WorkQueue{c: make(chan *WorkRequest, size), accepted: accepted}
 }
 
 // Push queues r without waiting. It returns errQueueFull if the queue has no
@@ -58,6 +60,7 @@ func (q *WorkQueue) Push(r *WorkRequest) error {
 	}
 	select {
 	case q.c <- r:
+		q.accepted.Add(1)
 		return nil
 	default:
 		return errQueueFull
@@ -131,7 +134,6 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	c.stats.Accepted.Add(1)
 	c.log.Debug("job accepted", "id", req.ID, "name", req.Name, "delay", req.Delay)
 	w.Header().Set("Location", "/work/"+req.ID)
 	writeJSON(w, http.StatusCreated, req.snapshot())

@@ -6,7 +6,7 @@ import "sync/atomic"
 // concurrent use; each job is counted once in Accepted and, when it ends, once
 // in exactly one of the Finished counters.
 type Stats struct {
-	Accepted         atomic.Int64 // requests answered 201
+	Accepted         atomic.Int64 // requests queued (answered 201), counted by WorkQueue
 	RejectedFull     atomic.Int64 // requests answered 503 because WorkQueue was full
 	RejectedDraining atomic.Int64 // requests answered 503 because the server was draining
 	RejectedInvalid  atomic.Int64 // requests answered 4xx for bad input

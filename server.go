@@ -39,24 +39,29 @@ type server struct {
 	handler    http.Handler
 	log        *slog.Logger
 
-	abandon context.CancelCauseFunc // cancels the work of running jobs
-	abort   chan struct{}           // closed to stop the dispatcher early
-	done    chan struct{}           // closed when the dispatcher and workers have exited
+	abort chan struct{} // closed by giveUp to stop the dispatcher early
+	done  chan struct{} // closed when the dispatcher and workers have exited
+	// giveUp cancels the work of running jobs and stops the dispatcher.
+	giveUp func()
 }
 
 // newServer builds a server from cfg whose workers do work and print their
 // greetings to stdout. Call start to set its dispatcher and workers going.
 func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *server {
 	ctx, abandon := context.WithCancelCause(context.Background())
+	stats := new(Stats)
 	s := &server{
-		queue:   NewWorkQueue(cfg.queue),
-		jobs:    NewStore(finishedKept),
-		stats:   new(Stats),
-		log:     log,
-		abandon: abandon,
-		abort:   make(chan struct{}),
-		done:    make(chan struct{}),
+		queue: NewWorkQueue(cfg.queue, &stats.Accepted),
+		jobs:  NewStore(finishedKept),
+		stats: stats,
+		log:   log,
+		abort: make(chan struct{}),
+		done:  make(chan struct{}),
 	}
+	s.giveUp = sync.OnceFunc(func() {
+		abandon(errAbandoned)
+		close(s.abort)
+	})
 	env := &workerEnv{do: work, ctx: ctx, out: &syncWriter{w: stdout}, jobs: s.jobs, stats: s.stats, log: log}
 	workerQueue := make(WorkerQueue, cfg.workers)
 	workers := make([]*Worker, cfg.workers)
@@ -87,9 +92,12 @@ func (s *server) drain(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	n := s.stats.Unfinished()
-	s.abandon(errAbandoned)
-	close(s.abort)
+	n := s.stats.Unfinished() // exact: Close waited for every Push to be counted
+	if n == 0 {
+		<-s.done // the dispatcher is only taking its idle workers back
+		return nil
+	}
+	s.giveUp()
 	<-s.done
 	return &abandonedError{jobs: n, why: context.Cause(ctx)}
 }

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+const (
+	form      = "application/x-www-form-urlencoded"
+	jsonType  = "application/json"
+	textPlain = "text/plain"
+)
+
+// multipartBody returns a multipart form holding fields, and its content type.
+func multipartBody(t *testing.T, fields ...string) (string, string) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for i := 0; i+1 < len(fields); i += 2 {
+		if err := mw.WriteField(fields[i], fields[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String(), mw.FormDataContentType()
+}
+
+// TestCollectorValidation checks every row of SPEC.md's outcome table for
+// POST /work, except the two 503s, which have tests of their own.
+func TestCollectorValidation(t *testing.T) {
+	long := strings.Repeat("a", maxNameBytes)
+	big := strings.Repeat("a", maxBodyBytes)
+	mpBody, mpType := multipartBody(t, "name", "Multi", "delay", "1s")
+	mpBig, mpBigType := multipartBody(t, "name", big)
+	tests := []struct {
+		name        string
+		method      string
+		target      string
+		contentType string
+		body        string
+		wantStatus  int
+		wantName    string // of the queued job, for 201
+		wantDelay   string // of the queued job, for 201
+		wantErr     string // part of the error message, otherwise
+	}{
+		{name: "query", target: "/work?name=Alice&delay=2s", wantStatus: 201, wantName: "Alice", wantDelay: "2s"},
+		{name: "form", contentType: form, body: "name=Bob&delay=250ms", wantStatus: 201, wantName: "Bob", wantDelay: "250ms"},
+		{name: "json", contentType: jsonType, body: `{"name": "Carol", "delay": "1.5s"}`, wantStatus: 201, wantName: "Carol", wantDelay: "1.5s"},
+		{name: "json with charset", contentType: jsonType + "; charset=utf-8", body: `{"name": "Dan"}`, wantStatus: 201, wantName: "Dan", wantDelay: "0s"},
+		{name: "multipart", contentType: mpType, body: mpBody, wantStatus: 201, wantName: "Multi", wantDelay: "1s"},
+		{name: "body wins over query", target: "/work?name=Q&delay=1s", contentType: form, body: "name=B", wantStatus: 201, wantName: "B", wantDelay: "1s"},
+		{name: "no delay is zero", target: "/work?name=Z", wantStatus: 201, wantName: "Z", wantDelay: "0s"},
+		{name: "unicode name", target: "/work?name=%C3%89lodie%20%F0%9F%90%B9", wantStatus: 201, wantName: "Élodie 🐹", wantDelay: "0s"},
+		{name: "name of 1024 bytes", contentType: form, body: "name=" + long, wantStatus: 201, wantName: long, wantDelay: "0s"},
+		{name: "delay at the maximum", target: "/work?name=M&delay=10s", wantStatus: 201, wantName: "M", wantDelay: "10s"},
+
+		{name: "name missing", target: "/work", wantStatus: 400, wantErr: "name is required"},
+		{name: "name empty", target: "/work?name=", wantStatus: 400, wantErr: "name is required"},
+		{name: "name empty in body", target: "/work?name=Q", contentType: form, body: "name=", wantStatus: 400, wantErr: "name is required"},
+		{name: "name too long", contentType: form, body: "name=a" + long, wantStatus: 400, wantErr: "1025 bytes long; the limit is 1024"},
+		{name: "name not UTF-8", target: "/work?name=%FF%FE", wantStatus: 400, wantErr: "not valid UTF-8"},
+		{name: "name with newline", target: "/work?name=a%0Aworker1:%20Hello,%20forged!", wantStatus: 400, wantErr: "control character (U+000A)"},
+		{name: "name with carriage return", target: "/work?name=a%0Db", wantStatus: 400, wantErr: "control character (U+000D)"},
+		{name: "name with tab", target: "/work?name=a%09b", wantStatus: 400, wantErr: "control character (U+0009)"},
+		{name: "name with NUL", target: "/work?name=a%00b", wantStatus: 400, wantErr: "control character (U+0000)"},
+		{name: "name with DEL", target: "/work?name=a%7F", wantStatus: 400, wantErr: "control character (U+007F)"},
+		{name: "name with C1 control", target: "/work?name=a%C2%85", wantStatus: 400, wantErr: "control character (U+0085)"},
+		{name: "name with escape in JSON", contentType: jsonType, body: `{"name": "a\u001b[31m"}`, wantStatus: 400, wantErr: "control character (U+001B)"},
+		{name: "delay not a duration", target: "/work?name=A&delay=abc", wantStatus: 400, wantErr: `delay "abc" is not a duration`},
+		{name: "delay without unit", target: "/work?name=A&delay=5", wantStatus: 400, wantErr: `delay "5" is not a duration`},
+		{name: "delay negative", target: "/work?name=A&delay=-1s", wantStatus: 400, wantErr: "delay -1s is negative"},
+		{name: "delay above maximum", target: "/work?name=A&delay=10.001s", wantStatus: 400, wantErr: "above this server's maximum of 10s"},
+		{name: "malformed query", target: "/work?name=%zz", wantStatus: 400, wantErr: "query string is malformed"},
+		{name: "malformed form", contentType: form, body: "name=%zz", wantStatus: 400, wantErr: "form body is malformed"},
+		{name: "malformed multipart", contentType: "multipart/form-data", body: "name=x", wantStatus: 400, wantErr: "form body is malformed"},
+		{name: "malformed JSON", contentType: jsonType, body: `{"name": "A"`, wantStatus: 400, wantErr: "not valid JSON"},
+		{name: "JSON syntax error", contentType: jsonType, body: `{name: A}`, wantStatus: 400, wantErr: "not valid JSON"},
+		{name: "JSON name wrong type", contentType: jsonType, body: `{"name": 5}`, wantStatus: 400, wantErr: `JSON field "name" must be a string, not number`},
+		{name: "JSON delay wrong type", contentType: jsonType, body: `{"name": "A", "delay": 2}`, wantStatus: 400, wantErr: `JSON field "delay" must be a string, not number`},
+		{name: "JSON not an object", contentType: jsonType, body: `["A"]`, wantStatus: 400, wantErr: "must be an object"},
+		{name: "JSON unknown field", contentType: jsonType, body: `{"nmae": "A"}`, wantStatus: 400, wantErr: `may hold only "name" and "delay", not "nmae"`},
+		{name: "JSON two values", contentType: jsonType, body: `{"name": "A"} {"name": "B"}`, wantStatus: 400, wantErr: "more than one value"},
+		{name: "JSON not UTF-8", contentType: jsonType, body: "{\"name\": \"\xff\"}", wantStatus: 400, wantErr: "not valid UTF-8"},
+
+		{name: "form body too large", contentType: form, body: "name=" + big, wantStatus: 413, wantErr: "larger than 64 KiB"},
+		{name: "JSON body too large", contentType: jsonType, body: `{"name": "` + big + `"}`, wantStatus: 413, wantErr: "larger than 64 KiB"},
+		{name: "multipart body too large", contentType: mpBigType, body: mpBig, wantStatus: 413, wantErr: "larger than 64 KiB"},
+
+		{name: "text body", contentType: textPlain, body: "Alice", wantStatus: 415, wantErr: `Content-Type "text/plain" is not supported`},
+		{name: "XML body", contentType: "application/xml", body: "<name>A</name>", wantStatus: 415, wantErr: "is not supported"},
+		{name: "body without content type", body: "name=Alice", wantStatus: 415, wantErr: "the body has no Content-Type"},
+
+		{name: "GET", method: "GET", target: "/work?name=A", wantStatus: 405, wantErr: "GET is not allowed here; use POST"},
+		{name: "PUT", method: "PUT", target: "/work?name=A", wantStatus: 405, wantErr: "PUT is not allowed here; use POST"},
+		{name: "DELETE", method: "DELETE", target: "/work", wantStatus: 405, wantErr: "use POST"},
+	}
+	ts := newTestServer(t, testConfig(), newGate(nil).work)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method, target := cmp.Or(tt.method, "POST"), cmp.Or(tt.target, "/work")
+			before := ts.stats.Accepted.Load()
+			rec := ts.do(method, target, tt.contentType, tt.body)
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("%s %s: status = %d, want %d; body %s", method, target, rec.Code, tt.wantStatus, rec.Body)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q, want application/json", ct)
+			}
+			if tt.wantStatus != http.StatusCreated {
+				if got := decodeError(t, rec.Body.Bytes()); !strings.Contains(got, tt.wantErr) {
+					t.Errorf("error = %q, want it to contain %q", got, tt.wantErr)
+				}
+				if got := ts.stats.Accepted.Load(); got != before {
+					t.Errorf("accepted count went from %d to %d for a refused request", before, got)
+				}
+				if tt.wantStatus == http.StatusMethodNotAllowed && rec.Header().Get("Allow") != "POST" {
+					t.Errorf("Allow = %q, want POST", rec.Header().Get("Allow"))
+				}
+				return
+			}
+			j := decodeJob(t, rec.Body.Bytes())
+			if j.Name != tt.wantName || j.Delay != tt.wantDelay {
+				t.Errorf("job name, delay = %q, %q; want %q, %q", j.Name, j.Delay, tt.wantName, tt.wantDelay)
+			}
+			if loc := rec.Header().Get("Location"); loc != "/work/"+j.ID || j.ID == "" {
+				t.Errorf("Location = %q for job id %q", loc, j.ID)
+			}
+			if j.State != "queued" && j.State != "running" {
+				t.Errorf("state = %q, want queued or running", j.State)
+			}
+		})
+	}
+}
+
+// TestFullQueueAnswers503 fills WorkQueue while every worker is held, and
+// checks the next submission is refused with 503 and Retry-After at once.
+// It runs in a synctest bubble: had the handler blocked waiting for room,
+// every goroutine would be stuck and the bubble would report a deadlock.
+func TestFullQueueAnswers503(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig()
+		cfg.workers, cfg.queue = 2, 3
+		g := newGate(nil)
+		ts := newTestServer(t, cfg, g.work)
+
+		// Two jobs occupy the workers; the dispatcher holds a third while it
+		// waits for a worker; three more fill the queue.
+		for i := range cfg.workers + 1 + cfg.queue {
+			if rec := ts.submit("job"+string(rune('A'+i)), ""); rec.Code != http.StatusCreated {
+				t.Fatalf("submission %d: status = %d, want 201", i, rec.Code)
+			}
+			synctest.Wait()
+		}
+		for range 100 {
+			rec := ts.submit("overflow", "")
+			if rec.Code != http.StatusServiceUnavailable {
+				t.Fatalf("POST to a full queue: status = %d, want 503", rec.Code)
+			}
+			if ra := rec.Header().Get("Retry-After"); ra != "1" {
+				t.Fatalf("Retry-After = %q, want 1", ra)
+			}
+			if got := decodeError(t, rec.Body.Bytes()); !strings.Contains(got, "queue is full") {
+				t.Fatalf("error = %q, want it to say the queue is full", got)
+			}
+		}
+		if got := ts.stats.RejectedFull.Load(); got != 100 {
+			t.Errorf("rejected (full) = %d, want 100", got)
+		}
+		close(g.open)
+		if err := ts.drain(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		names := greetings(t, ts.out)
+		if len(names) != cfg.workers+1+cfg.queue {
+			t.Errorf("%d greetings, want %d: %q", len(names), cfg.workers+1+cfg.queue, names)
+		}
+		for _, n := range names {
+			if n == "overflow" {
+				t.Errorf("a refused job ran")
+			}
+		}
+	})
+}
+
+// TestDrainingAnswers503 checks that once a drain starts, submissions are
+// refused with 503 and /healthz reports draining, while job lookups still
+// answer.
+func TestDrainingAnswers503(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ts := newTestServer(t, testConfig(), Sleep)
+		if rec := ts.do("GET", "/healthz", "", ""); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"ok"`) {
+			t.Fatalf("GET /healthz before drain: %d %s, want 200 ok", rec.Code, rec.Body)
+		}
+		rec := ts.submit("slow", "5s")
+		id := decodeJob(t, rec.Body.Bytes()).ID
+		drained := make(chan error)
+		go func() { drained <- ts.drain(t.Context()) }()
+		synctest.Wait()
+
+		rec = ts.submit("late", "")
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" {
+			t.Errorf("POST while draining: status %d, Retry-After %q; want 503, 1", rec.Code, rec.Header().Get("Retry-After"))
+		}
+		if got := decodeError(t, rec.Body.Bytes()); !strings.Contains(got, "shutting down") {
+			t.Errorf("error = %q, want it to say the server is shutting down", got)
+		}
+		if rec := ts.do("GET", "/healthz", "", ""); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"draining"`) {
+			t.Errorf("GET /healthz while draining: %d %s, want 503 draining", rec.Code, rec.Body)
+		}
+		if rec := ts.do("GET", "/work/"+id, "", ""); rec.Code != http.StatusOK || decodeJob(t, rec.Body.Bytes()).State != "running" {
+			t.Errorf("GET /work/%s while draining: %d %s, want 200 running", id, rec.Code, rec.Body)
+		}
+		if err := <-drained; err != nil {
+			t.Fatal(err)
+		}
+		if got := greetings(t, ts.out); len(got) != 1 || got[0] != "slow" {
+			t.Errorf("greetings = %q, want just slow", got)
+		}
+		if got := ts.stats.RejectedDraining.Load(); got != 1 {
+			t.Errorf("rejected (draining) = %d, want 1", got)
+		}
+	})
+}
+
+// TestJobLifecycle follows one job through GET /work/{id}: queued, running,
+// done, with its timestamps in order.
+func TestJobLifecycle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig()
+		cfg.workers = 1
+		ts := newTestServer(t, cfg, Sleep)
+		ts.submit("first", "1s") // keeps the only worker busy
+		rec := ts.submit("second", "2s")
+		id := decodeJob(t, rec.Body.Bytes()).ID
+		get := func() job {
+			t.Helper()
+			rec := ts.do("GET", "/work/"+id, "", "")
+			if rec.Code != http.StatusOK {
+				t.Fatalf("GET /work/%s: status = %d, want 200", id, rec.Code)
+			}
+			return decodeJob(t, rec.Body.Bytes())
+		}
+		synctest.Wait()
+		if j := get(); j.State != "queued" || j.StartedAt != nil || j.Worker != 0 {
+			t.Fatalf("before the first job ends: %+v, want queued without worker or start", j)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		j := get()
+		if j.State != "running" || j.Worker != 1 || j.StartedAt == nil || j.FinishedAt != nil {
+			t.Fatalf("while running: %+v, want running on worker 1, started, not finished", j)
+		}
+		time.Sleep(2 * time.Second)
+		j = get()
+		if j.State != "done" || j.FinishedAt == nil {
+			t.Fatalf("after its delay: %+v, want done with finished_at", j)
+		}
+		if !j.EnqueuedAt.Before(*j.StartedAt) || j.FinishedAt.Sub(*j.StartedAt) != 2*time.Second {
+			t.Errorf("times enqueued %v, started %v, finished %v: want in order, 2s apart at the end", j.EnqueuedAt, j.StartedAt, j.FinishedAt)
+		}
+		if rec := ts.do("GET", "/work/12345", "", ""); rec.Code != http.StatusNotFound {
+			t.Errorf("GET unknown id: status = %d, want 404", rec.Code)
+		}
+	})
+}

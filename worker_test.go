@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestDrainEndsEveryGoroutine drains a busy server inside a synctest bubble.
+// synctest.Test fails the test if any goroutine the server started (the
+// dispatcher, a worker, a timer's) is still alive when the drain returns.
+func TestDrainEndsEveryGoroutine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig()
+		cfg.workers, cfg.queue = 3, 23
+		ts := newTestServer(t, cfg, Sleep)
+		for i := range 23 {
+			delay := time.Duration(i%5) * 300 * time.Millisecond
+			if rec := ts.submit(fmt.Sprintf("job%d", i), delay.String()); rec.Code != http.StatusCreated {
+				t.Fatalf("POST job%d: status = %d, want 201", i, rec.Code)
+			}
+		}
+		start := time.Now()
+		if err := ts.drain(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(greetings(t, ts.out)); got != 23 {
+			t.Errorf("%d jobs ran before the drain returned, want 23", got)
+		}
+		if took := time.Since(start); took < 2*time.Second {
+			t.Errorf("drain took %v of fake time; the delays alone need at least 2s", took)
+		}
+	})
+}
+
+// TestDrainGivesUp checks a drain that runs out of time: the running job is
+// interrupted and fails, the queued ones never run, the error counts every
+// accepted job left unfinished, and no goroutine outlives it.
+func TestDrainGivesUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig()
+		cfg.workers = 1
+		ts := newTestServer(t, cfg, Sleep)
+		var ids []string
+		for i := range 4 {
+			rec := ts.submit(fmt.Sprintf("job%d", i), "10s")
+			ids = append(ids, decodeJob(t, rec.Body.Bytes()).ID)
+		}
+		ts.submit("quick", "0s") // also behind the long ones
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		start := time.Now()
+		err := ts.drain(ctx)
+		var ab *abandonedError
+		if !errors.As(err, &ab) || ab.jobs != 5 {
+			t.Fatalf("drain = %v, want 5 jobs abandoned", err)
+		}
+		if took := time.Since(start); took != time.Second {
+			t.Errorf("drain gave up after %v, want 1s", took)
+		}
+		if out := ts.out.String(); out != "" {
+			t.Errorf("stdout = %q, want nothing: no job completed", out)
+		}
+		first := ts.jobs.Get(ids[0]).snapshot()
+		if first.State != "failed" || first.Error != errAbandoned.Error() {
+			t.Errorf("the running job: state %q, error %q; want failed, %q", first.State, first.Error, errAbandoned)
+		}
+		for _, id := range ids[1:] {
+			if s := ts.jobs.Get(id).State(); s != Queued {
+				t.Errorf("job %s left in the queue: state %v, want queued (never started)", id, s)
+			}
+		}
+	})
+}
