@@ -22,7 +22,7 @@ test:
 
 # demo builds the server, starts it, sends bursts of jobs, then drains it.
 demo: build
-	scripts/demo-run.sh $(BIN)
+	scripts/demo-server.sh $(BIN)
 
 clean:
 	rm -f $(BIN)

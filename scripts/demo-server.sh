@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# demo-server.sh is make demo: it starts the workqueue binary given as its
+# argument in the background, runs scripts/demo.sh against it, sends it
+# SIGTERM and shows the drain. It exits non-zero if the demo fails, the
+# server does not exit 0, or the jobs run differ from the jobs accepted.
+#
+#   scripts/demo-server.sh ./workqueue      (address: $DEMO_ADDR, default 127.0.0.1:8000)
+set -euo pipefail
+
+bin=${1:?usage: demo-server.sh path/to/workqueue}
+addr=${DEMO_ADDR:-127.0.0.1:8000}
+dir=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+
+"$bin" -http "$addr" >"$dir/stdout" 2>"$dir/stderr" &
+pid=$!
+for _ in $(seq 1 100); do
+	curl --silent --fail "http://$addr/healthz" >/dev/null && break
+	if ! kill -0 "$pid" 2>/dev/null; then
+		echo "demo: the server exited at start:" >&2
+		cat "$dir/stderr" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
+scripts/demo.sh "http://$addr" | tee "$dir/demo"
+accepted=$(sed -n 's/^demo: accepted \([0-9]*\) .*/\1/p' "$dir/demo")
+
+echo "demo: sending SIGTERM; the server drains what it accepted"
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+echo "--- server log (stderr), without the per-job debug lines:"
+cat "$dir/stderr"
+echo "--- the last greetings on stdout:"
+tail -n 3 "$dir/stdout"
+ran=$(wc -l <"$dir/stdout")
+distinct=$(sed "s/^worker[0-9]*: //" "$dir/stdout" | sort -u | wc -l)
+echo "demo: server exited $status; $accepted jobs accepted, $ran greetings printed, $distinct distinct"
+if [ "$status" -ne 0 ] || [ "$ran" -ne "$accepted" ] || [ "$distinct" -ne "$accepted" ]; then
+	echo "demo: FAILED: want exit 0 and every accepted job run exactly once" >&2
+	exit 1
+fi
