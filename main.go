@@ -66,8 +66,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	s := newServer(cfg, Sleep, stdout, log)
 	s.start()
-	hs := &http.Server{
-		Handler:  s.handler,
+	hs := newHTTPServer(s.handler, log)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	serveErr := make(chan error, 1)
+	wg.Go(func() { serveErr <- hs.Serve(ln) })
+	log.Info("listening", "addr", ln.Addr().String(), "workers", cfg.workers, "queue", cfg.queue)
+
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	var failed error
+	select {
+	case <-ctx.Done():
+		log.Info("draining", "reason", context.Cause(ctx), "queued", s.queue.Len(), "running", s.stats.Busy.Load())
+	case sig := <-signals:
+		log.Info("draining", "signal", sig.String(), "queued", s.queue.Len(), "running", s.stats.Busy.Load())
+	case err := <-serveErr:
+		failed = fmt.Errorf("serving on %s: %w", ln.Addr(), err)
+		log.Error("cannot serve, draining", "err", failed)
+	}
+	return errors.Join(failed, shutdown(s, hs, cfg.shutdownTimeout, signals, log))
+}
+
+// newHTTPServer returns the http.Server for handler, logging through log.
+func newHTTPServer(handler http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:  handler,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// A client gets 5 s to send its headers and 10 s for the whole
 		// request (bodies are at most 64 KiB); answers are small and quick.
@@ -78,31 +103,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+}
+
+// shutdown drains s while hs keeps answering, then closes hs gracefully. It
+// gives up, closing hs at once, when timeout passes or a signal arrives, and
+// then returns an *abandonedError.
+func shutdown(s *server, hs *http.Server, timeout time.Duration, signals <-chan os.Signal, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeoutCause(context.Background(), timeout,
+		fmt.Errorf("-shutdown-timeout %s exceeded", timeout))
+	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	serveErr := make(chan error, 1)
-	wg.Go(func() { serveErr <- hs.Serve(ln) })
-	log.Info("listening", "addr", ln.Addr().String(), "workers", cfg.workers, "queue", cfg.queue)
-
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(signals)
-	select {
-	case <-ctx.Done():
-		log.Info("draining", "reason", context.Cause(ctx), "queued", s.queue.Len(), "running", s.stats.Busy.Load())
-	case sig := <-signals:
-		log.Info("draining", "signal", sig.String(), "queued", s.queue.Len(), "running", s.stats.Busy.Load())
-	case err := <-serveErr:
-		err = fmt.Errorf("serving on %s: %w", ln.Addr(), err)
-		log.Error("cannot serve, draining", "err", err)
-		drainErr := s.drain(context.Background())
-		return errors.Join(err, drainErr)
-	}
-
-	drainCtx, cancel := context.WithTimeoutCause(context.Background(), cfg.shutdownTimeout,
-		fmt.Errorf("-shutdown-timeout %s exceeded", cfg.shutdownTimeout))
-	defer cancel()
-	stopNow, stop := context.WithCancelCause(drainCtx)
+	stopNow, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	wg.Go(func() {
 		select {
@@ -119,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log.Info("drained", "done", s.stats.Done.Load(), "canceled", s.stats.Canceled.Load(), "failed", s.stats.Failed.Load())
-	if err := hs.Shutdown(drainCtx); err != nil {
+	if err := hs.Shutdown(ctx); err != nil {
 		hs.Close()
 		return fmt.Errorf("closing connections: %w", err)
 	}
