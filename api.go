@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 )
 
 // routes returns the server's HTTP API: the Collector on POST /work, job
@@ -12,24 +13,56 @@ func (s *server) routes(c *Collector) http.Handler {
 	mux.Handle("POST /work", c)
 	mux.HandleFunc("/work", methodNotAllowed("POST"))
 	mux.HandleFunc("GET /work/{id}", s.getJob)
-	mux.HandleFunc("/work/{id}", methodNotAllowed("GET"))
+	mux.HandleFunc("DELETE /work/{id}", s.cancelJob)
+	mux.HandleFunc("/work/{id}", methodNotAllowed("GET, DELETE"))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("/healthz", methodNotAllowed("GET"))
+	mux.HandleFunc("GET /metrics", s.metrics)
+	mux.HandleFunc("/metrics", methodNotAllowed("GET"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see POST /work, GET /work/{id}, GET /healthz)")
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see POST /work, GET or DELETE /work/{id}, GET /healthz, GET /metrics)")
 	})
 	return mux
 }
 
 // getJob handles GET /work/{id}.
 func (s *server) getJob(w http.ResponseWriter, r *http.Request) {
+	if req := s.lookup(w, r); req != nil {
+		writeJSON(w, http.StatusOK, req.snapshot())
+	}
+}
+
+// cancelJob handles DELETE /work/{id}: 200 with the job now canceled, or
+// 409 if it had already finished.
+func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
+	req := s.lookup(w, r)
+	if req == nil {
+		return
+	}
+	prev, ok := req.cancelJob(time.Now())
+	if !ok {
+		writeError(w, http.StatusConflict, "job "+req.ID+" already finished: it is "+prev.String())
+		return
+	}
+	s.stats.Canceled.Add(1)
+	s.jobs.Finished(req)
+	j := req.snapshot()
+	if prev == Running {
+		s.log.Info("job canceled", "id", req.ID, "worker", j.Worker, "was", prev)
+	} else {
+		s.log.Info("job canceled", "id", req.ID, "was", prev)
+	}
+	writeJSON(w, http.StatusOK, j)
+}
+
+// lookup returns the job named in r's path, or answers 404 and returns nil.
+func (s *server) lookup(w http.ResponseWriter, r *http.Request) *WorkRequest {
 	id := r.PathValue("id")
 	req := s.jobs.Get(id)
 	if req == nil {
-		writeError(w, http.StatusNotFound, "no job with id "+quote(id)+": it never existed or finished long ago")
-		return
+		writeError(w, http.StatusNotFound, "no job with id "+quote(id)+": it never existed, or finished long ago")
 	}
-	writeJSON(w, http.StatusOK, req.snapshot())
+	return req
 }
 
 // healthz handles GET /healthz: 200 while the server accepts work, 503 once

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
-	"time"
 )
 
 const (
@@ -226,47 +225,6 @@ func TestDrainingAnswers503(t *testing.T) {
 		}
 		if got := ts.stats.RejectedDraining.Load(); got != 1 {
 			t.Errorf("rejected (draining) = %d, want 1", got)
-		}
-	})
-}
-
-// TestJobLifecycle follows one job through GET /work/{id}: queued, running,
-// done, with its timestamps in order.
-func TestJobLifecycle(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		cfg := testConfig()
-		cfg.workers = 1
-		ts := newTestServer(t, cfg, Sleep)
-		ts.submit("first", "1s") // keeps the only worker busy
-		rec := ts.submit("second", "2s")
-		id := decodeJob(t, rec.Body.Bytes()).ID
-		get := func() job {
-			t.Helper()
-			rec := ts.do("GET", "/work/"+id, "", "")
-			if rec.Code != http.StatusOK {
-				t.Fatalf("GET /work/%s: status = %d, want 200", id, rec.Code)
-			}
-			return decodeJob(t, rec.Body.Bytes())
-		}
-		synctest.Wait()
-		if j := get(); j.State != "queued" || j.StartedAt != nil || j.Worker != 0 {
-			t.Fatalf("before the first job ends: %+v, want queued without worker or start", j)
-		}
-		time.Sleep(1500 * time.Millisecond)
-		j := get()
-		if j.State != "running" || j.Worker != 1 || j.StartedAt == nil || j.FinishedAt != nil {
-			t.Fatalf("while running: %+v, want running on worker 1, started, not finished", j)
-		}
-		time.Sleep(2 * time.Second)
-		j = get()
-		if j.State != "done" || j.FinishedAt == nil {
-			t.Fatalf("after its delay: %+v, want done with finished_at", j)
-		}
-		if !j.EnqueuedAt.Before(*j.StartedAt) || j.FinishedAt.Sub(*j.StartedAt) != 2*time.Second {
-			t.Errorf("times enqueued %v, started %v, finished %v: want in order, 2s apart at the end", j.EnqueuedAt, j.StartedAt, j.FinishedAt)
-		}
-		if rec := ts.do("GET", "/work/12345", "", ""); rec.Code != http.StatusNotFound {
-			t.Errorf("GET unknown id: status = %d, want 404", rec.Code)
 		}
 	})
 }

@@ -35,6 +35,7 @@ type server struct {
 	queue      *WorkQueue
 	jobs       *Store
 	stats      *Stats
+	workers    int // how many workers the dispatcher runs
 	dispatcher *Dispatcher
 	handler    http.Handler
 	log        *slog.Logger
@@ -49,14 +50,15 @@ type server struct {
 // greetings to stdout. Call start to set its dispatcher and workers going.
 func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *server {
 	ctx, abandon := context.WithCancelCause(context.Background())
-	stats := new(Stats)
+	stats := NewStats()
 	s := &server{
-		queue: NewWorkQueue(cfg.queue, &stats.Accepted),
-		jobs:  NewStore(finishedKept),
-		stats: stats,
-		log:   log,
-		abort: make(chan struct{}),
-		done:  make(chan struct{}),
+		queue:   NewWorkQueue(cfg.queue, &stats.Accepted),
+		jobs:    NewStore(finishedKept),
+		stats:   stats,
+		workers: cfg.workers,
+		log:     log,
+		abort:   make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	s.giveUp = sync.OnceFunc(func() {
 		abandon(errAbandoned)

@@ -119,6 +119,23 @@ func (r *WorkRequest) finish(s State, now time.Time, err string, then func()) bo
 	return true
 }
 
+// cancelJob cancels r: a queued request will never start, and a running
+// one has its work interrupted. It returns the state r was in, and reports
+// whether it canceled r; it does not if r had already finished.
+func (r *WorkRequest) cancelJob(now time.Time) (State, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prev := r.state
+	if prev.Final() {
+		return prev, false
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.state, r.finishedAt, r.cancel = Canceled, now, nil
+	return prev, true
+}
+
 // State returns the request's current state.
 func (r *WorkRequest) State() State {
 	r.mu.Lock()

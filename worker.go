@@ -62,6 +62,7 @@ func (w *Worker) run(r *WorkRequest) {
 	}
 	w.env.stats.Busy.Add(1)
 	defer w.env.stats.Busy.Add(-1)
+	w.env.stats.Wait.Observe(started.Sub(r.EnqueuedAt))
 	w.log.Debug("job started", "id", r.ID, "waited", started.Sub(r.EnqueuedAt))
 
 	err := w.perform(ctx, r)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -74,6 +75,38 @@ func TestDrainGivesUp(t *testing.T) {
 			if s := ts.jobs.Get(id).State(); s != Queued {
 				t.Errorf("job %s left in the queue: state %v, want queued (never started)", id, s)
 			}
+		}
+	})
+}
+
+// TestPanicIsContained runs work that panics: the job fails with the panic's
+// message, the failure is logged with the job's id, and the same worker goes
+// on to complete the next job.
+func TestPanicIsContained(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig()
+		cfg.workers = 1
+		ts := newTestServer(t, cfg, panicky)
+		boom := ts.submitID(t, "boom", "0s")
+		after := ts.submitID(t, "after", "1s")
+		if err := ts.drain(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if j := ts.getJob(t, boom); j.State != "failed" || j.Error != "panic: boom went the work" {
+			t.Errorf("panicking job: %+v, want failed with the panic's message", j)
+		}
+		if j := ts.getJob(t, after); j.State != "done" || j.Worker != 1 {
+			t.Errorf("the next job: %+v, want done by worker 1", j)
+		}
+		if got := ts.out.String(); got != "worker1: Hello, after!\n" {
+			t.Errorf("stdout = %q, want only the next job's greeting", got)
+		}
+		want := `level=ERROR msg="job failed" worker=1 id=` + boom + ` err="panic: boom went the work"`
+		if !strings.Contains(ts.logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, ts.logs)
+		}
+		if got := ts.stats.Failed.Load(); got != 1 {
+			t.Errorf("failed counter = %d, want 1", got)
 		}
 	})
 }

@@ -43,8 +43,10 @@ burst() {
 		exit 1
 	fi
 	last_refused=$refused
-	# The job accepted last, /work/<id>: the one with the highest id.
-	last_job=$(awk '$1 == 201 { sub("\r", "", $2); print $2 }' "$codes" | sort -t/ -k3 -n | tail -n 1)
+	# The two jobs accepted last, as /work/<id>: those with the highest ids.
+	awk '$1 == 201 { sub("\r", "", $2); print $2 }' "$codes" | sort -t/ -k3 -n | tail -n 2 >"$tmp/last"
+	last_job=$(tail -n 1 "$tmp/last")
+	next_to_last_job=$(head -n 1 "$tmp/last")
 }
 
 # state JOB: prints the state of JOB (a path such as /work/17).
@@ -52,15 +54,22 @@ state() {
 	curl --silent "$url$1" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p'
 }
 
-# wait_done JOB: waits up to 60s for JOB to finish.
-wait_done() {
-	for _ in $(seq 1 600); do
-		case $(state "$1") in
-		done | canceled | failed) return 0 ;;
+# follow JOB: prints each state JOB goes through until it finishes (60s at
+# most), as "queued → running → done".
+follow() {
+	local seen="" now
+	for _ in $(seq 1 3000); do
+		now=$(state "$1")
+		[ "$now" = "${seen##* }" ] || seen="${seen:+$seen → }$now"
+		case $now in
+		done | canceled | failed)
+			echo "demo: job $1: $seen"
+			return 0
+			;;
 		esac
-		sleep 0.1
+		sleep 0.02
 	done
-	echo "demo: job $1 did not finish within 60s" >&2
+	echo "demo: job $1 did not finish within 60s: $seen" >&2
 	exit 1
 }
 
@@ -76,8 +85,17 @@ if [ "$last_refused" -eq 0 ]; then
 	echo "demo: a burst of 400 overflowed nothing; is the queue larger than the default 100?" >&2
 	exit 1
 fi
-echo "demo: waiting for the flood's last job, $last_job, to finish ($(state "$last_job") now)"
-wait_done "$last_job"
+canceled=0
+echo "demo: canceling $next_to_last_job, which waits in the queue"
+answer=$(curl --silent --request DELETE --write-out ' %{http_code}' "$url$next_to_last_job")
+case $answer in
+*'"state":"canceled"'*' 200') canceled=1 && echo "demo: DELETE $next_to_last_job: 200 canceled" ;;
+*) echo "demo: DELETE $next_to_last_job answered $answer, want 200 and the job canceled" >&2 && exit 1 ;;
+esac
+echo "demo: following the flood's last job, $last_job, until it is done"
+follow "$last_job"
 burst after 30
 
-echo "demo: accepted $total_accepted refused $total_refused"
+echo "demo: what /metrics counted:"
+curl --silent "$url/metrics" | grep -E '^workqueue_(jobs_|queue_length|workers_busy|job_wait_seconds_count)' | sed 's/^/  /'
+echo "demo: accepted $total_accepted refused $total_refused canceled $canceled"

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+	"testing/synctest"
+)
+
+// TestStoreKeepsNewestFinished checks the ring: a store that keeps two
+// finished requests forgets the oldest finished one, never a live one.
+func TestStoreKeepsNewestFinished(t *testing.T) {
+	s := NewStore(2)
+	reqs := make([]*WorkRequest, 5)
+	for i := range reqs {
+		reqs[i] = &WorkRequest{ID: strconv.Itoa(i)}
+		s.Add(reqs[i])
+	}
+	for _, i := range []int{3, 0, 4} {
+		s.Finished(reqs[i])
+	}
+	for i, want := range []bool{true, true, true, false, true} {
+		if got := s.Get(strconv.Itoa(i)) != nil; got != want {
+			t.Errorf("after 3, 0, 4 finished: kept %d = %v, want %v", i, got, want)
+		}
+	}
+	if s.Len() != 4 {
+		t.Errorf("Len = %d, want 4: the two live and the two newest finished", s.Len())
+	}
+}
+
+// TestStoreBounded runs 30,000 quick jobs and checks that the oldest finished
+// ones are forgotten: the store never holds more than the newest 10,000
+// finished jobs plus those still queued or running.
+func TestStoreBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const jobs = 30_000
+		cfg := testConfig()
+		cfg.queue = 1000
+		ts := newTestServer(t, cfg, Sleep)
+		most := 0
+		for i := range jobs {
+			if rec := ts.submit(fmt.Sprintf("j%d", i), ""); rec.Code != http.StatusCreated {
+				t.Fatalf("POST j%d: status = %d, want 201", i, rec.Code)
+			}
+			if i%500 == 499 {
+				synctest.Wait() // let the workers empty the queue
+				most = max(most, ts.jobs.Len())
+			}
+		}
+		if err := ts.drain(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := ts.jobs.Len(); n != finishedKept {
+			t.Errorf("store holds %d jobs after the drain, want %d", n, finishedKept)
+		}
+		if most > finishedKept {
+			t.Errorf("store held up to %d jobs with none queued or running, want at most %d", most, finishedKept)
+		}
+		for _, id := range []int{1, 2, jobs / 2} {
+			if rec := ts.do("GET", "/work/"+strconv.Itoa(id), "", ""); rec.Code != http.StatusNotFound {
+				t.Errorf("GET /work/%d (an old finished job): status = %d, want 404", id, rec.Code)
+			}
+		}
+		for _, id := range []int{jobs - 100, jobs} {
+			if j := ts.getJob(t, strconv.Itoa(id)); j.State != "done" {
+				t.Errorf("job %d: state %q, want done", id, j.State)
+			}
+		}
+	})
+}
