@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -28,7 +29,7 @@ func (s *server) routes(c *Collector) http.Handler {
 // getJob handles GET /work/{id}.
 func (s *server) getJob(w http.ResponseWriter, r *http.Request) {
 	if req := s.lookup(w, r); req != nil {
-		writeJSON(w, http.StatusOK, req.snapshot())
+		writeJob(w, http.StatusOK, req)
 	}
 }
 
@@ -52,7 +53,7 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.log.Info("job canceled", "id", req.ID, "was", prev)
 	}
-	writeJSON(w, http.StatusOK, j)
+	writeJSON(w, http.StatusOK, j.appendJSON(nil))
 }
 
 // lookup returns the job named in r's path, or answers 404 and returns nil.
@@ -69,10 +70,10 @@ func (s *server) lookup(w http.ResponseWriter, r *http.Request) *WorkRequest {
 // it is draining.
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	if s.queue.Closed() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		writeObject(w, http.StatusServiceUnavailable, "status", "draining")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeObject(w, http.StatusOK, "status", "ok")
 }
 
 // methodNotAllowed answers 405 with the Allow header set to allow.
@@ -83,18 +84,75 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
-// writeJSON answers with status and v as JSON.
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON answers with status and body, a JSON value.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = []string{"application/json"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v) // an error here is the client hanging up
+	w.Write(body) // an error here is the client hanging up
+}
+
+// writeJob answers with status and the job r as JSON.
+func writeJob(w http.ResponseWriter, status int, r *WorkRequest) {
+	j := r.snapshot()
+	writeJSON(w, status, j.appendJSON(make([]byte, 0, 256)))
 }
 
 // writeError answers with status and {"error": msg}.
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	writeObject(w, status, "error", msg)
+}
+
+// writeObject answers with status and the JSON object {key: value}.
+func writeObject(w http.ResponseWriter, status int, key, value string) {
+	b := append(appendJSONString(append(make([]byte, 0, 64), '{'), key), ':')
+	writeJSON(w, status, append(appendJSONString(b, value), "}\n"...))
+}
+
+// appendJSON appends j as a JSON object, byte for byte what encoding/json
+// makes of it, and a newline. Writing it by hand keeps reflection and its
+// allocations off the path of every POST /work.
+func (j *job) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, j.ID)
+	b = appendJSONString(append(b, `,"name":`...), j.Name)
+	b = appendJSONString(append(b, `,"delay":`...), j.Delay)
+	b = appendJSONString(append(b, `,"state":`...), j.State)
+	if j.Worker != 0 {
+		b = strconv.AppendInt(append(b, `,"worker":`...), int64(j.Worker), 10)
+	}
+	b = appendJSONTime(append(b, `,"enqueued_at":`...), j.EnqueuedAt)
+	if j.StartedAt != nil {
+		b = appendJSONTime(append(b, `,"started_at":`...), *j.StartedAt)
+	}
+	if j.FinishedAt != nil {
+		b = appendJSONTime(append(b, `,"finished_at":`...), *j.FinishedAt)
+	}
+	if j.Error != "" {
+		b = appendJSONString(append(b, `,"error":`...), j.Error)
+	}
+	return append(b, "}\n"...)
+}
+
+// appendJSONTime appends t as encoding/json does: a quoted RFC 3339 time.
+func appendJSONTime(b []byte, t time.Time) []byte {
+	return append(t.AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
+}
+
+// appendJSONString appends s as a JSON string, as encoding/json does. Plain
+// ASCII, most names, is copied as it is; anything else goes through
+// encoding/json, so the escaping is always its own.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // quote quotes s for an error message, escaping anything unprintable.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -189,4 +191,27 @@ func TestCancelErrors(t *testing.T) {
 			t.Errorf("canceled counter = %d after refused cancels, want 0", got)
 		}
 	})
+}
+
+// TestJobJSON checks the hand-written JSON of a job is byte for byte what
+// encoding/json makes of it, for plain and awkward names and errors.
+func TestJobJSON(t *testing.T) {
+	at := time.Date(2026, 11, 28, 10, 0, 0, 123456789, time.UTC)
+	later := at.Add(1500 * time.Millisecond)
+	for _, j := range []job{
+		{ID: "1", Name: "Alice", Delay: "0s", State: "queued", EnqueuedAt: at},
+		{ID: "2", Name: `Bob "the <b>" & \co`, Delay: "2s", State: "running", Worker: 3, EnqueuedAt: at, StartedAt: &at},
+		{ID: "3", Name: "Élodie 🐹 \u2028\u2029", Delay: "1.5s", State: "done", Worker: 12, EnqueuedAt: at, StartedAt: &at, FinishedAt: &later},
+		{ID: "4", Name: "x", Delay: "10ms", State: "failed", Worker: 1, EnqueuedAt: at, StartedAt: &at, FinishedAt: &later,
+			Error: "panic: bad \xff byte\n\ttab"},
+		{ID: "5", Name: "~!#$%^*()_+{}|:?,./;'[]=-`", Delay: "0s", State: "canceled", EnqueuedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+	} {
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(j); err != nil {
+			t.Fatal(err)
+		}
+		if got := j.appendJSON(nil); string(got) != want.String() {
+			t.Errorf("appendJSON:\n got %s\nwant %s", got, want.Bytes())
+		}
+	}
 }

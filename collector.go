@@ -19,6 +19,13 @@ import (
 	"unicode/utf8"
 )
 
+// The content types a POST /work body may have.
+const (
+	formType      = "application/x-www-form-urlencoded"
+	multipartType = "multipart/form-data"
+	jsonType      = "application/json"
+)
+
 // Limits on what a client may submit.
 const (
 	maxBodyBytes = 64 << 10 // largest request body, form or JSON
@@ -103,6 +110,7 @@ type Collector struct {
 	stats    *Stats
 	maxDelay time.Duration
 	log      *slog.Logger
+	debug    bool          // whether log takes debug lines: checked before building one
 	lastID   atomic.Uint64 // the ID given to the latest request
 }
 
@@ -130,13 +138,15 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			c.stats.RejectedFull.Add(1)
 		}
-		w.Header().Set("Retry-After", "1")
+		w.Header()["Retry-After"] = []string{"1"}
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	c.log.Debug("job accepted", "id", req.ID, "name", req.Name, "delay", req.Delay)
-	w.Header().Set("Location", "/work/"+req.ID)
-	writeJSON(w, http.StatusCreated, req.snapshot())
+	if c.debug {
+		c.log.Debug("job accepted", "id", req.ID, "name", req.Name, "delay", req.Delay)
+	}
+	w.Header()["Location"] = []string{"/work/" + req.ID}
+	writeJob(w, http.StatusCreated, req)
 }
 
 // httpError is a request the Collector refuses, with the status to answer
@@ -156,11 +166,14 @@ func badRequest(format string, args ...any) error {
 // query and from a form or JSON body; a value in the body wins over the same
 // parameter in the query. Every error it returns is an *httpError.
 func parseWork(w http.ResponseWriter, r *http.Request, maxDelay time.Duration) (string, time.Duration, error) {
-	query, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return "", 0, badRequest("the query string is malformed: %v", err)
+	var p params
+	if r.URL.RawQuery != "" {
+		query, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return "", 0, badRequest("the query string is malformed: %v", err)
+		}
+		p = params{name: query.Get("name"), delay: query.Get("delay")}
 	}
-	p := params{name: query.Get("name"), delay: query.Get("delay")}
 	if err := p.readBody(w, r); err != nil {
 		return "", 0, err
 	}
@@ -182,21 +195,25 @@ func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength == 0 && ct == "" {
 		return nil
 	}
-	mediaType, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		mediaType = ct
+	mediaType := ct
+	switch ct {
+	case formType, multipartType, jsonType: // as most clients send them
+	default:
+		if mt, _, err := mime.ParseMediaType(ct); err == nil {
+			mediaType = mt
+		}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	switch mediaType {
-	case "application/x-www-form-urlencoded":
+	case formType:
 		return p.readForm(r, r.ParseForm())
-	case "multipart/form-data":
+	case multipartType:
 		err := r.ParseMultipartForm(maxBodyBytes)
 		if r.MultipartForm != nil {
 			defer r.MultipartForm.RemoveAll()
 		}
 		return p.readForm(r, err)
-	case "application/json":
+	case jsonType:
 		return p.readJSON(r)
 	}
 	const want = "send application/x-www-form-urlencoded, multipart/form-data or application/json"

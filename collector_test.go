@@ -11,8 +11,7 @@ import (
 )
 
 const (
-	form      = "application/x-www-form-urlencoded"
-	jsonType  = "application/json"
+	form      = formType
 	textPlain = "text/plain"
 )
 

@@ -1,6 +1,9 @@
 package main
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // WorkerQueue is the pool of idle workers: a buffered channel of the workers'
 // own channels, one slot per worker. An idle Worker puts its channel in;
@@ -14,6 +17,7 @@ type Dispatcher struct {
 	queue       <-chan *WorkRequest
 	workerQueue WorkerQueue
 	workers     []*Worker
+	aborted     atomic.Bool // set by Abort: hand out no more requests
 }
 
 // NewDispatcher returns a Dispatcher that feeds requests from queue to the
@@ -23,42 +27,39 @@ func NewDispatcher(queue <-chan *WorkRequest, workerQueue WorkerQueue, workers [
 }
 
 // Run starts the workers and dispatches requests until WorkQueue is closed
-// and empty, or until abort is closed; requests still queued then are never
-// run. Before it returns, every worker has finished its last request and
-// exited: Run takes each worker's channel back from WorkerQueue, which the
-// worker puts there only when idle, and closes it.
-func (d *Dispatcher) Run(abort <-chan struct{}) {
+// and empty. Before it returns, every worker has finished its last request
+// and exited: Run takes each worker's channel back from WorkerQueue, which
+// the worker puts there only when idle, and closes it.
+func (d *Dispatcher) Run() {
 	var wg sync.WaitGroup
 	for _, w := range d.workers {
 		wg.Go(w.Run)
 	}
-	d.dispatch(abort)
+	d.dispatch()
 	for range d.workers {
 		close(<-d.workerQueue)
 	}
 	wg.Wait()
 }
 
-// dispatch hands each request to an idle worker, skipping those canceled
-// while they waited, until the queue is closed and empty or abort is closed.
-func (d *Dispatcher) dispatch(abort <-chan struct{}) {
-	for {
-		select {
-		case r, ok := <-d.queue:
-			if !ok {
-				return
-			}
-			if r.State() != Queued {
-				continue
-			}
-			select {
-			case w := <-d.workerQueue:
-				w <- r
-			case <-abort:
-				return
-			}
-		case <-abort:
-			return
+// Abort makes the dispatcher pass over the requests still queued instead of
+// handing them out. Run still returns only once WorkQueue is closed and every
+// worker is idle: the caller closes the queue and interrupts running work.
+func (d *Dispatcher) Abort() { d.aborted.Store(true) }
+
+// dispatch hands each request to an idle worker until the queue is closed and
+// empty. It passes over requests canceled while they waited, and every
+// request once aborted.
+func (d *Dispatcher) dispatch() {
+	for r := range d.queue {
+		if d.aborted.Load() || r.State() != Queued {
+			continue
 		}
+		w := <-d.workerQueue
+		if d.aborted.Load() { // aborted while waiting for a worker
+			d.workerQueue <- w
+			continue
+		}
+		w <- r
 	}
 }

@@ -40,9 +40,8 @@ type server struct {
 	handler    http.Handler
 	log        *slog.Logger
 
-	abort chan struct{} // closed by giveUp to stop the dispatcher early
-	done  chan struct{} // closed when the dispatcher and workers have exited
-	// giveUp cancels the work of running jobs and stops the dispatcher.
+	done chan struct{} // closed when the dispatcher and workers have exited
+	// giveUp cancels the work of running jobs and aborts the dispatcher.
 	giveUp func()
 }
 
@@ -57,13 +56,8 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 		stats:   stats,
 		workers: cfg.workers,
 		log:     log,
-		abort:   make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	s.giveUp = sync.OnceFunc(func() {
-		abandon(errAbandoned)
-		close(s.abort)
-	})
 	env := &workerEnv{do: work, ctx: ctx, out: &syncWriter{w: stdout}, jobs: s.jobs, stats: s.stats, log: log}
 	workerQueue := make(WorkerQueue, cfg.workers)
 	workers := make([]*Worker, cfg.workers)
@@ -71,7 +65,12 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 		workers[i] = NewWorker(i+1, workerQueue, env)
 	}
 	s.dispatcher = NewDispatcher(s.queue.Requests(), workerQueue, workers)
-	s.handler = s.routes(&Collector{queue: s.queue, jobs: s.jobs, stats: s.stats, maxDelay: cfg.maxDelay, log: log})
+	s.giveUp = func() {
+		s.dispatcher.Abort()
+		abandon(errAbandoned)
+	}
+	s.handler = s.routes(&Collector{queue: s.queue, jobs: s.jobs, stats: s.stats, maxDelay: cfg.maxDelay,
+		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)})
 	return s
 }
 
@@ -79,14 +78,15 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 func (s *server) start() {
 	go func() {
 		defer close(s.done)
-		s.dispatcher.Run(s.abort)
+		s.dispatcher.Run()
 	}()
 }
 
 // drain stops intake and waits until every accepted job has run and the
 // dispatcher and workers have exited. If ctx ends first it gives up: it
 // cancels the running jobs, leaves the queued ones unrun, waits for the
-// workers to exit, and returns an *abandonedError.
+// workers to exit, and returns an *abandonedError. Concurrent drains are
+// safe; each returns once the dispatcher has exited.
 func (s *server) drain(ctx context.Context) error {
 	s.queue.Close()
 	select {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -83,9 +82,14 @@ func Sleep(ctx context.Context, r *WorkRequest) error {
 	}
 }
 
-// Greeting is the line a worker prints when it completes r.
-func (r *WorkRequest) Greeting(worker int) string {
-	return fmt.Sprintf("worker%d: Hello, %s!\n", worker, r.Name)
+// AppendGreeting appends to b the line a worker prints when it completes r,
+// "worker<K>: Hello, <NAME>!\n", and returns the extended buffer.
+func (r *WorkRequest) AppendGreeting(b []byte, worker int) []byte {
+	b = append(b, "worker"...)
+	b = strconv.AppendInt(b, int64(worker), 10)
+	b = append(b, ": Hello, "...)
+	b = append(b, r.Name...)
+	return append(b, "!\n"...)
 }
 
 // start moves a queued request to running on the given worker. It reports

@@ -16,6 +16,8 @@ type Worker struct {
 	workerQueue chan<- chan *WorkRequest // where the worker announces it is idle
 	env         *workerEnv
 	log         *slog.Logger
+	debug       bool   // whether log takes debug lines: checked before building one
+	line        []byte // the worker's greeting, reused from job to job
 }
 
 // workerEnv is what all workers of a server share.
@@ -36,46 +38,59 @@ func NewWorker(id int, workerQueue WorkerQueue, env *workerEnv) *Worker {
 		workerQueue: workerQueue,
 		env:         env,
 		log:         env.log.With("worker", id),
+		debug:       env.log.Enabled(context.Background(), slog.LevelDebug),
 	}
 }
 
 // Run serves requests until the dispatcher closes the worker's channel.
+//
+// Each job runs under a context that DELETE /work/{id} cancels through the
+// request. Rather than make and cancel a context for every job, the worker
+// keeps one for as long as nobody cancels it: only the running request can
+// reach its cancel function, and only until it finishes.
 func (w *Worker) Run() {
+	ctx, cancel := context.WithCancel(w.env.ctx)
+	defer func() { cancel() }()
 	for {
 		w.workerQueue <- w.work // never blocks: WorkerQueue has a slot per worker
 		r, ok := <-w.work
 		if !ok {
 			return
 		}
-		w.run(r)
+		if ctx.Err() != nil { // the last job was canceled
+			ctx, cancel = context.WithCancel(w.env.ctx)
+		}
+		w.run(ctx, cancel, r)
 	}
 }
 
 // run performs r, unless it was canceled while it waited, and records how it
 // ended. A completed request prints its greeting on standard output.
-func (w *Worker) run(r *WorkRequest) {
-	ctx, cancel := context.WithCancel(w.env.ctx)
-	defer cancel()
-	started := time.Now()
+func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequest) {
+	started := later(r.EnqueuedAt)
 	if !r.start(w.ID, started, cancel) {
 		return
 	}
 	w.env.stats.Busy.Add(1)
 	defer w.env.stats.Busy.Add(-1)
 	w.env.stats.Wait.Observe(started.Sub(r.EnqueuedAt))
-	w.log.Debug("job started", "id", r.ID, "waited", started.Sub(r.EnqueuedAt))
+	if w.debug {
+		w.log.Debug("job started", "id", r.ID, "waited", started.Sub(r.EnqueuedAt))
+	}
 
 	err := w.perform(ctx, r)
 	if err != nil && w.env.ctx.Err() != nil {
 		err = context.Cause(w.env.ctx) // the server abandoned the job
 	}
-	now := time.Now()
+	now := later(started)
 	if err == nil {
 		if !r.finish(Done, now, "", func() { w.greet(r) }) {
 			return // canceled while running: the canceler recorded it
 		}
 		w.env.stats.Done.Add(1)
-		w.log.Debug("job done", "id", r.ID, "took", now.Sub(started))
+		if w.debug {
+			w.log.Debug("job done", "id", r.ID, "took", now.Sub(started))
+		}
 	} else {
 		if !r.finish(Failed, now, err.Error(), nil) {
 			return
@@ -84,6 +99,13 @@ func (w *Worker) run(r *WorkRequest) {
 		w.log.Error("job failed", "id", r.ID, "err", err)
 	}
 	w.env.jobs.Finished(r)
+}
+
+// later returns the time now, reading only the monotonic clock: t plus the
+// time elapsed since t. Reading the wall clock too, as time.Now does, costs
+// as much again, twice per job.
+func later(t time.Time) time.Time {
+	return t.Add(time.Since(t))
 }
 
 // perform runs the work for r, turning a panic into an error.
@@ -99,7 +121,8 @@ func (w *Worker) perform(ctx context.Context, r *WorkRequest) (err error) {
 // greet prints r's greeting. The worker calls it holding r's lock, so the
 // line is out before anybody can see r done.
 func (w *Worker) greet(r *WorkRequest) {
-	if _, err := io.WriteString(w.env.out, r.Greeting(w.ID)); err != nil {
+	w.line = r.AppendGreeting(w.line[:0], w.ID)
+	if _, err := w.env.out.Write(w.line); err != nil {
 		w.log.Error("cannot write greeting", "id", r.ID, "err", err)
 	}
 }

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The benchmarks come in pairs, each measured against a baseline in the same
+// run, since the machines they run on are shared and noisy:
+//
+//	BenchmarkIngest    / BenchmarkIngestBare      POST /work over loopback HTTP
+//	BenchmarkDispatch  / BenchmarkDispatchBaseline WorkQueue → dispatcher → worker
+//	BenchmarkSchedule                              400 jobs of 10ms on 4 workers
+//
+// scripts/bench.sh runs them and prints the ratios.
+
+// discardLogger logs nothing, as the server does at its default level for
+// per-job events.
+func discardLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// benchIngest posts form submissions to h over real loopback HTTP with
+// keep-alive clients, in parallel, and reports how many were refused.
+func benchIngest(b *testing.B, h http.Handler) {
+	hs := httptest.NewServer(h)
+	defer hs.Close()
+	tr := hs.Client().Transport.(*http.Transport)
+	tr.MaxIdleConnsPerHost = 256
+	var refused atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		client := hs.Client()
+		for pb.Next() {
+			resp, err := client.Post(hs.URL+"/work", form, strings.NewReader("name=bench&delay=0s"))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusCreated:
+			case http.StatusServiceUnavailable:
+				refused.Add(1)
+			default:
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(refused.Load())/float64(b.N), "refused/op")
+}
+
+// BenchmarkIngest measures POST /work on the real server with 0s jobs.
+func BenchmarkIngest(b *testing.B) {
+	s := newServer(testConfig(), Sleep, io.Discard, discardLogger())
+	s.start()
+	defer s.drain(context.Background())
+	benchIngest(b, s.handler)
+}
+
+// BenchmarkIngestBare is Ingest's baseline: a bare handler that parses the
+// same form and answers 201, with no queue behind it.
+func BenchmarkIngestBare(b *testing.B) {
+	benchIngest(b, http.HandlerFunc(bareHandler))
+}
+
+// bareHandler parses a job's form and answers 201, doing nothing with it.
+func bareHandler(w http.ResponseWriter, r *http.Request) {
+	if r.FormValue("name") == "" {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusCreated)
+}
+
+// BenchmarkDispatch measures a no-op job's way through the real WorkQueue,
+// dispatcher and worker, greeting and bookkeeping included.
+func BenchmarkDispatch(b *testing.B) {
+	cfg := testConfig()
+	noop := func(context.Context, *WorkRequest) error { return nil }
+	s := newServer(cfg, noop, io.Discard, discardLogger())
+	s.start()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		r := &WorkRequest{ID: "1", Name: "bench", EnqueuedAt: time.Now()}
+		for s.queue.Push(r) != nil {
+			runtime.Gosched() // the queue is full: let the dispatcher catch up
+		}
+	}
+	s.drain(context.Background())
+	b.StopTimer()
+	if got := s.stats.Done.Load(); got != int64(b.N) {
+		b.Fatalf("%d jobs done, want %d", got, b.N)
+	}
+}
+
+// BenchmarkDispatchBaseline is Dispatch's baseline: a bare pipeline of the
+// same shape (a buffered queue, one dispatcher, workers reached through a
+// channel of their channels) whose workers only count the jobs.
+func BenchmarkDispatchBaseline(b *testing.B) {
+	cfg := testConfig()
+	queue := make(chan *WorkRequest, cfg.queue)
+	workerQueue := make(chan chan *WorkRequest, cfg.workers)
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	for range cfg.workers {
+		work := make(chan *WorkRequest)
+		wg.Go(func() {
+			for {
+				workerQueue <- work
+				if _, ok := <-work; !ok {
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		for r := range queue {
+			(<-workerQueue) <- r
+		}
+		for range cfg.workers {
+			close(<-workerQueue)
+		}
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r := &WorkRequest{ID: "1", Name: "bench", EnqueuedAt: time.Now()}
+		for {
+			select {
+			case queue <- r:
+			default:
+				runtime.Gosched()
+				continue
+			}
+			break
+		}
+	}
+	close(queue)
+	<-dispatched
+	wg.Wait()
+	b.StopTimer()
+	if got := done.Load(); got != int64(b.N) {
+		b.Fatalf("%d jobs done, want %d", got, b.N)
+	}
+}
+
+// BenchmarkSchedule runs 400 jobs of 10ms on 4 workers, whose ideal is 1s,
+// and reports the efficiency: ideal time over the time taken.
+func BenchmarkSchedule(b *testing.B) {
+	const jobs, workers, delay = 400, 4, 10 * time.Millisecond
+	ideal := jobs / workers * delay
+	var took time.Duration
+	for b.Loop() {
+		cfg := testConfig()
+		cfg.workers, cfg.queue = workers, jobs
+		s := newServer(cfg, Sleep, io.Discard, discardLogger())
+		s.start()
+		start := time.Now()
+		for range jobs {
+			if err := s.queue.Push(&WorkRequest{ID: "1", Name: "s", Delay: delay, EnqueuedAt: start}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.drain(context.Background())
+		took += time.Since(start)
+	}
+	b.ReportMetric(float64(ideal)*float64(b.N)/float64(took), "efficiency")
+	b.ReportMetric(took.Seconds()/float64(b.N), "s/run")
+}
