@@ -3,7 +3,7 @@
 BIN := ./workqueue
 GO  ?= go
 
-.PHONY: all build run test demo clean
+.PHONY: all build run test demo bench clean
 
 all: build
 
@@ -23,6 +23,10 @@ test:
 # demo builds the server, starts it, sends bursts of jobs, then drains it.
 demo: build
 	scripts/demo-server.sh $(BIN)
+
+# bench measures the performance targets as ratios to baselines run alongside.
+bench:
+	scripts/bench.sh
 
 clean:
 	rm -f $(BIN)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -85,6 +86,49 @@ func bareHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusCreated)
 }
+
+// BenchmarkRefuse measures the Collector's answer to a submission when
+// WorkQueue is full: parsing, validation and the 503, with no network.
+func BenchmarkRefuse(b *testing.B) {
+	cfg := testConfig()
+	cfg.workers, cfg.queue = 1, 1
+	g := newGate(nil)
+	s := newServer(cfg, g.work, io.Discard, discardLogger())
+	s.start()
+	defer func() { close(g.open); s.drain(context.Background()) }()
+	// Fill the worker, the dispatcher's hand and the queue: the worker
+	// holds its job until the benchmark ends, so the queue stays full.
+	for s.queue.Push(&WorkRequest{ID: "0", Name: "filler", EnqueuedAt: time.Now()}) != errQueueFull {
+		runtime.Gosched()
+	}
+	const body = "name=bench&delay=1s"
+	b.ReportAllocs()
+	for b.Loop() {
+		req := &http.Request{
+			Method:        "POST",
+			URL:           &url.URL{Path: "/work"},
+			Header:        http.Header{"Content-Type": {form}},
+			Body:          io.NopCloser(strings.NewReader(body)),
+			ContentLength: int64(len(body)),
+		}
+		w := &statusRecorder{header: http.Header{}}
+		s.handler.ServeHTTP(w, req)
+		if w.status != http.StatusServiceUnavailable {
+			b.Fatalf("status %d, want 503", w.status)
+		}
+	}
+}
+
+// statusRecorder is the least a ResponseWriter can be: it keeps the status
+// and discards the body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
+func (r *statusRecorder) Write(p []byte) (int, error) { return len(p), nil }
 
 // BenchmarkDispatch measures a no-op job's way through the real WorkQueue,
 // dispatcher and worker, greeting and bookkeeping included.

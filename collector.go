@@ -124,6 +124,12 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, he.status, he.msg)
 		return
 	}
+	if c.queue.Len() == c.queue.Cap() && !c.queue.Closed() {
+		// Full now, so refusing is right; checking first spares a flood
+		// of excess requests the work below.
+		c.refuse(w, errQueueFull)
+		return
+	}
 	req := &WorkRequest{
 		ID:         strconv.FormatUint(c.lastID.Add(1), 10),
 		Name:       name,
@@ -133,13 +139,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.jobs.Add(req)
 	if err := c.queue.Push(req); err != nil {
 		c.jobs.Remove(req)
-		if err == errDraining {
-			c.stats.RejectedDraining.Add(1)
-		} else {
-			c.stats.RejectedFull.Add(1)
-		}
-		w.Header()["Retry-After"] = []string{"1"}
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		c.refuse(w, err)
 		return
 	}
 	if c.debug {
@@ -147,6 +147,18 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header()["Location"] = []string{"/work/" + req.ID}
 	writeJob(w, http.StatusCreated, req)
+}
+
+// refuse answers 503 for a request WorkQueue cannot take, because it is
+// full or draining (err says which), and counts it.
+func (c *Collector) refuse(w http.ResponseWriter, err error) {
+	if err == errDraining {
+		c.stats.RejectedDraining.Add(1)
+	} else {
+		c.stats.RejectedFull.Add(1)
+	}
+	w.Header()["Retry-After"] = []string{"1"}
+	writeError(w, http.StatusServiceUnavailable, err.Error())
 }
 
 // httpError is a request the Collector refuses, with the status to answer
@@ -203,7 +215,12 @@ func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
 			mediaType = mt
 		}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	switch {
+	case r.ContentLength > maxBodyBytes:
+		return errTooLarge() // without reading it
+	case r.ContentLength < 0: // length unknown: chunked
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	}
 	switch mediaType {
 	case formType:
 		return p.readForm(r, r.ParseForm())

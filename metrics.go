@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -87,6 +88,8 @@ func writeMetrics(b *bytes.Buffer, s *Stats, q *WorkQueue, workers int) {
 	family(b, "workqueue_workers_busy", "gauge", "Workers running a job now.")
 	sample(b, "workqueue_workers_busy", "", s.Busy.Load())
 	s.Wait.write(b, "workqueue_job_wait_seconds", "Time from a job's acceptance to its start on a worker.")
+	family(b, "workqueue_goroutines", "gauge", "Goroutines in the process: flat under load, whatever the number of jobs.")
+	sample(b, "workqueue_goroutines", "", int64(runtime.NumGoroutine()))
 }
 
 // write writes h as the histogram family name.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -37,6 +36,7 @@ type server struct {
 	stats      *Stats
 	workers    int // how many workers the dispatcher runs
 	dispatcher *Dispatcher
+	out        *lineWriter // the workers' standard output
 	handler    http.Handler
 	log        *slog.Logger
 
@@ -58,7 +58,8 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 		log:     log,
 		done:    make(chan struct{}),
 	}
-	env := &workerEnv{do: work, ctx: ctx, out: &syncWriter{w: stdout}, jobs: s.jobs, stats: s.stats, log: log}
+	s.out = newLineWriter(stdout, log)
+	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, log: log}
 	workerQueue := make(WorkerQueue, cfg.workers)
 	workers := make([]*Worker, cfg.workers)
 	for i := range workers {
@@ -82,13 +83,14 @@ func (s *server) start() {
 	}()
 }
 
-// drain stops intake and waits until every accepted job has run and the
-// dispatcher and workers have exited. If ctx ends first it gives up: it
+// drain stops intake and waits until every accepted job has run, the
+// dispatcher and workers have exited, and their output is written. If ctx ends first it gives up: it
 // cancels the running jobs, leaves the queued ones unrun, waits for the
 // workers to exit, and returns an *abandonedError. Concurrent drains are
 // safe; each returns once the dispatcher has exited.
 func (s *server) drain(ctx context.Context) error {
 	s.queue.Close()
+	defer s.out.Close()
 	select {
 	case <-s.done:
 		return nil
@@ -112,17 +114,4 @@ type abandonedError struct {
 
 func (e *abandonedError) Error() string {
 	return fmt.Sprintf("drain gave up (%v): %d accepted jobs abandoned", e.why, e.jobs)
-}
-
-// syncWriter serializes writes to w, so concurrent workers' lines never
-// interleave.
-type syncWriter struct {
-	mu sync.Mutex // guards w
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

@@ -109,7 +109,7 @@ func (r *WorkRequest) start(worker int, now time.Time, cancel context.CancelFunc
 // the request's lock, calls then (which may be nil). It reports false, and
 // changes nothing, if the request had already left the running state (it was
 // canceled). Holding the lock through then lets a worker print its greeting
-// before anybody can see the request done.
+// exactly when the request is done, never when a cancel won the race.
 func (r *WorkRequest) finish(s State, now time.Time, err string, then func()) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()

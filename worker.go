@@ -24,7 +24,7 @@ type Worker struct {
 type workerEnv struct {
 	do    Work            // the work itself
 	ctx   context.Context // canceled, with a cause, when the server abandons its jobs
-	out   io.Writer       // standard output, safe for concurrent use
+	out   io.Writer       // standard output, safe for concurrent use; one Write a line
 	jobs  *Store
 	stats *Stats
 	log   *slog.Logger
@@ -105,6 +105,9 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 // time elapsed since t. Reading the wall clock too, as time.Now does, costs
 // as much again, twice per job.
 func later(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
 	return t.Add(time.Since(t))
 }
 
@@ -118,8 +121,8 @@ func (w *Worker) perform(ctx context.Context, r *WorkRequest) (err error) {
 	return w.env.do(ctx, r)
 }
 
-// greet prints r's greeting. The worker calls it holding r's lock, so the
-// line is out before anybody can see r done.
+// greet prints r's greeting. The worker calls it holding r's lock as it marks
+// r done, so a job prints its line if and only if it is done.
 func (w *Worker) greet(r *WorkRequest) {
 	w.line = r.AppendGreeting(w.line[:0], w.ID)
 	if _, err := w.env.out.Write(w.line); err != nil {
