@@ -276,9 +276,10 @@ func TestBinaryDrainsOnSIGTERM(t *testing.T) {
 	t.Parallel()
 	p := startBinary(t, "-n", "2")
 	var accepted []string
-	for i := range 30 {
+	// 40 jobs of 150ms on 2 workers: a drain of 3s, ample time to see it.
+	for i := range 40 {
 		name := fmt.Sprintf("backlog%02d", i)
-		if code := p.submit(t, name, "100ms"); code != http.StatusCreated {
+		if code := p.submit(t, name, "150ms"); code != http.StatusCreated {
 			t.Fatalf("POST %s: status = %d, want 201", name, code)
 		}
 		accepted = append(accepted, name)
@@ -303,7 +304,7 @@ func TestBinaryDrainsOnSIGTERM(t *testing.T) {
 	if len(ran) != len(accepted) {
 		t.Errorf("%d distinct jobs ran, want %d: %v", len(ran), len(accepted), ran)
 	}
-	for _, want := range []string{"msg=draining signal=terminated", "msg=drained done=30"} {
+	for _, want := range []string{"msg=draining signal=terminated", "msg=drained done=40"} {
 		if !strings.Contains(p.stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, p.stderr)
 		}
