@@ -3,7 +3,12 @@
 BIN := ./workqueue
 GO  ?= go
 
-.PHONY: all build run test demo bench clean
+# How long make test fuzzes the Collector, and how long make stress does.
+FUZZTIME        ?= 10s
+STRESS_FUZZTIME ?= 5m
+STRESS_RUNS     ?= 20
+
+.PHONY: all build run test stress demo bench clean
 
 all: build
 
@@ -13,12 +18,23 @@ build:
 run: build
 	$(BIN)
 
-# test is exactly what CI runs: formatting, vet, and the race-enabled tests.
+# test is exactly what CI runs: formatting, vet, the race-enabled tests, and
+# a short fuzz of the Collector.
 test:
 	@unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	$(GO) test -run '^$$' -fuzz FuzzCollector -fuzztime $(FUZZTIME) .
+
+# stress runs the long forms: the whole suite STRESS_RUNS times in a row with
+# -race, stopping at the first failure, then the fuzzer for STRESS_FUZZTIME.
+stress:
+	@for i in $$(seq 1 $(STRESS_RUNS)); do \
+		echo "suite run $$i of $(STRESS_RUNS)"; \
+		$(GO) test -race -count=1 ./... || exit 1; \
+	done
+	$(GO) test -run '^$$' -fuzz FuzzCollector -fuzztime $(STRESS_FUZZTIME) .
 
 # demo builds the server, starts it, sends bursts of jobs, then drains it.
 demo: build

@@ -3,11 +3,19 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 const (
@@ -16,7 +24,7 @@ const (
 )
 
 // multipartBody returns a multipart form holding fields, and its content type.
-func multipartBody(t *testing.T, fields ...string) (string, string) {
+func multipartBody(t testing.TB, fields ...string) (string, string) {
 	t.Helper()
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
@@ -31,24 +39,27 @@ func multipartBody(t *testing.T, fields ...string) (string, string) {
 	return b.String(), mw.FormDataContentType()
 }
 
-// TestCollectorValidation checks every row of SPEC.md's outcome table for
-// POST /work, except the two 503s, which have tests of their own.
-func TestCollectorValidation(t *testing.T) {
+// validationCase is a POST /work and what it must get.
+type validationCase struct {
+	name        string
+	method      string // POST if empty
+	target      string // /work if empty
+	contentType string
+	body        string
+	wantStatus  int
+	wantName    string // of the queued job, for 201
+	wantDelay   string // of the queued job, for 201
+	wantErr     string // part of the error message, otherwise
+}
+
+// validationCases returns a case for every row of SPEC.md's outcome table
+// for POST /work, except the two 503s, which have tests of their own.
+func validationCases(t testing.TB) []validationCase {
 	long := strings.Repeat("a", maxNameBytes)
 	big := strings.Repeat("a", maxBodyBytes)
 	mpBody, mpType := multipartBody(t, "name", "Multi", "delay", "1s")
 	mpBig, mpBigType := multipartBody(t, "name", big)
-	tests := []struct {
-		name        string
-		method      string
-		target      string
-		contentType string
-		body        string
-		wantStatus  int
-		wantName    string // of the queued job, for 201
-		wantDelay   string // of the queued job, for 201
-		wantErr     string // part of the error message, otherwise
-	}{
+	return []validationCase{
 		{name: "query", target: "/work?name=Alice&delay=2s", wantStatus: 201, wantName: "Alice", wantDelay: "2s"},
 		{name: "form", contentType: form, body: "name=Bob&delay=250ms", wantStatus: 201, wantName: "Bob", wantDelay: "250ms"},
 		{name: "json", contentType: jsonType, body: `{"name": "Carol", "delay": "1.5s"}`, wantStatus: 201, wantName: "Carol", wantDelay: "1.5s"},
@@ -100,6 +111,12 @@ func TestCollectorValidation(t *testing.T) {
 		{name: "PUT", method: "PUT", target: "/work?name=A", wantStatus: 405, wantErr: "PUT is not allowed here; use POST"},
 		{name: "DELETE", method: "DELETE", target: "/work", wantStatus: 405, wantErr: "use POST"},
 	}
+}
+
+// TestCollectorValidation checks every row of SPEC.md's outcome table for
+// POST /work, except the two 503s, which have tests of their own.
+func TestCollectorValidation(t *testing.T) {
+	tests := validationCases(t)
 	ts := newTestServer(t, testConfig(), newGate(nil).work)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,4 +243,123 @@ func TestDrainingAnswers503(t *testing.T) {
 			t.Errorf("rejected (draining) = %d, want 1", got)
 		}
 	})
+}
+
+// TestChunkedBodyTooLarge checks a body of unknown length, sent chunked, is
+// cut off at 64 KiB with 413, as one whose length is given is refused
+// before it is read.
+func TestChunkedBodyTooLarge(t *testing.T) {
+	ts := newTestServer(t, testConfig(), Sleep)
+	for _, size := range []int{maxBodyBytes - 10, maxBodyBytes + 1} {
+		body := io.MultiReader(strings.NewReader("name="), strings.NewReader(strings.Repeat("a", size-5)))
+		req := httptest.NewRequest("POST", "/work", body)
+		req.ContentLength = -1
+		req.Header.Set("Content-Type", form)
+		rec := httptest.NewRecorder()
+		ts.handler.ServeHTTP(rec, req)
+		want := http.StatusBadRequest // a name that long is refused, once read
+		if size > maxBodyBytes {
+			want = http.StatusRequestEntityTooLarge
+		}
+		if rec.Code != want {
+			t.Errorf("chunked body of %d bytes: status %d, want %d; %s", size, rec.Code, want, rec.Body)
+		}
+	}
+}
+
+// sentName returns the name a POST /work carried, read with the standard
+// library's own parsers, independently of the Collector: the body's, where
+// the body has one, else the query's.
+func sentName(contentType, query string, body []byte) string {
+	q, _ := url.ParseQuery(query)
+	name := q.Get("name")
+	mediaType, _, _ := mime.ParseMediaType(contentType)
+	switch mediaType {
+	case formType, multipartType:
+		r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		r.ParseMultipartForm(maxBodyBytes)
+		if v, ok := r.PostForm["name"]; ok {
+			name = v[0]
+		}
+	case jsonType:
+		var v map[string]any
+		if json.Unmarshal(body, &v) == nil {
+			if s, ok := v["name"].(string); ok {
+				name = s
+			}
+		}
+	}
+	return name
+}
+
+// FuzzCollector drives the real handler with arbitrary methods, content
+// types, queries and bodies. It never panics and answers only 201, 400,
+// 405, 413, 415 or 503, always in JSON; a 201 carries a well-formed job
+// whose name is exactly the one sent. Seeded with every validation case.
+// make test fuzzes it for a few seconds; make stress for minutes.
+func FuzzCollector(f *testing.F) {
+	for _, c := range validationCases(f) {
+		target := cmp.Or(c.target, "/work")
+		_, query, _ := strings.Cut(target, "?")
+		f.Add(cmp.Or(c.method, "POST"), c.contentType, query, []byte(c.body))
+	}
+	cfg := testConfig()
+	cfg.logLevel = slog.LevelError
+	noop := func(context.Context, *WorkRequest) error { return nil }
+	s := newServer(cfg, noop, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.start()
+	f.Cleanup(func() { s.drain(context.Background()) })
+
+	allowed := map[int]bool{201: true, 400: true, 405: true, 413: true, 415: true, 503: true}
+	f.Fuzz(func(t *testing.T, method, contentType, query string, body []byte) {
+		if !validMethod(method) {
+			return // no client can send it
+		}
+		req := &http.Request{
+			Method:        method,
+			URL:           &url.URL{Path: "/work", RawQuery: query},
+			Header:        http.Header{},
+			Body:          io.NopCloser(bytes.NewReader(body)),
+			ContentLength: int64(len(body)),
+			RequestURI:    "/work?" + query,
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		rec := httptest.NewRecorder()
+		s.handler.ServeHTTP(rec, req)
+		if !allowed[rec.Code] {
+			t.Fatalf("%s /work?%q (%q, %q): status %d", method, query, contentType, body, rec.Code)
+		}
+		if !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("status %d with a body that is not JSON: %q", rec.Code, rec.Body)
+		}
+		if rec.Code != http.StatusCreated {
+			return
+		}
+		j := decodeJob(t, rec.Body.Bytes())
+		if want := sentName(contentType, query, body); j.Name != want {
+			t.Fatalf("job name %q, want the name sent, %q", j.Name, want)
+		}
+		if err := checkName(j.Name); err != nil {
+			t.Fatalf("accepted a name it should refuse: %v", err)
+		}
+		if _, err := time.ParseDuration(j.Delay); err != nil || j.ID == "" || rec.Header().Get("Location") != "/work/"+j.ID {
+			t.Fatalf("malformed job %+v, Location %q", j, rec.Header().Get("Location"))
+		}
+	})
+}
+
+// validMethod reports whether m is a token, as an HTTP method must be.
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for _, c := range []byte(m) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	s := newServer(cfg, Sleep, stdout, log)
 	s.start()
-	hs := newHTTPServer(s.handler, log)
+	hs := newHTTPServer(s.handler, defaultLimits(), log)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	serveErr := make(chan error, 1)
@@ -89,19 +89,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errors.Join(failed, shutdown(s, hs, cfg.shutdownTimeout, signals, log))
 }
 
-// newHTTPServer returns the http.Server for handler, logging through log.
-func newHTTPServer(handler http.Handler, log *slog.Logger) *http.Server {
+// httpLimits are the http.Server's limits on slow or greedy clients.
+type httpLimits struct {
+	readHeader, read, write, idle time.Duration
+	maxHeaderBytes                int
+}
+
+// defaultLimits returns the limits the server runs with:
+//   - 5 s to send the request line and headers: a client that sends half a
+//     request and stops is cut off then, holding one goroutine until it is;
+//   - 10 s for the whole request, body included: bodies are at most 64 KiB,
+//     which even a slow link sends in well under that;
+//   - 10 s to take the answer: a few hundred bytes of JSON;
+//   - a minute for an idle keep-alive connection, so clients that submit
+//     often reuse connections and idle ones do not pile up;
+//   - 64 KiB of headers, plenty for any real client (the default is 1 MiB).
+func defaultLimits() httpLimits {
+	return httpLimits{
+		readHeader:     5 * time.Second,
+		read:           10 * time.Second,
+		write:          10 * time.Second,
+		idle:           time.Minute,
+		maxHeaderBytes: 64 << 10,
+	}
+}
+
+// newHTTPServer returns the http.Server for handler with the given limits,
+// logging through log.
+func newHTTPServer(handler http.Handler, limits httpLimits, log *slog.Logger) *http.Server {
 	return &http.Server{
-		Handler:  handler,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		// A client gets 5 s to send its headers and 10 s for the whole
-		// request (bodies are at most 64 KiB); answers are small and quick.
-		// Idle keep-alive connections are closed after a minute.
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		Handler:           handler,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: limits.readHeader,
+		ReadTimeout:       limits.read,
+		WriteTimeout:      limits.write,
+		IdleTimeout:       limits.idle,
+		MaxHeaderBytes:    limits.maxHeaderBytes,
 	}
 }
 

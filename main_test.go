@@ -38,7 +38,35 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if leaked := leakedGoroutines(); code == 0 && leaked != "" {
+		fmt.Fprintf(os.Stderr, "FAIL: goroutines the tests started are still running:\n\n%s\n", leaked)
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// leakedGoroutines returns the stacks of goroutines still running code of
+// this package or of net/http once every test has ended, after giving them
+// a few seconds to finish (connections close asynchronously).
+func leakedGoroutines() string {
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		buf := make([]byte, 8<<20)
+		var left []string
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "leakedGoroutines") {
+				continue // this one
+			}
+			if strings.Contains(g, "workqueue.") || strings.Contains(g, "net/http.") {
+				left = append(left, g)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return strings.Join(left, "\n\n")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestFlags checks the command line: defaults, good values, and bad values,
@@ -181,215 +209,5 @@ func waitGoroutines(t *testing.T, want int) {
 			t.Fatalf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), want, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// proc is the workqueue binary running as a child process.
-type proc struct {
-	cmd            *exec.Cmd
-	url            string
-	stdout, stderr *syncBuffer
-	exited         chan error // receives cmd.Wait's result
-}
-
-// startBinary starts the workqueue binary on a free loopback port and waits
-// until it listens. The process is killed when the test ends, if still alive.
-func startBinary(t *testing.T, args ...string) *proc {
-	t.Helper()
-	p := &proc{stdout: new(syncBuffer), stderr: new(syncBuffer), exited: make(chan error, 1)}
-	p.cmd = exec.Command(binary, append([]string{"-http", "127.0.0.1:0"}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-	})
-	p.url = waitListening(t, p.stderr, p.exited)
-	return p
-}
-
-// signal sends sig to the process.
-func (p *proc) signal(t *testing.T, sig os.Signal) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// wait waits up to timeout for the process to exit and returns its status.
-func (p *proc) wait(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case err := <-p.exited:
-		p.exited <- err // for the cleanup
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return 0
-	case <-time.After(timeout):
-		t.Fatalf("process still running %v after being told to stop\nstderr:\n%s", timeout, p.stderr)
-		return -1
-	}
-}
-
-// submit posts a job and returns the status code.
-func (p *proc) submit(t *testing.T, name, delay string) int {
-	t.Helper()
-	resp, err := http.PostForm(p.url+"/work", url.Values{"name": {name}, "delay": {delay}})
-	if err != nil {
-		t.Fatalf("POST %s: %v", name, err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-// waitDraining polls /healthz until it answers 503.
-func (p *proc) waitDraining(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(p.url + "/healthz")
-		if err != nil {
-			t.Fatalf("GET /healthz while draining: %v", err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("/healthz did not turn 503 within 10s of the signal")
-}
-
-// TestBinaryDrainsOnSIGTERM gives the real binary a backlog, sends SIGTERM,
-// and checks: POST is refused while it drains, every accepted job still runs
-// exactly once, and it exits 0.
-func TestBinaryDrainsOnSIGTERM(t *testing.T) {
-	t.Parallel()
-	p := startBinary(t, "-n", "2")
-	var accepted []string
-	// 40 jobs of 150ms on 2 workers: a drain of 3s, ample time to see it.
-	for i := range 40 {
-		name := fmt.Sprintf("backlog%02d", i)
-		if code := p.submit(t, name, "150ms"); code != http.StatusCreated {
-			t.Fatalf("POST %s: status = %d, want 201", name, code)
-		}
-		accepted = append(accepted, name)
-	}
-	p.signal(t, syscall.SIGTERM)
-	p.waitDraining(t)
-	if code := p.submit(t, "late", "0s"); code != http.StatusServiceUnavailable {
-		t.Errorf("POST while draining: status = %d, want 503", code)
-	}
-	if code := p.wait(t, 30*time.Second); code != 0 {
-		t.Fatalf("exit status = %d, want 0\nstderr:\n%s", code, p.stderr)
-	}
-	ran := map[string]int{}
-	for _, name := range greetings(t, p.stdout) {
-		ran[name]++
-	}
-	for _, name := range accepted {
-		if ran[name] != 1 {
-			t.Errorf("accepted job %s ran %d times, want 1", name, ran[name])
-		}
-	}
-	if len(ran) != len(accepted) {
-		t.Errorf("%d distinct jobs ran, want %d: %v", len(ran), len(accepted), ran)
-	}
-	for _, want := range []string{"msg=draining signal=terminated", "msg=drained done=40"} {
-		if !strings.Contains(p.stderr.String(), want) {
-			t.Errorf("stderr lacks %q:\n%s", want, p.stderr)
-		}
-	}
-}
-
-// TestBinaryShutdownTimeout checks a drain that outlasts -shutdown-timeout
-// exits 1 and logs how many accepted jobs it abandoned.
-func TestBinaryShutdownTimeout(t *testing.T) {
-	t.Parallel()
-	p := startBinary(t, "-n", "1", "-shutdown-timeout", "300ms")
-	for i := range 3 {
-		if code := p.submit(t, fmt.Sprintf("long%d", i), "10s"); code != http.StatusCreated {
-			t.Fatalf("POST long%d: status = %d, want 201", i, code)
-		}
-	}
-	p.signal(t, syscall.SIGTERM)
-	if code := p.wait(t, 8*time.Second); code != 1 {
-		t.Fatalf("exit status = %d, want 1\nstderr:\n%s", code, p.stderr)
-	}
-	if want := "msg=\"drain abandoned\" abandoned=3"; !strings.Contains(p.stderr.String(), want) {
-		t.Errorf("stderr lacks %q:\n%s", want, p.stderr)
-	}
-	if out := p.stdout.String(); out != "" {
-		t.Errorf("stdout = %q, want nothing: no job completed", out)
-	}
-}
-
-// TestBinarySecondSignal checks a second signal during a drain makes the
-// process exit 1 at once, logging the abandoned jobs.
-func TestBinarySecondSignal(t *testing.T) {
-	t.Parallel()
-	p := startBinary(t, "-n", "1")
-	for i := range 2 {
-		if code := p.submit(t, fmt.Sprintf("long%d", i), "10s"); code != http.StatusCreated {
-			t.Fatalf("POST long%d: status = %d, want 201", i, code)
-		}
-	}
-	p.signal(t, syscall.SIGINT)
-	p.waitDraining(t)
-	p.signal(t, syscall.SIGTERM)
-	if code := p.wait(t, 8*time.Second); code != 1 {
-		t.Fatalf("exit status = %d, want 1\nstderr:\n%s", code, p.stderr)
-	}
-	for _, want := range []string{"msg=draining signal=interrupt", "msg=\"drain abandoned\" abandoned=2", "second signal terminated"} {
-		if !strings.Contains(p.stderr.String(), want) {
-			t.Errorf("stderr lacks %q:\n%s", want, p.stderr)
-		}
-	}
-}
-
-// TestBinaryBadFlags checks the real binary exits 2 with one line naming the
-// bad flag.
-func TestBinaryBadFlags(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		args []string
-		flag string
-	}{
-		{[]string{"-n", "0"}, "-n"},
-		{[]string{"-queue", "-1"}, "-queue"},
-		{[]string{"-max-delay", "abc"}, "-max-delay"},
-		{[]string{"-shutdown-timeout", "x"}, "-shutdown-timeout"},
-		{[]string{"-log-level", "loud"}, "-log-level"},
-		{[]string{"-nope"}, "-nope"},
-	} {
-		cmd := exec.Command(binary, tt.args...)
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
-			t.Errorf("workqueue %q: %v, want exit status 2", tt.args, err)
-		}
-		msg := stderr.String()
-		if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "flag "+tt.flag) && !strings.Contains(msg, ": "+tt.flag) {
-			t.Errorf("workqueue %q: stderr %q, want one line naming %s", tt.args, msg, tt.flag)
-		}
-		if stdout.Len() != 0 {
-			t.Errorf("workqueue %q: stdout %q, want nothing", tt.args, stdout.String())
-		}
-	}
-	cmd := exec.Command(binary, "-h")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "Usage:") {
-		t.Errorf("workqueue -h: %v, %q; want exit 0 and a usage text", err, out)
 	}
 }

@@ -23,7 +23,7 @@ func main() {
 			}
 			w.WriteHeader(http.StatusCreated)
 		}),
-		// The same limits as workqueue's server.
+		// The same limits as workqueue's server (defaultLimits).
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
