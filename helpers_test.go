@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent use: a server's standard
@@ -40,16 +39,13 @@ func (s *syncBuffer) lines() []string {
 	return nil
 }
 
-// testConfig is the configuration tests start from: small and quick.
+// testConfig is the configuration tests start from: the defaults, on any
+// free port, logging every job event.
 func testConfig() config {
-	return config{
-		workers:         4,
-		addr:            "127.0.0.1:0",
-		queue:           100,
-		maxDelay:        10 * time.Second,
-		shutdownTimeout: 30 * time.Second,
-		logLevel:        slog.LevelDebug,
-	}
+	cfg := defaultConfig()
+	cfg.addr = "127.0.0.1:0"
+	cfg.logLevel = slog.LevelDebug
+	return cfg
 }
 
 // testServer is a started server with its output captured.

@@ -189,10 +189,10 @@ Example:
   curl -d name=Alice -d delay=1s http://127.0.0.1:8000/work
 `
 
-// parseFlags parses the command line into a config, with the defaults of the
-// usage text. It writes the usage text to stderr for -h.
-func parseFlags(args []string, stderr io.Writer) (config, error) {
-	cfg := config{
+// defaultConfig returns the configuration with no flags given, as the usage
+// text and SPEC.md state it.
+func defaultConfig() config {
+	return config{
 		workers:         4,
 		addr:            "127.0.0.1:8000",
 		queue:           100,
@@ -200,6 +200,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		shutdownTimeout: 30 * time.Second,
 		logLevel:        slog.LevelInfo,
 	}
+}
+
+// parseFlags parses the command line into a config, starting from
+// defaultConfig. It writes the usage text to stderr for -h.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	cfg := defaultConfig()
 	fs := flag.NewFlagSet("workqueue", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Func("n", "", atLeastOne(&cfg.workers))
