@@ -8,7 +8,8 @@ import (
 )
 
 // routes returns the server's HTTP API: the Collector on POST /work, job
-// lookups, and the health check. Every answer, errors included, is JSON.
+// lookups and cancels, the health check and the metrics. Every answer but
+// the metrics, errors included, is JSON.
 func (s *server) routes(c *Collector) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /work", c)

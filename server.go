@@ -84,10 +84,11 @@ func (s *server) start() {
 }
 
 // drain stops intake and waits until every accepted job has run, the
-// dispatcher and workers have exited, and their output is written. If ctx ends first it gives up: it
-// cancels the running jobs, leaves the queued ones unrun, waits for the
-// workers to exit, and returns an *abandonedError. Concurrent drains are
-// safe; each returns once the dispatcher has exited.
+// dispatcher and workers have exited, and their output is written. If ctx
+// ends first it gives up: it cancels the running jobs, leaves the queued ones
+// unrun, waits for the workers to exit, writes the output of the jobs that
+// did finish, and returns an *abandonedError. Concurrent drains are safe;
+// each returns once the dispatcher has exited.
 func (s *server) drain(ctx context.Context) error {
 	s.queue.Close()
 	defer s.out.Close()
