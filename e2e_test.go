@@ -445,7 +445,8 @@ func TestBinaryDrainUnderLoad(t *testing.T) {
 				}
 			})
 		}
-		for sent.Load() < 200 {
+		deadline := time.Now().Add(10 * time.Second)
+		for sent.Load() < 200 && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
 		p.signal(t, syscall.SIGTERM)
