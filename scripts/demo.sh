@@ -20,13 +20,13 @@ total_accepted=0
 total_refused=0
 
 # burst NAME COUNT: submits COUNT jobs at once, 100 connections in parallel,
-# named NAME-1..NAME-COUNT with delays from 0 to 400ms.
+# named NAME-1..NAME-COUNT with delays from 100 to 500ms.
 burst() {
 	local name=$1 count=$2 cfg="$tmp/$1.curl" codes="$tmp/$1.codes"
 	: >"$cfg"
 	for i in $(seq 1 "$count"); do
 		printf 'url = "%s/work?name=%s-%d&delay=%dms"\noutput = "/dev/null"\n' \
-			"$url" "$name" "$i" $(((i * 37) % 5 * 100)) >>"$cfg"
+			"$url" "$name" "$i" $(((i * 37) % 5 * 100 + 100)) >>"$cfg"
 	done
 	curl --silent --show-error --no-progress-meter --parallel --parallel-max 100 --request POST \
 		--write-out '%{http_code} %header{location}\n' --config "$cfg" >"$codes" || true
