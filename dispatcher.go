@@ -48,11 +48,12 @@ func (d *Dispatcher) Run() {
 func (d *Dispatcher) Abort() { d.aborted.Store(true) }
 
 // dispatch hands each request to an idle worker until the queue is closed and
-// empty. It passes over requests canceled while they waited, and every
-// request once aborted.
+// empty, passing over every request once aborted. A request canceled while
+// it waited is handed over too: the worker will not start it (see
+// WorkRequest.start), and checking here as well would cost every job a lock.
 func (d *Dispatcher) dispatch() {
 	for r := range d.queue {
-		if d.aborted.Load() || r.State() != Queued {
+		if d.aborted.Load() {
 			continue
 		}
 		w := <-d.workerQueue
