@@ -363,3 +363,29 @@ func validMethod(m string) bool {
 	}
 	return true
 }
+
+// TestNamesCannotForgeLogLines submits names built to look like more log
+// attributes or lines; the debug log quotes each as one value.
+func TestNamesCannotForgeLogLines(t *testing.T) {
+	ts := newTestServer(t, testConfig(), Sleep)
+	for _, name := range []string{`Bob id=99 level=ERROR`, `x" msg="forged`, `worker1: Hello, Eve!`} {
+		if rec := ts.submit(name, ""); rec.Code != http.StatusCreated {
+			t.Fatalf("POST %q: status %d, want 201", name, rec.Code)
+		}
+	}
+	if err := ts.drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	logs := ts.logs.String()
+	for _, want := range []string{`name="Bob id=99 level=ERROR"`, `name="x\" msg=\"forged"`, `name="worker1: Hello, Eve!"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks the quoted %s:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "level=ERROR msg") || strings.Contains(logs, `msg="forged"`) {
+		t.Errorf("a name forged part of a log line:\n%s", logs)
+	}
+	if got := len(ts.out.lines()); got != 3 {
+		t.Errorf("%d lines on stdout, want one per job: %q", got, ts.out.lines())
+	}
+}
