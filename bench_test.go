@@ -40,6 +40,7 @@ func benchIngest(b *testing.B, h http.Handler) {
 	var refused atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
+	b.SetParallelism(32) // 64 clients on 2 cores, as wrk -c64
 	b.RunParallel(func(pb *testing.PB) {
 		client := hs.Client()
 		for pb.Next() {
