@@ -130,8 +130,10 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, errQueueFull)
 		return
 	}
+	seq := c.lastID.Add(1)
 	req := &WorkRequest{
-		ID:         strconv.FormatUint(c.lastID.Add(1), 10),
+		ID:         strconv.FormatUint(seq, 10),
+		seq:        seq,
 		Name:       name,
 		Delay:      delay,
 		EnqueuedAt: time.Now(),

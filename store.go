@@ -1,14 +1,21 @@
 package main
 
-import "sync"
+import (
+	"strconv"
+	"sync"
+)
 
 // Store keeps every queued and running WorkRequest, and the newest finished
 // ones up to a limit, by ID. Memory for its records is bounded by the queue,
 // the workers and that limit, not by how many requests were ever made.
+//
+// It keys requests by their sequence number rather than their ID string,
+// which is that number in decimal: numbers hash faster, and hold no pointers
+// for the garbage collector to follow.
 type Store struct {
 	mu       sync.Mutex              // guards the fields below
-	jobs     map[string]*WorkRequest // every request kept, by ID
-	finished []string                // ring of kept finished IDs, oldest at head
+	jobs     map[uint64]*WorkRequest // every request kept, by seq
+	finished []uint64                // ring of kept finished seqs, oldest at head
 	head     int                     // index of the oldest entry in finished
 	n        int                     // how many entries of finished are in use
 }
@@ -16,30 +23,34 @@ type Store struct {
 // NewStore returns a Store that keeps the newest limit finished requests.
 func NewStore(limit int) *Store {
 	return &Store{
-		jobs:     make(map[string]*WorkRequest),
-		finished: make([]string, limit),
+		jobs:     make(map[uint64]*WorkRequest),
+		finished: make([]uint64, limit),
 	}
 }
 
 // Add keeps r, which must be new.
 func (s *Store) Add(r *WorkRequest) {
 	s.mu.Lock()
-	s.jobs[r.ID] = r
+	s.jobs[r.seq] = r
 	s.mu.Unlock()
 }
 
 // Remove forgets r; the Collector calls it when r could not be queued.
 func (s *Store) Remove(r *WorkRequest) {
 	s.mu.Lock()
-	delete(s.jobs, r.ID)
+	delete(s.jobs, r.seq)
 	s.mu.Unlock()
 }
 
 // Get returns the request with the given ID, or nil.
 func (s *Store) Get(id string) *WorkRequest {
+	seq, err := strconv.ParseUint(id, 10, 64)
+	if err != nil || strconv.FormatUint(seq, 10) != id {
+		return nil // not an ID this server gives: "007", "+7", "x"
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.jobs[id]
+	return s.jobs[seq]
 }
 
 // Finished records that r reached a final state, forgetting the oldest
@@ -49,16 +60,16 @@ func (s *Store) Finished(r *WorkRequest) {
 	defer s.mu.Unlock()
 	limit := len(s.finished)
 	if limit == 0 {
-		delete(s.jobs, r.ID)
+		delete(s.jobs, r.seq)
 		return
 	}
 	if s.n == limit {
 		delete(s.jobs, s.finished[s.head])
-		s.finished[s.head] = r.ID
+		s.finished[s.head] = r.seq
 		s.head = (s.head + 1) % limit
 		return
 	}
-	s.finished[(s.head+s.n)%limit] = r.ID
+	s.finished[(s.head+s.n)%limit] = r.seq
 	s.n++
 }
 

@@ -46,7 +46,8 @@ func (s State) Final() bool { return s >= Done }
 // ID, Name, Delay and EnqueuedAt never change once the request is queued; the
 // rest of its life is guarded by mu.
 type WorkRequest struct {
-	ID         string
+	ID         string // seq in decimal
+	seq        uint64 // the request's number, 1, 2, ... in the order received
 	Name       string
 	Delay      time.Duration
 	EnqueuedAt time.Time
