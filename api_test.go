@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -179,6 +180,11 @@ func TestCancelErrors(t *testing.T) {
 		}
 		if rec := ts.do("DELETE", "/work/nope", "", ""); rec.Code != http.StatusNotFound {
 			t.Errorf("DELETE an unknown job: status = %d, want 404", rec.Code)
+		}
+		for _, alias := range []string{"0" + id, "+" + id, id + " "} {
+			if rec := ts.do("GET", "/work/"+url.PathEscape(alias), "", ""); rec.Code != http.StatusNotFound {
+				t.Errorf("GET /work/%q, another spelling of job %s: status = %d, want 404", alias, id, rec.Code)
+			}
 		}
 		rec = ts.do("PUT", "/work/"+id, "", "")
 		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, DELETE" {
