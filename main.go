@@ -60,6 +60,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	// Catch signals before saying we listen: whoever acts on that line may
+	// signal at once, and an uncaught SIGTERM would kill without a drain.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on -http %s: %w", cfg.addr, err)
@@ -73,9 +78,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	wg.Go(func() { serveErr <- hs.Serve(ln) })
 	log.Info("listening", "addr", ln.Addr().String(), "workers", cfg.workers, "queue", cfg.queue)
 
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(signals)
 	var failed error
 	select {
 	case <-ctx.Done():
