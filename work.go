@@ -141,13 +141,6 @@ func (r *WorkRequest) cancelJob(now time.Time) (State, bool) {
 	return prev, true
 }
 
-// State returns the request's current state.
-func (r *WorkRequest) State() State {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.state
-}
-
 // job is a WorkRequest as the API shows it.
 type job struct {
 	ID         string     `json:"id"`

@@ -72,7 +72,7 @@ func TestDrainGivesUp(t *testing.T) {
 			t.Errorf("the running job: state %q, error %q; want failed, %q", first.State, first.Error, errAbandoned)
 		}
 		for _, id := range ids[1:] {
-			if s := ts.jobs.Get(id).State(); s != Queued {
+			if s := ts.jobs.Get(id).snapshot().State; s != "queued" {
 				t.Errorf("job %s left in the queue: state %v, want queued (never started)", id, s)
 			}
 		}
