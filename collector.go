@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -275,43 +274,66 @@ func (p *params) readJSON(r *http.Request) error {
 	if !utf8.Valid(body) {
 		return badRequest("the JSON body is not valid UTF-8")
 	}
-	var v struct {
-		Name  *string `json:"name"`
-		Delay *string `json:"delay"`
-	}
+	// A map, not a struct: encoding/json matches struct fields regardless of
+	// case, and {"NAME": ...} is not a field this API has.
+	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
+	if err := dec.Decode(&fields); err != nil {
 		return jsonError(err)
 	}
 	if dec.More() {
 		return badRequest(`the JSON body holds more than one value: send one object such as {"name": "Alice", "delay": "2s"}`)
 	}
-	if v.Name != nil {
-		p.name = *v.Name
+	for key := range fields {
+		if key != "name" && key != "delay" {
+			return badRequest(`the JSON body may hold only "name" and "delay", not %q`, key)
+		}
 	}
-	if v.Delay != nil {
-		p.delay = *v.Delay
+	for _, f := range [...]struct {
+		key string
+		dst *string
+	}{{"name", &p.name}, {"delay", &p.delay}} {
+		key, dst := f.key, f.dst
+		raw, ok := fields[key]
+		if !ok {
+			continue
+		}
+		var v *string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return badRequest(`JSON field %q must be a string, not %s`, key, jsonKind(raw))
+		}
+		if v != nil { // null counts as absent
+			*dst = *v
+		}
 	}
 	return nil
 }
 
-// jsonError describes a JSON decoding error in terms the client can act on.
+// jsonKind names the kind of a JSON value: string, number, object, ...
+func jsonKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// jsonError describes an error decoding the JSON body as an object in terms
+// the client can act on.
 func jsonError(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		if typeErr.Field == "" {
-			return badRequest(`the JSON body must be an object such as {"name": "Alice", "delay": "2s"}, not %s`, typeErr.Value)
-		}
-		return badRequest(`JSON field %q must be a string, not %s`, typeErr.Field, typeErr.Value)
+		return badRequest(`the JSON body must be an object such as {"name": "Alice", "delay": "2s"}, not %s`, typeErr.Value)
 	}
-	var syntaxErr *json.SyntaxError
-	if errors.As(err, &syntaxErr) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return badRequest("the body is not valid JSON: %v", err)
-	}
-	// What is left is an unknown field: json: unknown field "x".
-	field := strings.TrimPrefix(err.Error(), "json: unknown field ")
-	return badRequest(`the JSON body may hold only "name" and "delay", not %s`, field)
+	return badRequest("the body is not valid JSON: %v", err)
 }
 
 func tooLarge(err error) bool {

@@ -96,6 +96,7 @@ func validationCases(t testing.TB) []validationCase {
 		{name: "JSON delay wrong type", contentType: jsonType, body: `{"name": "A", "delay": 2}`, wantStatus: 400, wantErr: `JSON field "delay" must be a string, not number`},
 		{name: "JSON not an object", contentType: jsonType, body: `["A"]`, wantStatus: 400, wantErr: "must be an object"},
 		{name: "JSON unknown field", contentType: jsonType, body: `{"nmae": "A"}`, wantStatus: 400, wantErr: `may hold only "name" and "delay", not "nmae"`},
+		{name: "JSON field in another case", contentType: jsonType, body: `{"NAME": "A"}`, wantStatus: 400, wantErr: `may hold only "name" and "delay", not "NAME"`},
 		{name: "JSON two values", contentType: jsonType, body: `{"name": "A"} {"name": "B"}`, wantStatus: 400, wantErr: "more than one value"},
 		{name: "JSON not UTF-8", contentType: jsonType, body: "{\"name\": \"\xff\"}", wantStatus: 400, wantErr: "not valid UTF-8"},
 
