@@ -14,6 +14,7 @@ const (
 	recStarted                  // a worker started an attempt
 	recRetry                    // an attempt failed and the job waits for its next one
 	recFinished                 // the job reached a final state: done, canceled or failed
+	recRefused                  // answered 503 after its acceptance was journaled: forget it
 )
 
 // errBadRecord is a journal record the server cannot decode: the journal's
@@ -26,7 +27,8 @@ var errBadRecord = errors.New("journal record cannot be decoded")
 //   - recStarted: Attempts (the attempt that started), Worker, StartedAt;
 //   - recRetry: Attempts, RetryAt, Err;
 //   - recFinished: State, Attempts, Worker, StartedAt, FinishedAt, Err,
-//     Output, Truncated.
+//     Output, Truncated;
+//   - recRefused: nothing.
 type jobRecord struct {
 	Name       string
 	Delay      time.Duration
@@ -75,6 +77,7 @@ func appendRecord(b []byte, typ byte, rec *jobRecord) []byte {
 			t = 1
 		}
 		b = enc.AppendUvarint(b, t)
+	case recRefused:
 	}
 	return b
 }
@@ -111,6 +114,7 @@ func decodeRecord(typ byte, data []byte) (jobRecord, error) {
 		if !rec.State.Final() || rec.State > Failed {
 			d.bad = true
 		}
+	case recRefused:
 	default:
 		d.bad = true
 	}

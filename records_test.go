@@ -20,6 +20,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"done", recFinished, jobRecord{State: Done, Attempts: 1, Worker: 3, StartedAt: at, FinishedAt: at.Add(time.Second)}},
 		{"failed with output", recFinished, jobRecord{State: Failed, Attempts: 4, Worker: 1, StartedAt: at, FinishedAt: at, Err: "exit status 1", Output: "oops\n", Truncated: true}},
 		{"canceled while queued", recFinished, jobRecord{State: Canceled, FinishedAt: at}},
+		{"refused", recRefused, jobRecord{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
