@@ -126,7 +126,7 @@ func (j *Journal) repair(files []checkedFile, leftovers []string) error {
 		}
 	}
 	for _, f := range files {
-		if f.size < f.disk {
+		if f.size < f.disk || f.size < headerSize {
 			changed = true
 			if err := cutTail(j.dir, f, j.log); err != nil {
 				return err
