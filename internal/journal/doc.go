@@ -83,7 +83,8 @@
 // good (ErrFailed): a failed fsync is never retried, since the kernel may have
 // dropped the dirty pages it could not write (PostgreSQL's "fsyncgate").
 // A new segment's header is fsynced, and then the directory, before any record
-// goes into it.
+// goes into it (unless the policy is SyncNever); a segment is fsynced when it
+// is sealed (likewise), and by Close.
 //
 // # Compaction
 //

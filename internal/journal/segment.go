@@ -5,8 +5,9 @@ import (
 )
 
 // roll seals the segment being appended to, if any, and starts the next one:
-// its header is written and fsynced, then the directory is fsynced, so that
-// no record goes into a file a power cut could lose. It runs on the writer.
+// its header is written and fsynced, then the directory is fsynced (unless
+// the policy is SyncNever), so that no record goes into a file a power cut
+// could lose. It runs on the writer.
 func (j *Journal) roll() error {
 	if j.seg != nil {
 		if j.dirty && j.o.Sync != SyncNever {
@@ -34,10 +35,10 @@ func (j *Journal) roll() error {
 	base := j.maxKey.Load()
 	n, err := sf.Write(appendHeader(nil, kindSegment, base))
 	j.bytes.Add(int64(n))
-	if err == nil {
+	if err == nil && j.o.Sync != SyncNever {
 		err = sf.Sync()
 	}
-	if err == nil {
+	if err == nil && j.o.Sync != SyncNever {
 		err = syncDir(j.dir)
 	}
 	if err != nil {
