@@ -101,9 +101,16 @@
 //
 // A crash before step 2 leaves a .tmp file that the next open removes; a crash
 // after it leaves leftovers that the next open ignores and removes. Either way
-// replay yields every kept record exactly once. Appends go on during
-// compaction; the writer waits for it only when 3 × SegmentBytes of sealed
-// segments are waiting, which bounds the bytes on disk by roughly
-// 2 × live + 4 × SegmentBytes + MaxData, where live is the size of the records
-// compaction keeps.
+// replay yields every kept record exactly once. An error in a compaction
+// fails the journal, like a failed write.
+//
+// Appends go on during a compaction; the writer waits for it only when
+// 3 × SegmentBytes of sealed segments are waiting. So the files on disk hold
+// at most: the old snap file and the one being written (each at most the
+// records kept, "live"), and segments (sealed, and the one being appended
+// to) under 4 × SegmentBytes, plus one call's records (at most MaxAppend)
+// that did not fit in the last one. That is under
+// 2 × live + 4 × SegmentBytes + MaxAppend + 40 bytes, 10 MiB over 2 × live
+// with the default SegmentBytes. Records that died since the last compaction
+// still count in live until the next one.
 package journal

@@ -97,6 +97,7 @@ type faultyFile struct {
 	release   chan struct{}
 }
 
+// Write counts the write and fails it if told to.
 func (f *faultyFile) Write(b []byte) (int, error) {
 	f.writes.Add(1)
 	if f.failWrite.Load() {
@@ -105,6 +106,8 @@ func (f *faultyFile) Write(b []byte) (int, error) {
 	return f.f.Write(b)
 }
 
+// Sync counts the fsync, waits for the test if it holds fsyncs, and fails
+// it if told to.
 func (f *faultyFile) Sync() error {
 	f.syncs.Add(1)
 	if f.syncing != nil {
@@ -117,6 +120,7 @@ func (f *faultyFile) Sync() error {
 	return f.f.Sync()
 }
 
+// Close closes the file.
 func (f *faultyFile) Close() error { return f.f.Close() }
 
 // withFaulty sets o to wrap every new segment in ff (sharing its switches).
@@ -134,12 +138,14 @@ type logBuffer struct {
 	buf bytes.Buffer
 }
 
+// Write appends b to the buffer.
 func (l *logBuffer) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(b)
 }
 
+// String returns what was logged.
 func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -118,9 +118,12 @@ func (j *Journal) Err() error {
 // fail puts the journal in its failed state, once: it records err, counts it
 // and logs it. It returns the journal's error.
 func (j *Journal) fail(err error) error {
-	j.errs.Add(1)
 	j.errMu.Lock()
 	defer j.errMu.Unlock()
+	if errors.Is(err, ErrFailed) {
+		return j.err // already failed, counted and logged
+	}
+	j.errs.Add(1)
 	if j.err == nil {
 		j.err = fmt.Errorf("%w: %w", ErrFailed, err)
 		j.log.Error("journal failed; it takes no more records until restarted", "dir", j.dir, "err", err)

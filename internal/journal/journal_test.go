@@ -48,6 +48,10 @@ func TestAppendRefusals(t *testing.T) {
 	if err := j.Append(Record{Type: 1, Data: make([]byte, MaxData+1)}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Append(too large) = %v, want ErrInvalid", err)
 	}
+	big := Record{Type: 1, Data: make([]byte, MaxData)}
+	if err := j.Append(big, big); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Append(2 MiB in one call) = %v, want ErrInvalid", err)
+	}
 	if err := j.Append(); err != nil {
 		t.Errorf("Append() = %v, want nil", err)
 	}

@@ -5,6 +5,10 @@ import "errors"
 // MaxData is the largest payload a Record may carry, in bytes (1 MiB).
 const MaxData = 1 << 20
 
+// MaxAppend is the most bytes the records of one Append call may take in a
+// file, framing included (2 MiB).
+const MaxAppend = 2 << 20
+
 // Record is one entry of the journal. Its fields mean what the owner says;
 // the journal only frames, checks and compacts them.
 type Record struct {
@@ -26,6 +30,7 @@ var (
 	ErrFailed = errors.New("journal failed")
 	// ErrClosed means the journal was closed.
 	ErrClosed = errors.New("journal closed")
-	// ErrInvalid means a record was refused: type 0 or data over MaxData.
+	// ErrInvalid means records were refused: type 0, data over MaxData, or
+	// more than MaxAppend bytes in one call.
 	ErrInvalid = errors.New("invalid journal record")
 )

@@ -10,7 +10,7 @@ import (
 // could lose. It runs on the writer.
 func (j *Journal) roll() error {
 	if j.seg != nil {
-		if j.dirty && j.o.Sync != SyncNever {
+		if j.dirty { // even under SyncNever: only the last file may be torn
 			if err := j.fsync(); err != nil {
 				return err
 			}

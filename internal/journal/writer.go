@@ -1,11 +1,12 @@
 package journal
 
 import (
+	"fmt"
 	"time"
 )
 
 // maxBatch is how many bytes of waiting requests one group commit takes at
-// most (it always takes at least one request, however large).
+// most, or SegmentBytes if smaller (it may exceed this by its last request).
 const maxBatch = 4 << 20
 
 // request is one Append or AppendAsync call waiting for the writer.
@@ -18,7 +19,7 @@ type request struct {
 // Append writes recs to the journal, contiguously and in order, and returns
 // once they are durable as the Sync policy says: written and fsynced under
 // SyncAlways, written otherwise. Concurrent calls share one write and one
-// fsync (group commit). It fails with ErrInvalid for a bad record, ErrClosed
+// fsync (group commit). It fails with ErrInvalid for bad records, ErrClosed
 // after Close, and an error wrapping ErrFailed once a write or fsync failed.
 // If Append fails, a prefix of recs may still be found on disk at the next
 // Open.
@@ -48,6 +49,9 @@ func (j *Journal) enqueue(recs []Record, done chan error) error {
 		}
 		size += encodedSize(r)
 		maxKey = max(maxKey, r.Key)
+	}
+	if size > MaxAppend {
+		return fmt.Errorf("%w: %d bytes in one call (at most %d)", ErrInvalid, size, MaxAppend)
 	}
 	buf := make([]byte, 0, size)
 	for _, r := range recs {
@@ -111,8 +115,8 @@ func (j *Journal) writeLoop() {
 // bytes; open is false if reqs was found closed.
 func (j *Journal) gather(first request) (batch []request, open bool) {
 	batch = append(batch, first)
-	size := len(first.buf)
-	for size < maxBatch {
+	size, limit := len(first.buf), min(maxBatch, int(j.o.SegmentBytes))
+	for size < limit {
 		select {
 		case r, ok := <-j.reqs:
 			if !ok {
