@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -390,6 +392,58 @@ func TestCommandDiesWithServer(t *testing.T) {
 	}
 	helper.Process.Kill()
 	requireGone(t, id, time.Now().Add(5*time.Second))
+}
+
+// TestExampleChecksum runs scripts/examples/checksum.sh as a job would: it
+// checksums the file the name names, even one named like an option, and
+// refuses a name that leaves its directory.
+func TestExampleChecksum(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("CHECKSUM_DIR", dir)
+	c, err := NewCommand([]string{"scripts/examples/checksum.sh"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, want, err string }{
+		{"report.txt", fmt.Sprintf("%x  report.txt\n", sha256.Sum256([]byte("report.txt"))), ""},
+		{"-c x", fmt.Sprintf("%x  -c x\n", sha256.Sum256([]byte("-c x"))), ""},
+		{"../etc", "checksum.sh: ../etc: not a file name in " + dir + "\n", "exit status 2"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			os.WriteFile(filepath.Join(dir, tt.name), []byte(tt.name), 0o644)
+			out, _, err := c.Run(t.Context(), CommandJob{ID: "1", Name: tt.name, Attempt: 1})
+			if string(out) != tt.want || fmt.Sprint(err) != cmp.Or(tt.err, "<nil>") {
+				t.Errorf("Run = %q, %v; want %q, %s", out, err, tt.want, cmp.Or(tt.err, "<nil>"))
+			}
+			if sum, _ := os.ReadFile(filepath.Join(dir, tt.name+".sha256")); tt.err == "" && string(sum) != tt.want {
+				t.Errorf("%s.sha256 holds %q, want %q", tt.name, sum, tt.want)
+			}
+		})
+	}
+}
+
+// TestExampleFlaky runs scripts/examples/flaky.sh until it has both worked
+// and failed, and checks what it says each time.
+func TestExampleFlaky(t *testing.T) {
+	c, err := NewCommand([]string{"scripts/examples/flaky.sh"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i := 1; i <= 100 && len(seen) < 2; i++ {
+		out, _, err := c.Run(t.Context(), CommandJob{ID: "7", Name: "Alice", Attempt: i})
+		want := fmt.Sprintf("job 7, attempt %d: Hello, Alice!\n", i)
+		if err != nil {
+			want = fmt.Sprintf("job 7, attempt %d: failed (the coin said so)\n", i)
+		}
+		if string(out) != want || err != nil && err.Error() != "exit status 1" {
+			t.Fatalf("attempt %d: Run = %q, %v; want %q and nil or exit status 1", i, out, err, want)
+		}
+		seen[fmt.Sprint(err)] = true
+	}
+	if len(seen) != 2 {
+		t.Errorf("outcomes of 100 attempts: %v, want both nil and exit status 1", seen)
+	}
 }
 
 // runOn4 runs f b.N times in all on 4 goroutines at once.
