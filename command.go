@@ -147,7 +147,7 @@ func (c *Command) Run(ctx context.Context, job CommandJob) (output []byte, trunc
 		return nil, false, err
 	}
 	defer stdin.Close()
-	outR, outW, err := os.Pipe()
+	outR, outW, err := outputPipe()
 	if err != nil {
 		return nil, false, err
 	}
@@ -251,25 +251,41 @@ func killGroup(pgid int, sig syscall.Signal) error {
 }
 
 // nameReader returns the read end of a pipe that holds name and a newline,
-// then end of file. The whole name fits in the pipe's buffer (64 KiB on
-// Linux; names are at most maxNameBytes), so the write never blocks.
+// then end of file. The write never blocks: the line is at most PIPE_BUF
+// bytes (4 KiB, the least a pipe holds; names are at most maxNameBytes).
+// Neither end is registered with Go's poller: the command reads the pipe,
+// not the server.
 func nameReader(name string) (*os.File, error) {
-	if len(name) >= 64<<10 {
+	if len(name) >= 4<<10 {
 		return nil, fmt.Errorf("name is %d bytes long; too long for standard input", len(name))
 	}
-	r, w, err := os.Pipe()
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	_, err := syscall.Write(p[1], []byte(name+"\n"))
+	syscall.Close(p[1])
 	if err != nil {
-		return nil, err
+		syscall.Close(p[0])
+		return nil, os.NewSyscallError("write", err)
 	}
-	_, err = w.WriteString(name + "\n")
-	if cerr := w.Close(); err == nil {
-		err = cerr
+	return os.NewFile(uintptr(p[0]), "|0"), nil
+}
+
+// outputPipe returns a pipe for the command's output. Only its read end is
+// registered with Go's poller, so that closing it ends a Read in progress;
+// the write end is the command's alone.
+func outputPipe() (r, w *os.File, err error) {
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return nil, nil, os.NewSyscallError("pipe2", err)
 	}
-	if err != nil {
-		r.Close()
-		return nil, err
+	if err := syscall.SetNonblock(p[0], true); err != nil {
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+		return nil, nil, os.NewSyscallError("fcntl", err)
 	}
-	return r, nil
+	return os.NewFile(uintptr(p[0]), "|0"), os.NewFile(uintptr(p[1]), "|1"), nil
 }
 
 // startError returns the error for a command that could not be started:
