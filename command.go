@@ -54,7 +54,7 @@ type Command struct {
 	Path      string        // the command as given, shown in errors
 	Args      []string      // its arguments, after Path
 	Timeout   time.Duration // longest one attempt may run (-job-timeout); 0 for no limit
-	KillDelay time.Duration // from SIGTERM to SIGKILL of the group; 5 s by NewCommand
+	KillDelay time.Duration // from SIGTERM to SIGKILL of the group; 5 s if 0
 
 	path string   // Path resolved through $PATH once, by NewCommand
 	env  []string // os.Environ() without the job's variables, built once
@@ -146,15 +146,15 @@ func (c *Command) Run(ctx context.Context, job CommandJob) (output []byte, trunc
 	if err != nil {
 		return nil, false, err
 	}
-	defer stdin.Close()
 	outR, outW, err := outputPipe()
 	if err != nil {
+		stdin.Close()
 		return nil, false, err
 	}
 	var signaled bool // whether Cancel signaled the group; read once Wait has returned
 	cmd := c.cmd(runCtx, job, stdin, outW, &signaled)
 	err = cmd.Start()
-	outW.Close() // the command holds the only write ends now
+	outW.Close() // the command holds the only ends of its pipes now
 	stdin.Close()
 	if err != nil {
 		outR.Close()
@@ -190,8 +190,16 @@ func (c *Command) cmd(ctx context.Context, job CommandJob, stdin, out *os.File, 
 		*signaled = err == nil
 		return err
 	}
-	cmd.WaitDelay = c.KillDelay // then exec SIGKILLs the command, and Run its group
+	cmd.WaitDelay = c.killDelay() // then exec SIGKILLs the command, and Run its group
 	return cmd
+}
+
+// killDelay returns KillDelay, or 5 s if it is not positive.
+func (c *Command) killDelay() time.Duration {
+	if c.KillDelay <= 0 {
+		return defaultKillDelay
+	}
+	return c.KillDelay
 }
 
 // awaitOutput waits until everything the command wrote has been read: the
@@ -199,7 +207,7 @@ func (c *Command) cmd(ctx context.Context, job CommandJob, stdin, out *os.File, 
 // seen to. A process that left the group (setsid) may still hold it; such a
 // process gets KillDelay, then its output is no longer read.
 func (c *Command) awaitOutput(copied <-chan struct{}, r *os.File) {
-	t := time.NewTimer(c.KillDelay)
+	t := time.NewTimer(c.killDelay())
 	defer t.Stop()
 	select {
 	case <-copied:
