@@ -30,7 +30,7 @@ var (
 // overflow, a first-in-first-out slice; while the overflow holds any
 // request every push goes there too, so the order of acceptance is kept.
 // The dispatcher moves requests from the overflow into the channel as it
-// makes room (Refill, Next).
+// makes room (see Next).
 //
 // Close stops intake. The channel itself is closed, which tells the
 // dispatcher it has every request, once intake is closed, the overflow is
@@ -236,7 +236,8 @@ func (q *WorkQueue) Closed() bool {
 }
 
 // Len returns how many requests wait for a worker: queued and not canceled,
-// the one the dispatcher holds included.
+// the one the dispatcher holds included. After a drain gives up it still
+// counts the requests the aborted dispatcher passed over.
 func (q *WorkQueue) Len() int { return int(q.waiting.Load()) }
 
 // Cap returns the queue's capacity: how many requests Push lets wait.
