@@ -205,7 +205,8 @@ func (q *WorkQueue) Close() {
 // Hold keeps the queue from ending until the matching Release, so that a
 // PushForced in between cannot fail: a job waiting out a retry's backoff
 // during a drain holds the queue. It returns errQueueEnded if the queue has
-// ended already.
+// ended already. The dispatcher cannot exit while a Hold is outstanding, so
+// a holder must Release when the server gives up its drain too.
 func (q *WorkQueue) Hold() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
