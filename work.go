@@ -53,13 +53,13 @@ type WorkRequest struct {
 	EnqueuedAt time.Time
 
 	mu         sync.Mutex // guards the fields below
+	queue      *WorkQueue // counts r as waiting, while it does; else nil
 	state      State
 	worker     int                // the worker's number, once running
 	startedAt  time.Time          // once running
 	finishedAt time.Time          // once final
 	err        string             // why it failed
 	cancel     context.CancelFunc // interrupts the work, while running
-	queue      *WorkQueue         // counts r as waiting, while it does; else nil
 }
 
 // Work is the work a Worker performs for a request before it greets the
