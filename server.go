@@ -65,7 +65,7 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	for i := range workers {
 		workers[i] = NewWorker(i+1, workerQueue, env)
 	}
-	s.dispatcher = NewDispatcher(s.queue.Requests(), workerQueue, workers)
+	s.dispatcher = NewDispatcher(s.queue, workerQueue, workers)
 	s.giveUp = func() {
 		s.dispatcher.Abort()
 		abandon(errAbandoned)

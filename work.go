@@ -53,6 +53,7 @@ type WorkRequest struct {
 	EnqueuedAt time.Time
 
 	mu         sync.Mutex // guards the fields below
+	queue      *WorkQueue // counts r as waiting, while it does; else nil
 	state      State
 	worker     int                // the worker's number, once running
 	startedAt  time.Time          // once running
@@ -93,6 +94,36 @@ func (r *WorkRequest) AppendGreeting(b []byte, worker int) []byte {
 	return append(b, "!\n"...)
 }
 
+// enter records that q counts r as waiting, so that r stops the count when
+// it starts or is canceled. It reports false, and changes nothing, if r is
+// no longer queued (it was canceled before q took it).
+func (r *WorkRequest) enter(q *WorkQueue) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != Queued {
+		return false
+	}
+	r.queue = q
+	return true
+}
+
+// waitsIn reports whether q counts r as waiting.
+func (r *WorkRequest) waitsIn(q *WorkQueue) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.queue == q
+}
+
+// stopWaiting tells the WorkQueue counting r, if any, that r no longer
+// waits. r.mu must be held, so that a start and a cancel racing for r
+// stop the count once between them.
+func (r *WorkRequest) stopWaiting() {
+	if r.queue != nil {
+		r.queue.left()
+		r.queue = nil
+	}
+}
+
 // start moves a queued request to running on the given worker. It reports
 // false, and changes nothing, if the request is no longer queued (it was
 // canceled while it waited).
@@ -102,6 +133,7 @@ func (r *WorkRequest) start(worker int, now time.Time, cancel context.CancelFunc
 	if r.state != Queued {
 		return false
 	}
+	r.stopWaiting()
 	r.state, r.worker, r.startedAt, r.cancel = Running, worker, now, cancel
 	return true
 }
@@ -137,6 +169,7 @@ func (r *WorkRequest) cancelJob(now time.Time) (State, bool) {
 	if r.cancel != nil {
 		r.cancel()
 	}
+	r.stopWaiting()
 	r.state, r.finishedAt, r.cancel = Canceled, now, nil
 	return prev, true
 }
