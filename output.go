@@ -1,81 +1,159 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
 )
 
-// Batching of the workers' output.
-const (
-	outputDelay = 10 * time.Millisecond // longest a line waits in the buffer
-	outputSize  = 64 << 10              // largest batch written at once
-)
+// errOutputClosed is what Write returns once the lineWriter is closed.
+var errOutputClosed = errors.New("standard output is closed: the server is stopping")
 
-// lineWriter buffers the workers' greetings on their way to standard output
-// and writes them in batches: at most outputDelay after the first line of a
-// batch, or as soon as outputSize bytes are waiting, and at Close. A write to
-// standard output is a system call that costs more than the rest of a no-op
-// job; batching makes it one call per batch instead of one per job.
+// lineWriter is the only writer of the workers' greetings to standard
+// output. It writes by group commit: one goroutine, the flusher, takes every
+// line waiting, writes them all with one Write call, then tells each worker
+// that waits on that batch the result. A write to standard output is a
+// system call that costs more than the rest of a no-op job; under load a
+// batch holds many lines, so it is one call per batch, not per job.
 //
-// Each Write is one whole line, so lines never interleave.
+// No lock is held during the write, so a standard output that blocks (a full
+// pipe nobody reads) or fails (a reader that exited) stalls or fails only
+// the workers waiting on that batch, never the API; and a waiting worker can
+// stop waiting when its context ends.
+//
+// Memory is bounded: each worker waits for its line before writing another,
+// so a batch holds at most one line per worker.
 type lineWriter struct {
-	mu    sync.Mutex // guards the fields below
-	w     io.Writer  // standard output
-	buf   []byte     // lines not yet written
-	timer *time.Timer
-	armed bool // timer will flush buf
-	log   *slog.Logger
+	w   io.Writer // standard output; written by the flusher only
+	log *slog.Logger
+
+	mu      sync.Mutex // guards pending, spare and closed
+	pending *batch     // lines waiting for the flusher; nil if none
+	spare   []byte     // a written batch's buffer, for the next batch
+	closed  bool       // Close was called: Write refuses
+
+	wake   chan struct{} // capacity 1: a batch is pending; never closed
+	quit   chan struct{} // closed by Close: write what is pending and exit
+	exited chan struct{} // closed by the flusher when it returns
 }
 
-// newLineWriter returns a lineWriter that writes to w, logging failures.
+// batch is lines written together, and the result of writing them.
+type batch struct {
+	buf  []byte
+	done chan struct{} // closed by the flusher once buf is written
+	err  error         // the write's error, nil if it succeeded; set before done is closed
+}
+
+// newLineWriter returns a lineWriter that writes to w, logging failures to
+// log, and starts its flusher. Close stops it.
 func newLineWriter(w io.Writer, log *slog.Logger) *lineWriter {
-	l := &lineWriter{w: w, buf: make([]byte, 0, outputSize), log: log}
-	l.timer = time.AfterFunc(time.Hour, l.Flush)
-	l.timer.Stop()
+	l := &lineWriter{
+		w:      w,
+		log:    log,
+		wake:   make(chan struct{}, 1),
+		quit:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+	go l.flush()
 	return l
 }
 
-// Write buffers p, which must be one or more whole lines.
-func (l *lineWriter) Write(p []byte) (int, error) {
+// Write writes p, which must be one or more whole lines, as part of the
+// next batch, and waits until that batch is written. It returns the write's
+// error; context.Cause(ctx) if ctx ends first (the line may still be
+// written later); or errOutputClosed after Close. Lines never interleave.
+func (l *lineWriter) Write(ctx context.Context, p []byte) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.buf)+len(p) > outputSize {
-		l.flushLocked()
+	if l.closed {
+		l.mu.Unlock()
+		return errOutputClosed
 	}
-	l.buf = append(l.buf, p...)
-	if !l.armed {
-		l.armed = true
-		l.timer.Reset(outputDelay)
+	b := l.pending
+	if b == nil {
+		b = &batch{buf: l.spare[:0], done: make(chan struct{})}
+		l.spare = nil
+		l.pending = b
+		select {
+		case l.wake <- struct{}{}:
+		default: // the flusher is already woken
+		}
 	}
-	return len(p), nil
+	b.buf = append(b.buf, p...)
+	l.mu.Unlock()
+	select {
+	case <-b.done:
+		return b.err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
-// Flush writes the buffered lines.
-func (l *lineWriter) Flush() {
+// flush is the flusher: it writes each pending batch until Close.
+func (l *lineWriter) flush() {
+	defer close(l.exited)
+	var lastErr string // the text of the last write error logged
+	for {
+		select {
+		case <-l.wake:
+			l.writePending(&lastErr)
+		case <-l.quit:
+			l.writePending(&lastErr)
+			return
+		}
+	}
+}
+
+// writePending writes the pending batch, if any, and answers its waiters.
+// It logs a write error only when it differs from the last one logged, so a
+// reader that went away (a broken pipe) is logged once, not once a job.
+func (l *lineWriter) writePending(lastErr *string) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.flushLocked()
-}
-
-// Close writes the buffered lines and stops the timer. Later Writes are
-// still accepted and flushed on the next Close or Flush.
-func (l *lineWriter) Close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.timer.Stop()
-	l.armed = false
-	l.flushLocked()
-}
-
-func (l *lineWriter) flushLocked() {
-	l.armed = false
-	if len(l.buf) == 0 {
+	b := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	if b == nil {
 		return
 	}
-	if _, err := l.w.Write(l.buf); err != nil {
-		l.log.Error("cannot write to standard output", "err", err, "bytes", len(l.buf))
+	if _, err := l.w.Write(b.buf); err != nil {
+		b.err = fmt.Errorf("cannot write greeting to standard output: %w", err)
+		if err.Error() != *lastErr {
+			*lastErr = err.Error()
+			l.log.Error("cannot write to standard output; jobs whose greeting cannot be written fail",
+				"err", err, "bytes", len(b.buf))
+		}
 	}
-	l.buf = l.buf[:0]
+	close(b.done)
+	if cap(b.buf) <= outputSpareMax {
+		l.mu.Lock()
+		l.spare = b.buf
+		l.mu.Unlock()
+	}
+}
+
+// outputSpareMax is the largest batch buffer, in bytes, kept for reuse.
+const outputSpareMax = 64 << 10
+
+// Close makes later Writes fail with errOutputClosed, has the flusher write
+// what is pending, and waits up to timeout for it to finish. It returns an
+// error if the flusher is still stuck in a write at the timeout: the caller
+// is then free to exit without it. Close may be called more than once.
+func (l *lineWriter) Close(timeout time.Duration) error {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.quit)
+	}
+	l.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-l.exited:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("standard output still blocked after %v: greetings may be lost", timeout)
+	}
 }
