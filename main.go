@@ -395,7 +395,9 @@ func listenAddr(p *string) func(string) error {
 		host, port, err := net.SplitHostPort(s)
 		if err != nil {
 			example := "localhost:8000"
-			if s != "" && !strings.ContainsAny(s, ":[]") {
+			if _, err := strconv.Atoi(s); err == nil {
+				example = "localhost:" + s // a port without a host
+			} else if s != "" && !strings.ContainsAny(s, ":[]") {
 				example = s + ":8000" // a host without a port
 			}
 			return fmt.Errorf("want host:port, such as %s", example)
