@@ -8,8 +8,10 @@
 // workers' channels. A worker waits out the request's delay, prints
 // "worker<K>: Hello, <NAME>!" on standard output, and puts its channel back.
 //
-// On SIGINT or SIGTERM it stops accepting work, runs every job it accepted,
-// and exits 0; past -shutdown-timeout, or on a second signal, it exits 1.
+// On SIGINT, SIGTERM or SIGHUP it stops accepting work, runs every job it
+// accepted, and exits 0; past -shutdown-timeout, or on a second signal, it
+// exits 1. Neither a standard output nor a standard error that stops taking
+// lines, nor one whose reader went away, holds up the API or the drain.
 //
 // Usage:
 //
@@ -269,16 +271,19 @@ Usage:
   workqueue [flags]
 
 Flags:
-  -n N                        number of workers (default 4)
-  -http ADDR                  address to listen on (default 127.0.0.1:8000)
-  -queue N                    jobs that may wait for a worker; beyond that,
-                              POST /work answers 503 (default 100)
-  -max-delay DURATION         largest delay a job may ask for (default 10s)
-  -shutdown-timeout DURATION  how long SIGINT or SIGTERM waits for accepted
-                              jobs before giving up and exiting 1 (default 30s)
+  -n N                        number of workers, 1 to 1024 (default 4)
+  -http HOST:PORT             address to listen on (default 127.0.0.1:8000)
+  -queue N                    jobs that may wait for a worker, 1 to 1000000;
+                              beyond that, POST /work answers 503 (default 100)
+  -max-delay DURATION         largest delay a job may ask for, at most 24h
+                              (default 10s)
+  -shutdown-timeout DURATION  how long SIGINT, SIGTERM or SIGHUP waits for
+                              accepted jobs before giving up and exiting 1,
+                              at most 24h (default 30s)
   -log-level LEVEL            debug, info, warn or error (default info)
 
-Durations are written like 250ms, 1.5s or 2m.
+Durations are written like 250ms, 1.5s or 2m. A second signal stops at once,
+exiting 1.
 
 Example:
   workqueue -n 8 &

@@ -133,7 +133,7 @@ func TestHelp(t *testing.T) {
 	if err := run(t.Context(), []string{"-h"}, io.Discard, &stderr); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run -h = %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-n N", "-http ADDR", "-queue N", "-max-delay", "-shutdown-timeout", "-log-level", "Example"} {
+	for _, f := range []string{"-n N", "-http HOST:PORT", "-queue N", "-max-delay", "-shutdown-timeout", "-log-level", "Example"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("usage text lacks %q:\n%s", f, stderr.String())
 		}
