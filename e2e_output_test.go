@@ -285,3 +285,33 @@ func TestBinaryStderrUnread(t *testing.T) {
 		t.Errorf("%d greetings, want %d, one per accepted job", greeted, accepted)
 	}
 }
+
+// TestBinaryStderrClosed runs the binary with a standard error whose reader
+// went away after the listening line: logging fails silently instead of
+// killing the server by SIGPIPE, jobs run, and SIGTERM drains, exit 0.
+func TestBinaryStderrClosed(t *testing.T) {
+	t.Parallel()
+	p, _, stderr := startPiped(t, false, true, "-n", "2", "-log-level", "debug")
+	stderr.Close()
+	var ids []string
+	for i := range 20 {
+		code, id := post(t, quickClient, p.url, fmt.Sprintf("quiet%d", i), "0s")
+		if code != http.StatusCreated {
+			t.Fatalf("POST quiet%d: status %d, want 201", i, code)
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		if j := waitFinal(t, p, id); j.State != "done" {
+			t.Errorf("job %s = %s %q, want done", id, j.State, j.Error)
+		}
+	}
+	checkAPIAnswers(t, p, ids...)
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit status %d, want 0", code)
+	}
+	if got := len(greetings(t, p.stdout)); got < len(ids) {
+		t.Errorf("%d greetings, want at least %d", got, len(ids))
+	}
+}

@@ -13,74 +13,71 @@ import (
 // errOutputClosed is what Write returns once the lineWriter is closed.
 var errOutputClosed = errors.New("standard output is closed: the server is stopping")
 
-// lineWriter is the only writer of the workers' greetings to standard
-// output. It writes by group commit: one goroutine, the flusher, takes every
-// line waiting, writes them all with one Write call, then tells each worker
-// that waits on that batch the result. A write to standard output is a
-// system call that costs more than the rest of a no-op job; under load a
-// batch holds many lines, so it is one call per batch, not per job.
+// lineWriter writes the workers' greetings to standard output by group
+// commit, led by the writers themselves: a worker that finds no write in
+// progress becomes the leader and writes its line at once; lines that come
+// while it writes wait together in the next batch, which the leader writes
+// with one Write call when its own is done, then tells each waiting worker
+// the result. Under load a batch holds many lines, so it is one system call
+// per batch, not per job; with no load a line is written at once, with no
+// goroutine hand-off (a flusher goroutine would cost two per job).
 //
-// No lock is held during the write, so a standard output that blocks (a full
-// pipe nobody reads) or fails (a reader that exited) stalls or fails only
-// the workers waiting on that batch, never the API; and a waiting worker can
-// stop waiting when its context ends.
+// No lock is held during a write, so a standard output that blocks (a full
+// pipe nobody reads) or fails (a reader that went away) stalls or fails only
+// the workers writing to it, never the API. A worker waiting in a batch
+// stops waiting when its context ends; the leader, inside write(2), cannot,
+// and whoever waits for it (the drain) must bound that wait.
 //
 // Memory is bounded: each worker waits for its line before writing another,
 // so a batch holds at most one line per worker.
 type lineWriter struct {
-	w   io.Writer // standard output; written by the flusher only
+	w   io.Writer // standard output; written only by the leader
 	log *slog.Logger
 
-	mu      sync.Mutex // guards pending, spare and closed
-	pending *batch     // lines waiting for the flusher; nil if none
-	spare   []byte     // a written batch's buffer, for the next batch
-	closed  bool       // Close was called: Write refuses
-
-	wake   chan struct{} // capacity 1: a batch is pending; never closed
-	quit   chan struct{} // closed by Close: write what is pending and exit
-	exited chan struct{} // closed by the flusher when it returns
+	mu      sync.Mutex    // guards the fields below
+	writing bool          // a leader is writing
+	next    *batch        // lines waiting for the leader; nil if none, always nil if not writing
+	spare   []byte        // a written batch's buffer, for the next batch
+	closed  bool          // Close was called: Write refuses, and the leader writes no more batches
+	idle    chan struct{} // if not nil, closed by the leader when it stops writing; made by Close
+	lastErr string        // the text of the last write error logged
 }
 
 // batch is lines written together, and the result of writing them.
 type batch struct {
 	buf  []byte
-	done chan struct{} // closed by the flusher once buf is written
+	done chan struct{} // closed by the leader once buf is written, or refused after Close
 	err  error         // the write's error, nil if it succeeded; set before done is closed
 }
 
-// newLineWriter returns a lineWriter that writes to w, logging failures to
-// log, and starts its flusher. Close stops it.
+// newLineWriter returns a lineWriter that writes to w, logging failures.
 func newLineWriter(w io.Writer, log *slog.Logger) *lineWriter {
-	l := &lineWriter{
-		w:      w,
-		log:    log,
-		wake:   make(chan struct{}, 1),
-		quit:   make(chan struct{}),
-		exited: make(chan struct{}),
-	}
-	go l.flush()
-	return l
+	return &lineWriter{w: w, log: log}
 }
 
-// Write writes p, which must be one or more whole lines, as part of the
-// next batch, and waits until that batch is written. It returns the write's
-// error; context.Cause(ctx) if ctx ends first (the line may still be
-// written later); or errOutputClosed after Close. Lines never interleave.
+// Write writes p, which must be one or more whole lines, and returns the
+// write's error; or, while waiting for another worker's write, returns
+// context.Cause(ctx) if ctx ends first (its line is then written only if the
+// writer is not closed meanwhile); or errOutputClosed after Close. Lines
+// never interleave.
 func (l *lineWriter) Write(ctx context.Context, p []byte) error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return errOutputClosed
 	}
-	b := l.pending
+	if !l.writing {
+		l.writing = true
+		l.mu.Unlock()
+		err := l.write(p)
+		l.lead()
+		return err
+	}
+	b := l.next
 	if b == nil {
 		b = &batch{buf: l.spare[:0], done: make(chan struct{})}
 		l.spare = nil
-		l.pending = b
-		select {
-		case l.wake <- struct{}{}:
-		default: // the flusher is already woken
-		}
+		l.next = b
 	}
 	b.buf = append(b.buf, p...)
 	l.mu.Unlock()
@@ -92,66 +89,77 @@ func (l *lineWriter) Write(ctx context.Context, p []byte) error {
 	}
 }
 
-// flush is the flusher: it writes each pending batch until Close.
-func (l *lineWriter) flush() {
-	defer close(l.exited)
-	var lastErr string // the text of the last write error logged
-	for {
-		select {
-		case <-l.wake:
-			l.writePending(&lastErr)
-		case <-l.quit:
-			l.writePending(&lastErr)
-			return
-		}
-	}
-}
-
-// writePending writes the pending batch, if any, and answers its waiters.
-// It logs a write error only when it differs from the last one logged, so a
-// reader that went away (a broken pipe) is logged once, not once a job.
-func (l *lineWriter) writePending(lastErr *string) {
+// lead writes the batches that gathered while the leader wrote, until none
+// is left, then stops leading. After Close it refuses them unwritten: the
+// workers that waited have stopped waiting (a drain gave up on them).
+func (l *lineWriter) lead() {
 	l.mu.Lock()
-	b := l.pending
-	l.pending = nil
-	l.mu.Unlock()
-	if b == nil {
-		return
-	}
-	if _, err := l.w.Write(b.buf); err != nil {
-		b.err = fmt.Errorf("cannot write greeting to standard output: %w", err)
-		if err.Error() != *lastErr {
-			*lastErr = err.Error()
-			l.log.Error("cannot write to standard output; jobs whose greeting cannot be written fail",
-				"err", err, "bytes", len(b.buf))
+	defer l.mu.Unlock()
+	for l.next != nil {
+		b := l.next
+		l.next = nil
+		if l.closed {
+			b.err = errOutputClosed
+		} else {
+			l.mu.Unlock()
+			b.err = l.write(b.buf)
+			l.mu.Lock()
+		}
+		close(b.done)
+		if cap(b.buf) <= outputSpareMax {
+			l.spare = b.buf
 		}
 	}
-	close(b.done)
-	if cap(b.buf) <= outputSpareMax {
-		l.mu.Lock()
-		l.spare = b.buf
-		l.mu.Unlock()
+	l.writing = false
+	if l.idle != nil {
+		close(l.idle)
+		l.idle = nil
 	}
 }
 
 // outputSpareMax is the largest batch buffer, in bytes, kept for reuse.
 const outputSpareMax = 64 << 10
 
-// Close makes later Writes fail with errOutputClosed, has the flusher write
-// what is pending, and waits up to timeout for it to finish. It returns an
-// error if the flusher is still stuck in a write at the timeout: the caller
-// is then free to exit without it. Close may be called more than once.
+// write writes p to standard output and returns the error, if any. It logs
+// an error only when it differs from the last one logged, so a reader that
+// went away (a broken pipe) is logged once, not once a job.
+func (l *lineWriter) write(p []byte) error {
+	_, err := l.w.Write(p)
+	if err == nil {
+		return nil
+	}
+	l.mu.Lock()
+	repeated := err.Error() == l.lastErr
+	l.lastErr = err.Error()
+	l.mu.Unlock()
+	if !repeated {
+		l.log.Error("cannot write to standard output; jobs whose greeting cannot be written fail",
+			"err", err, "bytes", len(p))
+	}
+	return fmt.Errorf("cannot write greeting to standard output: %w", err)
+}
+
+// Close makes later Writes fail with errOutputClosed and waits up to
+// timeout for a write in progress to end; lines still waiting for it are
+// refused, not written. It returns an error if a write is still stuck at the
+// timeout: the caller is then free to exit without it. Close may be called
+// more than once.
 func (l *lineWriter) Close(timeout time.Duration) error {
 	l.mu.Lock()
-	if !l.closed {
-		l.closed = true
-		close(l.quit)
+	l.closed = true
+	if !l.writing {
+		l.mu.Unlock()
+		return nil
 	}
+	if l.idle == nil {
+		l.idle = make(chan struct{})
+	}
+	idle := l.idle
 	l.mu.Unlock()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
-	case <-l.exited:
+	case <-idle:
 		return nil
 	case <-t.C:
 		return fmt.Errorf("standard output still blocked after %v: greetings may be lost", timeout)

@@ -51,10 +51,14 @@ func TestLineWriterGroupCommit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newBlockingWriter()
 		l := newLineWriter(w, slog.New(slog.DiscardHandler))
-		errs := make(chan error, 3)
+		type result struct {
+			line string
+			err  error
+		}
+		results := make(chan result, 3)
 		for _, line := range []string{"a\n", "b\n", "c\n"} {
-			go func() { errs <- l.Write(t.Context(), []byte(line)) }()
-			synctest.Wait() // the flusher is stuck writing the first line; the others wait
+			go func() { results <- result{line, l.Write(t.Context(), []byte(line))} }()
+			synctest.Wait() // the first writer leads, stuck writing its line; the others wait
 		}
 		w.release <- nil // the write of "a\n"
 		synctest.Wait()
@@ -62,12 +66,13 @@ func TestLineWriterGroupCommit(t *testing.T) {
 			t.Fatalf("writes = %q, want [a\\n b\\nc\\n]: the lines that waited go in one write", got)
 		}
 		w.release <- syscall.EPIPE // the write of "b\nc\n"
-		var got []error
+		got := map[string]error{}
 		for range 3 {
-			got = append(got, <-errs)
+			r := <-results
+			got[r.line] = r.err
 		}
-		if got[0] != nil || !errors.Is(got[1], syscall.EPIPE) || !errors.Is(got[2], syscall.EPIPE) {
-			t.Errorf("Write errors = %v, want [nil EPIPE EPIPE]: each writer learns its batch's result", got)
+		if got["a\n"] != nil || !errors.Is(got["b\n"], syscall.EPIPE) || !errors.Is(got["c\n"], syscall.EPIPE) {
+			t.Errorf("Write errors = %v, want a: nil, b and c: EPIPE: each writer learns its batch's result", got)
 		}
 		if err := l.Close(time.Second); err != nil {
 			t.Errorf("Close = %v, want nil", err)
@@ -79,7 +84,8 @@ func TestLineWriterGroupCommit(t *testing.T) {
 }
 
 // TestLineWriterStuck checks that a write stuck forever holds up neither a
-// writer whose context ends nor Close beyond its timeout.
+// writer whose context ends nor Close beyond its timeout, and that lines
+// still waiting at Close are refused, not written.
 func TestLineWriterStuck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newBlockingWriter()
@@ -105,10 +111,12 @@ func TestLineWriterStuck(t *testing.T) {
 		if took := time.Since(start); took != 250*time.Millisecond {
 			t.Errorf("Close took %v, want its timeout, 250ms", took)
 		}
-		w.release <- nil // let the flusher end, for the bubble
-		w.release <- nil // it writes the line whose writer stopped waiting
+		w.release <- nil // the stuck write ends
 		if err := <-first; err != nil {
 			t.Errorf("first Write = %v, want nil", err)
+		}
+		if got := w.written(); len(got) != 1 {
+			t.Errorf("writes = %q, want only the first: the line waiting at Close is refused", got)
 		}
 	})
 }

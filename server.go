@@ -92,7 +92,7 @@ func (s *server) start() {
 // Bounds on the waits of a drain that gave up: the process is exiting, and
 // must not wait on a stuck output stream or a job that ignores cancellation.
 const (
-	abandonWait = time.Second            // for the workers to exit
+	abandonWait = 500 * time.Millisecond // for the workers to exit
 	outputWait  = 250 * time.Millisecond // for standard output to take what is pending
 	idsLogged   = 20                     // abandoned jobs named in the log
 )
@@ -100,14 +100,15 @@ const (
 // drain stops intake and waits until every accepted job has run, the
 // dispatcher and workers have exited, and their output is written. If ctx
 // ends first it gives up: it cancels the running jobs (a worker waiting for
-// its greeting to be written stops waiting), leaves the queued ones unrun,
-// waits a bounded time for the workers to exit and the output to be written,
-// and returns an *abandonedError. Concurrent drains are safe.
+// another's write of its greeting stops waiting), leaves the queued ones
+// unrun, waits a bounded time for the workers to exit (one may be stuck in
+// write(2) to a standard output nobody reads) and for the output, and
+// returns an *abandonedError. Concurrent drains are safe.
 func (s *server) drain(ctx context.Context) error {
 	s.queue.Close()
 	select {
 	case <-s.done:
-		s.out.Close(outputWait) // nothing is pending: every worker waited for its line
+		s.out.Close(outputWait) // nothing is pending: every worker wrote its line
 		return nil
 	case <-ctx.Done():
 	}
