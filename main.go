@@ -112,7 +112,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 	s.start()
 	if hook != nil {
 		if err := hook(stop); err != nil {
-			s.drain(force) // nothing was accepted: this only stops the flusher
+			s.drain(force) // nothing was accepted: this only stops the dispatcher and workers
 			if stop.Err() != nil {
 				return fmt.Errorf("stopped while starting: %w", context.Cause(stop))
 			}
