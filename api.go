@@ -42,6 +42,10 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prev, ok := req.cancelJob(time.Now())
+	if !ok && prev == Running {
+		writeError(w, http.StatusConflict, "job "+req.ID+" cannot be canceled: its work is complete and its greeting is being written")
+		return
+	}
 	if !ok {
 		writeError(w, http.StatusConflict, "job "+req.ID+" already finished: it is "+prev.String())
 		return

@@ -128,6 +128,9 @@ func sample(b *bytes.Buffer, name, labels string, v int64) {
 func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	writeMetrics(&b, s.stats, s.queue, s.workers)
+	family(&b, "workqueue_log_lines_dropped_total", "counter",
+		"Log lines dropped because standard error was not taking them.")
+	sample(&b, "workqueue_log_lines_dropped_total", "", s.logDropped.Load())
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(b.Bytes())
 }

@@ -60,6 +60,7 @@ type WorkRequest struct {
 	finishedAt time.Time          // once final
 	err        string             // why it failed
 	cancel     context.CancelFunc // interrupts the work, while running
+	completing bool               // running, its work complete, its greeting being written
 }
 
 // Work is the work a Worker performs for a request before it greets the
@@ -138,32 +139,44 @@ func (r *WorkRequest) start(worker int, now time.Time, cancel context.CancelFunc
 	return true
 }
 
-// finish moves a running request to a final state and, while still holding
-// the request's lock, calls then (which may be nil). It reports false, and
-// changes nothing, if the request had already left the running state (it was
-// canceled). Holding the lock through then lets a worker print its greeting
-// exactly when the request is done, never when a cancel won the race.
-func (r *WorkRequest) finish(s State, now time.Time, err string, then func()) bool {
+// complete records that r's work is complete and its greeting is about to
+// be written: from now on a cancel is refused, since the work cannot be
+// undone, and only the worker moves r on, with finish. It reports false, and
+// changes nothing, if r had already left the running state (it was canceled).
+// The caller writes the greeting after complete returns, holding no lock
+// that the API takes.
+func (r *WorkRequest) complete() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.state != Running {
 		return false
 	}
-	r.state, r.finishedAt, r.err, r.cancel = s, now, err, nil
-	if then != nil {
-		then()
+	r.completing, r.cancel = true, nil
+	return true
+}
+
+// finish moves a running request to a final state. It reports false, and
+// changes nothing, if the request had already left the running state (it was
+// canceled).
+func (r *WorkRequest) finish(s State, now time.Time, err string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != Running {
+		return false
 	}
+	r.state, r.finishedAt, r.err, r.cancel, r.completing = s, now, err, nil, false
 	return true
 }
 
 // cancelJob cancels r: a queued request will never start, and a running
 // one has its work interrupted. It returns the state r was in, and reports
-// whether it canceled r; it does not if r had already finished.
+// whether it canceled r; it does not if r had already finished, or if its
+// work is complete and its greeting is being written (r is still running).
 func (r *WorkRequest) cancelJob(now time.Time) (State, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	prev := r.state
-	if prev.Final() {
+	if prev.Final() || r.completing {
 		return prev, false
 	}
 	if r.cancel != nil {
