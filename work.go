@@ -61,6 +61,10 @@ type WorkRequest struct {
 	err        string             // why it failed
 	cancel     context.CancelFunc // interrupts the work, while running
 	completing bool               // running, its work complete, its greeting being written
+	attempts   int                // how many times it was started, this run and before a crash
+	retryAt    time.Time          // while queued after a failed attempt: when the next one starts
+	output     string             // the last 4 KiB of its command's output (-- COMMAND)
+	truncated  bool               // output lost its beginning
 }
 
 // Work is the work a Worker performs for a request before it greets the
@@ -136,6 +140,8 @@ func (r *WorkRequest) start(worker int, now time.Time, cancel context.CancelFunc
 	}
 	r.stopWaiting()
 	r.state, r.worker, r.startedAt, r.cancel = Running, worker, now, cancel
+	r.attempts++
+	r.retryAt = time.Time{}
 	return true
 }
 
@@ -198,6 +204,10 @@ type job struct {
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	Error      string     `json:"error,omitempty"`
+	Attempts   int        `json:"attempts,omitempty"`
+	RetryAt    *time.Time `json:"retry_at,omitempty"`
+	Output     *string    `json:"output,omitempty"`
+	Truncated  bool       `json:"output_truncated,omitempty"`
 }
 
 // snapshot returns a consistent copy of r for the API.
@@ -212,6 +222,16 @@ func (r *WorkRequest) snapshot() job {
 		Worker:     r.worker,
 		EnqueuedAt: r.EnqueuedAt.UTC(),
 		Error:      r.err,
+		Attempts:   r.attempts,
+		Truncated:  r.truncated,
+	}
+	if !r.retryAt.IsZero() {
+		t := r.retryAt.UTC()
+		j.RetryAt = &t
+	}
+	if r.output != "" || r.truncated {
+		o := r.output
+		j.Output = &o
 	}
 	if !r.startedAt.IsZero() {
 		t := r.startedAt.UTC()
