@@ -50,6 +50,9 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "job "+req.ID+" already finished: it is "+prev.String())
 		return
 	}
+	if prev == Queued {
+		s.retry.forget(req) // if it was waiting for a retry
+	}
 	s.stats.Canceled.Add(1)
 	s.jobs.Finished(req)
 	j := req.snapshot()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,9 +20,14 @@ func (e *usageError) Error() string { return e.err.Error() }
 
 const usage = `workqueue runs an HTTP job queue. Each job is a name and a delay: one of
 the workers waits out the delay, then prints "worker<K>: Hello, <NAME>!".
+Given a COMMAND after --, each job then runs it too, without a shell; the job
+reaches it through its environment (WORKQUEUE_JOB_ID, WORKQUEUE_NAME,
+WORKQUEUE_ATTEMPT) and standard input (the name), never its arguments, and
+the job is done only if it exits 0.
 
 Usage:
   workqueue [flags]
+  workqueue [flags] -- COMMAND [ARG...]
 
 Flags:
   -n N                        number of workers, 1 to 1024 (default 4)
@@ -34,6 +40,13 @@ Flags:
                               accepted jobs before giving up and exiting 1,
                               at most 24h (default 30s)
   -log-level LEVEL            debug, info, warn or error (default info)
+  -retries N                  with a COMMAND: how many times a failed attempt
+                              is tried again, after 1s, 2s, 4s ... (at most
+                              1m, +-20%), 0 to 100 (default 0)
+  -job-timeout DURATION       with a COMMAND: longest one attempt may run
+                              before its process group gets SIGTERM, then
+                              SIGKILL 5s later; 0 for no limit, at most 24h
+                              (default 0)
 
 Durations are written like 250ms, 1.5s or 2m. A second signal stops at once,
 exiting 1.
@@ -41,6 +54,7 @@ exiting 1.
 Example:
   workqueue -n 8 &
   curl -d name=Alice -d delay=1s http://127.0.0.1:8000/work
+  workqueue -n 4 -retries 3 -job-timeout 1m -- scripts/examples/flaky.sh
 `
 
 // defaultConfig returns the configuration with no flags given, as the usage
@@ -62,9 +76,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	cfg := defaultConfig()
 	fs := flag.NewFlagSet("workqueue", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Func("n", "", wholeNumber(&cfg.workers, maxWorkersLimit))
+	flags, command, hasCommand := cutCommand(args)
+	fs.Func("n", "", wholeNumber(&cfg.workers, 1, maxWorkersLimit))
 	fs.Func("http", "", listenAddr(&cfg.addr))
-	fs.Func("queue", "", wholeNumber(&cfg.queue, maxQueue))
+	fs.Func("queue", "", wholeNumber(&cfg.queue, 1, maxQueue))
 	fs.Func("max-delay", "", duration(&cfg.maxDelay, false, maxMaxDelay))
 	fs.Func("shutdown-timeout", "", duration(&cfg.shutdownTimeout, true, maxShutdownTimeout))
 	fs.Func("log-level", "", func(s string) error {
@@ -74,16 +89,56 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 		return errors.New("must be debug, info, warn or error")
 	})
-	switch err := fs.Parse(args); {
+	fs.Func("retries", "", wholeNumber(&cfg.retries, 0, maxRetries))
+	fs.Func("job-timeout", "", duration(&cfg.jobTimeout, false, maxJobTimeout))
+	switch err := fs.Parse(flags); {
 	case errors.Is(err, flag.ErrHelp):
 		io.WriteString(stderr, usage)
 		return cfg, err
 	case err != nil:
 		return cfg, &usageError{err}
 	case fs.NArg() > 0:
-		return cfg, &usageError{fmt.Errorf("unexpected argument %q: workqueue takes only flags", fs.Arg(0))}
+		return cfg, &usageError{fmt.Errorf("unexpected argument %q: workqueue takes flags, then -- COMMAND [ARG...] if its jobs run a command", fs.Arg(0))}
 	}
-	return cfg, nil
+	return cfg, setCommand(&cfg, command, hasCommand)
+}
+
+// cutCommand splits args at the first "--" into the flags before it and the
+// command after it, and reports whether there was a "--". Splitting before
+// parsing, rather than letting package flag stop at "--", keeps a flag that
+// lacks its value (-n --) from taking "--" as one.
+func cutCommand(args []string) (flags, command []string, ok bool) {
+	i := slices.Index(args, "--")
+	if i < 0 {
+		return args, nil, false
+	}
+	return args[:i], args[i+1:], true
+}
+
+// setCommand sets cfg.command from the words after "--", if there was one,
+// looking the command up in $PATH now so that a typo exits 2 at start rather
+// than failing every job. -retries and -job-timeout need a command: with the
+// greeting alone no attempt can fail or overrun, and a flag that silently
+// does nothing is a trap.
+func setCommand(cfg *config, argv []string, ok bool) error {
+	if !ok {
+		switch {
+		case cfg.jobTimeout > 0:
+			return &usageError{errors.New("-job-timeout applies to a command: give one after --, as in workqueue -job-timeout 30s -- COMMAND [ARG...]")}
+		case cfg.retries > 0:
+			return &usageError{errors.New("-retries applies to a command: give one after --, as in workqueue -retries 3 -- COMMAND [ARG...]")}
+		}
+		return nil
+	}
+	if len(argv) == 0 {
+		return &usageError{errors.New("-- must be followed by the COMMAND each job runs, as in workqueue -- scripts/examples/flaky.sh")}
+	}
+	c, err := NewCommand(argv, cfg.jobTimeout)
+	if err != nil {
+		return &usageError{err}
+	}
+	cfg.command = c
+	return nil
 }
 
 // Upper bounds of the size flags, so that no flag can exhaust the machine.
@@ -105,10 +160,15 @@ const (
 	// drain longer than a day is one nobody is waiting for, and process
 	// managers kill long before.
 	maxShutdownTimeout = 24 * time.Hour
+	// maxRetries bounds -retries: past 100 attempts, with backoffs capped at
+	// a minute, a job that keeps failing is broken, not unlucky.
+	maxRetries = 100
+	// maxJobTimeout bounds -job-timeout, as maxMaxDelay bounds the delay.
+	maxJobTimeout = 24 * time.Hour
 )
 
-// wholeNumber returns a flag setter for a whole number from 1 to max.
-func wholeNumber(p *int, max int) func(string) error {
+// wholeNumber returns a flag setter for a whole number from min to max.
+func wholeNumber(p *int, min, max int) func(string) error {
 	return func(s string) error {
 		n, err := strconv.Atoi(s)
 		switch {
@@ -116,8 +176,8 @@ func wholeNumber(p *int, max int) func(string) error {
 			return fmt.Errorf("must be at most %d", max)
 		case err != nil:
 			return errors.New("not a whole number")
-		case n < 1:
-			return errors.New("must be at least 1")
+		case n < min:
+			return fmt.Errorf("must be at least %d", min)
 		case n > max:
 			return fmt.Errorf("must be at most %d", max)
 		}

@@ -107,7 +107,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 	logw := newLogWriter(stderr, logLines)
 	defer logw.Close(logWait)
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.logLevel}))
-	s := newServer(cfg, Sleep, stdout, log)
+	s := newServer(cfg, cfg.work(), stdout, log)
 	s.logDropped = &logw.dropped
 	s.start()
 	if hook != nil {

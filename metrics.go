@@ -128,6 +128,7 @@ func sample(b *bytes.Buffer, name, labels string, v int64) {
 func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	writeMetrics(&b, s.stats, s.queue, s.workers)
+	s.attempts.write(&b, s.retry.queue.Len())
 	family(&b, "workqueue_log_lines_dropped_total", "counter",
 		"Log lines dropped because standard error was not taking them.")
 	sample(&b, "workqueue_log_lines_dropped_total", "", s.logDropped.Load())

@@ -26,6 +26,9 @@ type config struct {
 	maxDelay        time.Duration // -max-delay
 	shutdownTimeout time.Duration // -shutdown-timeout
 	logLevel        slog.Level    // -log-level
+	retries         int           // -retries
+	jobTimeout      time.Duration // -job-timeout; also in command
+	command         *Command      // the words after --; nil for the greeting alone
 }
 
 // server is one workqueue: the Collector, WorkQueue, the dispatcher and its
@@ -43,6 +46,8 @@ type server struct {
 	logDropped *atomic.Int64
 	handler    http.Handler
 	log        *slog.Logger
+	retry      *retrier      // jobs waiting out a backoff before their next attempt
+	attempts   *attemptStats // attempts by outcome, and how long they ran
 
 	done chan struct{} // closed when the dispatcher and workers have exited
 	// giveUp cancels the work of running jobs and aborts the dispatcher.
@@ -65,7 +70,10 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 		logDropped: new(atomic.Int64),
 	}
 	s.out = newLineWriter(stdout, log)
-	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, log: log}
+	s.retry = newRetrier(cfg.retries, s.queue, s.jobs, stats, log)
+	s.attempts = newAttemptStats()
+	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, log: log,
+		retry: s.retry, attempts: s.attempts}
 	workerQueue := make(WorkerQueue, cfg.workers)
 	workers := make([]*Worker, cfg.workers)
 	for i := range workers {
@@ -105,6 +113,7 @@ const (
 // write(2) to a standard output nobody reads) and for the output, and
 // returns an *abandonedError. Concurrent drains are safe.
 func (s *server) drain(ctx context.Context) error {
+	s.retry.drain() // due retries queued, the others given up
 	s.queue.Close()
 	select {
 	case <-s.done:

@@ -189,7 +189,7 @@ func (r *WorkRequest) cancelJob(now time.Time) (State, bool) {
 		r.cancel()
 	}
 	r.stopWaiting()
-	r.state, r.finishedAt, r.cancel = Canceled, now, nil
+	r.state, r.finishedAt, r.cancel, r.retryAt = Canceled, now, nil, time.Time{}
 	return prev, true
 }
 

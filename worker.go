@@ -22,12 +22,14 @@ type Worker struct {
 
 // workerEnv is what all workers of a server share.
 type workerEnv struct {
-	do    Work            // the work itself
-	ctx   context.Context // canceled, with a cause, when the server abandons its jobs
-	out   *lineWriter     // standard output
-	jobs  *Store
-	stats *Stats
-	log   *slog.Logger
+	do       Work            // the work itself
+	ctx      context.Context // canceled, with a cause, when the server abandons its jobs
+	out      *lineWriter     // standard output
+	jobs     *Store
+	stats    *Stats
+	log      *slog.Logger
+	retry    *retrier      // where failed attempts wait for their retry
+	attempts *attemptStats // counts attempts
 }
 
 // NewWorker returns worker number id, which announces itself on workerQueue.
@@ -79,13 +81,15 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 	}
 
 	err := w.perform(ctx, r)
+	w.env.attempts.Run.Observe(later(started).Sub(started))
 	if err != nil && w.env.ctx.Err() != nil {
 		err = context.Cause(w.env.ctx) // the server abandoned the job
 	}
 	if err != nil {
-		w.settle(r, started, err, true)
+		w.retryOrFail(r, started, err)
 		return
 	}
+	w.env.attempts.Done.Add(1)
 	if !r.complete() {
 		return // canceled while running: the canceler recorded it
 	}

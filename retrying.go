@@ -1,0 +1,185 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+)
+
+// errRetryAbandoned is why a job waiting for a retry fails when the server
+// stops before its backoff ends; its last attempt's error follows.
+var errRetryAbandoned = errors.New("abandoned: the server stopped before its retry")
+
+// retrier is the server's side of retries (SPEC "(v2) Real work"): it puts
+// a job whose attempt failed back to wait out its backoff in a RetryQueue,
+// pushes it onto WorkQueue when the backoff ends, and settles the jobs still
+// waiting when the server drains.
+//
+// The drain's rule: retries already due when the drain starts are pushed
+// onto WorkQueue, before it closes, and run like any queued job; retries
+// not yet due, and attempts that fail during the drain, are given up (see
+// giveUp). A drain never waits out a backoff, which may be longer than
+// -shutdown-timeout.
+type retrier struct {
+	max   int         // -retries: how many times a failed attempt is tried again
+	queue *RetryQueue // the jobs waiting out their backoff
+	work  *WorkQueue  // where due retries go
+	jobs  *Store
+	stats *Stats
+	log   *slog.Logger
+
+	drainOnce sync.Once  // runs the drain's step once, however many drains
+	mu        sync.Mutex // guards draining, and orders wait against the drain
+	draining  bool       // the drain has taken the RetryQueue's jobs: wait gives up
+}
+
+// newRetrier returns the retrier of a server that tries a failed attempt
+// again up to max times, pushing due retries onto work.
+func newRetrier(max int, work *WorkQueue, jobs *Store, stats *Stats, log *slog.Logger) *retrier {
+	t := &retrier{max: max, work: work, jobs: jobs, stats: stats, log: log}
+	t.queue = NewRetryQueue(t.due)
+	return t
+}
+
+// retryOrFail is where a failed attempt of r ends, err being its error:
+// either r goes back to queued, to be tried again once its backoff ends, or
+// it fails with err. It is tried again if the server has not abandoned its
+// jobs and r has had at most -retries attempts. A job canceled meanwhile is
+// left as its canceler recorded it. started is when the attempt started.
+func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
+	t := w.env.retry
+	if w.env.ctx.Err() == nil && r.attemptsMade() <= t.max {
+		if at, ok := t.wait(r, err); ok {
+			w.env.attempts.count(err)
+			w.log.Warn("job attempt failed; retrying", "id", r.ID, "attempt", r.attemptsMade(), "err", err, "retry_at", at.UTC())
+		}
+		return
+	}
+	w.settle(r, started, err, true)
+	if r.State() == Failed { // not canceled meanwhile: settle failed it
+		w.env.attempts.count(err)
+	}
+}
+
+// wait moves r, running, back to queued with err as its error, to wait in
+// the RetryQueue until its backoff ends, and returns when that is (its
+// retry_at). While the server drains, r is given up instead. It reports false
+// if r was canceled meanwhile.
+func (t *retrier) wait(r *WorkRequest, err error) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at := time.Now().Add(backoff(r.attemptsMade(), 2*rand.Float64()-1))
+	if !r.requeue(at, err.Error(), func() {
+		if !t.draining {
+			t.queue.Add(r, at)
+		}
+	}) {
+		return time.Time{}, false
+	}
+	if t.draining {
+		t.giveUp([]*WorkRequest{r})
+	}
+	return at, true
+}
+
+// due pushes r, whose backoff has ended, onto WorkQueue; the RetryQueue
+// calls it. PushForced never refuses for want of room, and passes over a job
+// canceled meanwhile. It cannot find the queue ended, since the drain stops
+// the RetryQueue before it closes WorkQueue; if it did, r fails.
+func (t *retrier) due(r *WorkRequest) {
+	if err := t.work.PushForced(r); err != nil {
+		t.giveUp([]*WorkRequest{r})
+	}
+}
+
+// forget takes r, just canceled while queued, out of the RetryQueue if it was
+// waiting there, so that it is not counted as retrying.
+func (t *retrier) forget(r *WorkRequest) { t.queue.Remove(r) }
+
+// drain is the drain's first step, before WorkQueue closes: from now on no
+// job waits for a retry; those due already are pushed onto WorkQueue, to run
+// before the server exits, and the others are given up. Later calls do
+// nothing but wait for the first to end.
+func (t *retrier) drain() {
+	t.drainOnce.Do(func() {
+		t.mu.Lock()
+		t.draining = true
+		t.mu.Unlock()
+		t.queue.Stop()
+		for _, r := range t.queue.DueNow() {
+			t.due(r)
+		}
+		pending := t.queue.Pending()
+		for _, r := range pending {
+			t.queue.Remove(r)
+		}
+		t.giveUp(pending)
+	})
+}
+
+// giveUp settles jobs whose retry the server will not run, because it is
+// stopping: each one still queued fails with errRetryAbandoned and its last
+// error, and the log names them. (With the journal, they will be left
+// queued instead, for the next start to run.)
+func (t *retrier) giveUp(rs []*WorkRequest) {
+	var ids []string
+	now := time.Now()
+	for _, r := range rs {
+		if r.abandonRetry(now) {
+			t.stats.Failed.Add(1)
+			t.jobs.Finished(r)
+			ids = append(ids, r.ID)
+		}
+	}
+	if len(ids) > 0 {
+		shown := ids[:min(len(ids), idsLogged)]
+		t.log.Error("retries given up: the server is stopping", "jobs", len(ids),
+			"ids", strings.Join(shown, ","), "more", len(ids)-len(shown))
+	}
+}
+
+// attemptsMade returns how many times r was started.
+func (r *WorkRequest) attemptsMade() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.attempts
+}
+
+// State returns r's state now.
+func (r *WorkRequest) State() State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state
+}
+
+// requeue moves a running request back to queued, to be retried at at, with
+// err as its error, and calls wait while it holds r's lock, so that a cancel
+// finds r either running or waiting where wait put it. It reports false, and
+// changes nothing, if r is no longer running (it was canceled).
+func (r *WorkRequest) requeue(at time.Time, err string, wait func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != Running {
+		return false
+	}
+	r.state, r.err, r.retryAt, r.cancel, r.completing = Queued, err, at, nil, false
+	wait()
+	return true
+}
+
+// abandonRetry fails r, queued waiting for a retry that will not run, with
+// errRetryAbandoned and its last error. It reports false, and changes
+// nothing, if r is no longer queued (it was canceled, or has started).
+func (r *WorkRequest) abandonRetry(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != Queued || r.queue != nil {
+		return false
+	}
+	r.state, r.finishedAt, r.retryAt = Failed, now, time.Time{}
+	r.err = errRetryAbandoned.Error() + "; last attempt: " + r.err
+	return true
+}
