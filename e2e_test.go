@@ -208,6 +208,12 @@ func TestBinaryBadFlags(t *testing.T) {
 		{[]string{"-n", "100000000"}, "-n"},
 		{[]string{"-http", "localhost"}, "-http"},
 		{[]string{"-http", "127.0.0.1:99999"}, "-http"},
+		{[]string{"-retries", "101"}, "-retries"},
+		{[]string{"-job-timeout", "25h", "--", "true"}, "-job-timeout"},
+		{[]string{"-job-timeout", "1s"}, "-job-timeout"},
+		{[]string{"-retries", "1"}, "-retries"},
+		{[]string{"--"}, "--"},
+		{[]string{"--", "no-such-command-for-workqueue"}, "no-such-command-for-workqueue"},
 	} {
 		cmd := exec.Command(binary, tt.args...)
 		var stdout, stderr strings.Builder

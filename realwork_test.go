@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// markCommands sets, for the rest of t, an environment variable unique to t
+// that the commands of the servers it starts inherit, and returns it as
+// KEY=VALUE, for markedProcesses. Job ids alone are not unique: every test
+// server numbers its jobs from 1.
+func markCommands(t *testing.T) string {
+	v := fmt.Sprintf("%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-"))
+	t.Setenv("WORKQUEUE_TEST_MARK", v)
+	return "WORKQUEUE_TEST_MARK=" + v
+}
+
+// markedProcesses returns the processes, zombies aside, whose environment
+// holds kv, leaving out the process except.
+func markedProcesses(kv string, except int) []osProcess {
+	want := append(append([]byte{0}, kv...), 0)
+	ents, _ := os.ReadDir("/proc")
+	var ps []osProcess
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == except {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !bytes.Contains(append([]byte{0}, env...), want) {
+			continue
+		}
+		if p, ok := readProc(pid); ok && p.state != "Z" && p.state != "X" {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// commandServer starts a test server whose jobs run /bin/sh -c script.
+func commandServer(t *testing.T, cfg config, script string) *testServer {
+	t.Helper()
+	cfg.command = shCommand(t, script, cfg.jobTimeout)
+	return newTestServer(t, cfg, cfg.work())
+}
+
+// waitJob polls GET /work/{id} until cond holds of the job, and returns it.
+// It is for jobs whose commands are real processes, whose timing no fake
+// clock controls.
+func (ts *testServer) waitJob(t *testing.T, id string, what string, cond func(job) bool) job {
+	t.Helper()
+	var j job
+	if !pollUntil(time.Now().Add(20*time.Second), func() bool { j = ts.getJob(t, id); return cond(j) }) {
+		t.Fatalf("job %s: %+v, still not %s 20s on", id, j, what)
+	}
+	return j
+}
+
+func final(j job) bool { return j.State == "done" || j.State == "failed" || j.State == "canceled" }
+
+// TestCommandGetsJob checks, end to end through POST /work, that a command
+// gets the job's id, name and attempt in its environment and the name on
+// its standard input, with no argument; that names shaped like options or
+// shell code reach it unchanged and are never run; that its output is kept
+// with the job; and that standard output holds the greetings alone.
+func TestCommandGetsJob(t *testing.T) {
+	dir := t.TempDir()
+	const script = `IFS= read -r stdin
+printf 'id=%s attempt=%s argc=%s\nname=%s\nstdin=%s\n' "$WORKQUEUE_JOB_ID" "$WORKQUEUE_ATTEMPT" "$#" "$WORKQUEUE_NAME" "$stdin"`
+	ts := commandServer(t, testConfig(), script)
+	names := []string{
+		"Alice",
+		"-n",
+		"--output=/etc/passwd",
+		"$(touch " + dir + "/pwned); `touch " + dir + "/pwned` | rm -rf ~ * ' \" \\ > " + dir + "/pwned",
+		"Zoë 日本",
+	}
+	var ids []string
+	for _, name := range names {
+		rec := ts.do("POST", "/work", formType, url.Values{"name": {name}}.Encode())
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("POST %q: status = %d, want 201; %s", name, rec.Code, rec.Body)
+		}
+		ids = append(ids, decodeJob(t, rec.Body.Bytes()).ID)
+	}
+	for i, id := range ids {
+		j := ts.waitJob(t, id, "final", final)
+		want := fmt.Sprintf("id=%s attempt=1 argc=0\nname=%s\nstdin=%s\n", id, names[i], names[i])
+		if j.State != "done" || j.Output == nil || *j.Output != want || j.Truncated {
+			t.Errorf("job %s: %+v, want done with output %q", id, j, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pwned")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a name was run as shell code: %s/pwned exists (%v)", dir, err)
+	}
+	got := greetings(t, ts.out)
+	if len(got) != len(names) {
+		t.Fatalf("greetings %q, want one for each of %q", got, names)
+	}
+	for _, name := range names {
+		if n := strings.Count(ts.out.String(), ": Hello, "+name+"!\n"); n != 1 {
+			t.Errorf("greeting for %q written %d times, want 1", name, n)
+		}
+	}
+}
+
+// TestCommandOutcomes checks how a command's end maps to the job's state and
+// error, and that its output, the last 4 KiB of it, is kept either way.
+func TestCommandOutcomes(t *testing.T) {
+	gone := filepath.Join(t.TempDir(), "gone.sh")
+	os.WriteFile(gone, []byte("#!/bin/sh\n"), 0o755)
+	long := strings.Repeat("x", 5000)
+	for _, tt := range []struct {
+		name, script, state, err, output string
+		truncated                        bool
+		argv                             []string // instead of script
+	}{
+		{name: "exit 0", script: "echo fine", state: "done", output: "fine\n"},
+		{name: "exit 3", script: "echo bad >&2; exit 3", state: "failed", err: "exit status 3", output: "bad\n"},
+		{name: "signal", script: "echo dying; kill -KILL $$", state: "failed", err: "killed by SIGKILL", output: "dying\n"},
+		{name: "long output", script: "printf '%s' start; printf '" + long + "'; exit 1", state: "failed", err: "exit status 1",
+			output: long[len(long)-outputLimit:], truncated: true},
+		{name: "cannot start", argv: []string{gone}, state: "failed", err: "cannot start: " + gone + ": no such file or directory"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			var ts *testServer
+			if tt.argv != nil {
+				c, err := NewCommand(tt.argv, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				os.Remove(gone) // found at start, gone by the job's turn
+				cfg.command = c
+				ts = newTestServer(t, cfg, cfg.work())
+			} else {
+				ts = commandServer(t, cfg, tt.script)
+			}
+			id := ts.submitID(t, "job", "0s")
+			j := ts.waitJob(t, id, "final", final)
+			output := ""
+			if j.Output != nil {
+				output = *j.Output
+			}
+			if j.State != tt.state || j.Error != tt.err || output != tt.output || j.Truncated != tt.truncated || j.Attempts != 1 {
+				t.Errorf("job: state %s, error %q, output %q (truncated %v), attempts %d; want %s, %q, %q (%v), 1",
+					j.State, j.Error, output, j.Truncated, j.Attempts, tt.state, tt.err, tt.output, tt.truncated)
+			}
+			if wantGreet := tt.state == "done"; strings.Contains(ts.out.String(), "Hello, job!") != wantGreet {
+				t.Errorf("stdout %q; want a greeting only for a done job", ts.out)
+			}
+		})
+	}
+}
+
+// TestCommandJobTimeout checks -job-timeout 200ms on a command that sleeps
+// and has started a child that sleeps: the attempt fails as a timeout, and
+// no process of the group is left within 5.5 s.
+func TestCommandJobTimeout(t *testing.T) {
+	mark := markCommands(t)
+	cfg := testConfig()
+	cfg.jobTimeout = 200 * time.Millisecond
+	ts := commandServer(t, cfg, "sleep 30 & sleep 30")
+	start := time.Now()
+	id := ts.submitID(t, "slow", "0s")
+	var ps []osProcess
+	if !pollUntil(time.Now().Add(10*time.Second), func() bool { ps = markedProcesses(mark, 0); return len(ps) == 3 }) {
+		t.Logf("the job's processes: %+v, want sh and two sleeps (they may have ended already)", ps)
+	}
+	j := ts.waitJob(t, id, "final", final)
+	if j.State != "failed" || j.Error != "killed by SIGTERM after -job-timeout 200ms" {
+		t.Errorf("job: %+v, want failed, killed by SIGTERM after -job-timeout 200ms", j)
+	}
+	if !pollUntil(start.Add(5500*time.Millisecond), func() bool { ps = markedProcesses(mark, 0); return len(ps) == 0 }) {
+		t.Errorf("processes left 5.5 s on: %+v, want none", ps)
+	}
+	if m, _ := scrape(t, ts); m[`workqueue_job_attempts_total{outcome="timeout"}`] != 1 {
+		t.Errorf("timeouts counted: %v, want 1", m[`workqueue_job_attempts_total{outcome="timeout"}`])
+	}
+}
+
+// TestCommandDelete checks DELETE of a job whose command runs: its process
+// group is gone, the job is canceled and not retried, and its worker takes
+// the next job.
+func TestCommandDelete(t *testing.T) {
+	mark := markCommands(t)
+	cfg := testConfig()
+	cfg.workers, cfg.retries = 1, 3
+	ts := commandServer(t, cfg, `IFS= read -r name; if [ "$name" = long ]; then sleep 30 & sleep 30; fi`)
+	long := ts.submitID(t, "long", "0s")
+	next := ts.submitID(t, "next", "0s")
+	var ps []osProcess
+	if !pollUntil(time.Now().Add(10*time.Second), func() bool { ps = markedProcesses(mark, 0); return len(ps) == 3 }) {
+		t.Fatalf("the job's processes: %+v, want sh and two sleeps", ps)
+	}
+	start := time.Now()
+	rec := ts.do("DELETE", "/work/"+long, "", "")
+	if j := decodeJob(t, rec.Body.Bytes()); rec.Code != http.StatusOK || j.State != "canceled" {
+		t.Fatalf("DELETE: %d %+v, want 200 canceled", rec.Code, j)
+	}
+	if !pollUntil(start.Add(5500*time.Millisecond), func() bool { ps = markedProcesses(mark, 0); return len(ps) == 0 }) {
+		t.Errorf("processes left 5.5 s after the DELETE: %+v, want none", ps)
+	}
+	if j := ts.waitJob(t, next, "final", final); j.State != "done" || j.Worker != 1 {
+		t.Errorf("next job: %+v, want done by worker 1", j)
+	}
+	if j := ts.getJob(t, long); j.State != "canceled" || j.Attempts != 1 || j.RetryAt != nil {
+		t.Errorf("canceled job: %+v, want canceled after 1 attempt, no retry", j)
+	}
+}
+
+// TestCommandThousandJobs runs 1,000 jobs of true through 4 workers: each is
+// done exactly once, by the counters and by the greetings.
+func TestCommandThousandJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns 1,000 processes")
+	}
+	cfg := testConfig()
+	cfg.workers, cfg.queue, cfg.logLevel = 4, 1000, slog.LevelInfo
+	c, err := NewCommand([]string{"true"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.command = c
+	ts := newTestServer(t, cfg, cfg.work())
+	const n = 1000
+	for i := range n {
+		ts.submitID(t, fmt.Sprintf("job%04d", i), "0s")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := ts.drain(ctx); err != nil {
+		t.Fatalf("drain = %v, want every job run", err)
+	}
+	seen := map[string]int{}
+	for _, name := range greetings(t, ts.out) {
+		seen[name]++
+	}
+	for i := range n {
+		if name := fmt.Sprintf("job%04d", i); seen[name] != 1 {
+			t.Errorf("%s greeted %d times, want 1", name, seen[name])
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d names greeted, want %d", len(seen), n)
+	}
+	if done, failed, attempts := ts.stats.Done.Load(), ts.stats.Failed.Load(), ts.attempts.Done.Load(); done != n || failed != 0 || attempts != n {
+		t.Errorf("done %d, failed %d, attempts done %d; want %d, 0, %d", done, failed, attempts, n, n)
+	}
+}
+
+// TestParseCommand checks the command line of real work: the words after the
+// first -- are the command, its arguments included even when they look like
+// workqueue's flags, and -retries and -job-timeout are bounded and need one.
+func TestParseCommand(t *testing.T) {
+	for _, tt := range []struct {
+		args    []string
+		want    config // the fields besides command
+		argv    []string
+		wantErr string
+	}{
+		{args: []string{"-retries", "3", "-job-timeout", "2s", "--", "/bin/sh", "-c", "x"},
+			want: config{retries: 3, jobTimeout: 2 * time.Second}, argv: []string{"/bin/sh", "-c", "x"}},
+		{args: []string{"-n", "2", "--", "true", "-n", "4", "--", "-retries"},
+			want: config{workers: 2}, argv: []string{"true", "-n", "4", "--", "-retries"}},
+		{args: []string{"-retries", "0", "-job-timeout", "0s"}, want: config{}},
+		{args: []string{"-retries", "100", "--", "true"}, want: config{retries: 100}, argv: []string{"true"}},
+		{args: []string{"-retries", "101", "--", "true"}, wantErr: `invalid value "101" for flag -retries: must be at most 100`},
+		{args: []string{"-retries", "-1", "--", "true"}, wantErr: `invalid value "-1" for flag -retries: must be at least 0`},
+		{args: []string{"-job-timeout", "-1s", "--", "true"}, wantErr: `invalid value "-1s" for flag -job-timeout: must not be negative`},
+		{args: []string{"-job-timeout", "25h", "--", "true"}, wantErr: `invalid value "25h" for flag -job-timeout: must be at most 24h0m0s`},
+		{args: []string{"-job-timeout", "1s"}, wantErr: "-job-timeout applies to a command: give one after --"},
+		{args: []string{"-retries", "2"}, wantErr: "-retries applies to a command: give one after --"},
+		{args: []string{"--"}, wantErr: "-- must be followed by the COMMAND each job runs"},
+		{args: []string{"-n", "--", "true"}, wantErr: "flag needs an argument: -n"},
+		{args: []string{"true"}, wantErr: `unexpected argument "true": workqueue takes flags, then -- COMMAND [ARG...]`},
+		{args: []string{"--", "no-such-command-for-workqueue"}, wantErr: "cannot start: no-such-command-for-workqueue: executable file not found in $PATH"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			cfg, err := parseFlags(tt.args, new(strings.Builder))
+			if tt.wantErr != "" {
+				var ue *usageError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parseFlags error = %v, want a usage error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseFlags error = %v, want nil", err)
+			}
+			var argv []string
+			if cfg.command != nil {
+				argv = append([]string{cfg.command.Path}, cfg.command.Args...)
+				if cfg.command.Timeout != cfg.jobTimeout {
+					t.Errorf("command timeout %v, want -job-timeout %v", cfg.command.Timeout, cfg.jobTimeout)
+				}
+			}
+			got := config{workers: cfg.workers, retries: cfg.retries, jobTimeout: cfg.jobTimeout}
+			tt.want.workers = cmp.Or(tt.want.workers, 4)
+			if got != tt.want || strings.Join(argv, "\x00") != strings.Join(tt.argv, "\x00") {
+				t.Errorf("parseFlags = %+v, command %q; want %+v, %q", got, argv, tt.want, tt.argv)
+			}
+		})
+	}
+}
