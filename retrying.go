@@ -30,6 +30,10 @@ type retrier struct {
 	jobs  *Store
 	stats *Stats
 	log   *slog.Logger
+	// leave, if not nil, takes the jobs whose retry a stopping server will
+	// not run, queued, instead of giveUp failing them: with the journal, the
+	// next start runs them.
+	leave func(rs []*WorkRequest)
 
 	drainOnce sync.Once  // runs the drain's step once, however many drains
 	mu        sync.Mutex // guards draining, and orders wait against the drain
@@ -47,14 +51,19 @@ func newRetrier(max int, work *WorkQueue, jobs *Store, stats *Stats, log *slog.L
 // retryOrFail is where a failed attempt of r ends, err being its error:
 // either r goes back to queued, to be tried again once its backoff ends, or
 // it fails with err. It is tried again if the server has not abandoned its
-// jobs and r has had at most -retries attempts. A job canceled meanwhile is
-// left as its canceler recorded it. started is when the attempt started.
+// jobs and r has had at most -retries attempts; while the server drains, the
+// retry is given up (see retrier.giveUp). A job canceled meanwhile is left as
+// its canceler recorded it. started is when the attempt started.
 func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
 	t := w.env.retry
 	if w.env.ctx.Err() == nil && r.attemptsMade() <= t.max {
-		if at, ok := t.wait(r, err); ok {
-			w.env.attempts.count(err)
-			w.log.Warn("job attempt failed; retrying", "id", r.ID, "attempt", r.attemptsMade(), "err", err, "retry_at", at.UTC())
+		at, ok := t.wait(r, err)
+		if !ok {
+			return // canceled while it ran: the canceler recorded it
+		}
+		w.env.attempts.count(err)
+		if !at.IsZero() {
+			w.log.Warn("job attempt failed; will retry", "id", r.ID, "attempt", r.attemptsMade(), "err", err, "retry_at", at.UTC())
 		}
 		return
 	}
@@ -66,12 +75,12 @@ func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
 
 // wait moves r, running, back to queued with err as its error, to wait in
 // the RetryQueue until its backoff ends, and returns when that is (its
-// retry_at). While the server drains, r is given up instead. It reports false
-// if r was canceled meanwhile.
-func (t *retrier) wait(r *WorkRequest, err error) (time.Time, bool) {
+// retry_at). While the server drains, r is given up instead, and at is zero.
+// It reports false, and changes nothing, if r was canceled meanwhile.
+func (t *retrier) wait(r *WorkRequest, err error) (at time.Time, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	at := time.Now().Add(backoff(r.attemptsMade(), 2*rand.Float64()-1))
+	at = time.Now().Add(backoff(r.attemptsMade(), 2*rand.Float64()-1))
 	if !r.requeue(at, err.Error(), func() {
 		if !t.draining {
 			t.queue.Add(r, at)
@@ -81,6 +90,7 @@ func (t *retrier) wait(r *WorkRequest, err error) (time.Time, bool) {
 	}
 	if t.draining {
 		t.giveUp([]*WorkRequest{r})
+		return time.Time{}, true
 	}
 	return at, true
 }
@@ -121,10 +131,16 @@ func (t *retrier) drain() {
 }
 
 // giveUp settles jobs whose retry the server will not run, because it is
-// stopping: each one still queued fails with errRetryAbandoned and its last
-// error, and the log names them. (With the journal, they will be left
-// queued instead, for the next start to run.)
+// stopping: it hands them to leave if set; else each one still queued fails
+// with errRetryAbandoned and its last error, and the log names them.
 func (t *retrier) giveUp(rs []*WorkRequest) {
+	if len(rs) == 0 {
+		return
+	}
+	if t.leave != nil {
+		t.leave(rs)
+		return
+	}
 	var ids []string
 	now := time.Now()
 	for _, r := range rs {
