@@ -172,7 +172,7 @@ func (r *WorkRequest) State() State {
 }
 
 // requeue moves a running request back to queued, to be retried at at, with
-// err as its error, and calls wait while it holds r's lock, so that a cancel
+// err as its error and neither worker nor start time, and calls wait while it holds r's lock, so that a cancel
 // finds r either running or waiting where wait put it. It reports false, and
 // changes nothing, if r is no longer running (it was canceled).
 func (r *WorkRequest) requeue(at time.Time, err string, wait func()) bool {
@@ -182,6 +182,7 @@ func (r *WorkRequest) requeue(at time.Time, err string, wait func()) bool {
 		return false
 	}
 	r.state, r.err, r.retryAt, r.cancel, r.completing = Queued, err, at, nil, false
+	r.worker, r.startedAt = 0, time.Time{} // it holds no worker while it waits
 	wait()
 	return true
 }

@@ -68,8 +68,8 @@ func TestRetryThenDone(t *testing.T) {
 		synctest.Wait()
 
 		j := ts.getJob(t, id)
-		if j.State != "queued" || j.Attempts != 1 || j.RetryAt == nil || j.Error != "attempt 1 failed" {
-			t.Fatalf("after a failed attempt: %+v, want queued, attempts 1, retry_at, error %q", j, "attempt 1 failed")
+		if j.State != "queued" || j.Attempts != 1 || j.RetryAt == nil || j.Error != "attempt 1 failed" || j.Worker != 0 || j.StartedAt != nil {
+			t.Fatalf("after a failed attempt: %+v, want queued, attempts 1, retry_at, error %q, no worker or start", j, "attempt 1 failed")
 		}
 		retryAt := []time.Time{*j.RetryAt}
 		// Both workers take other jobs while the flaky one waits.
