@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -313,5 +315,38 @@ func TestParseCommand(t *testing.T) {
 				t.Errorf("parseFlags = %+v, command %q; want %+v, %q", got, argv, tt.want, tt.argv)
 			}
 		})
+	}
+}
+
+// BenchmarkServerCommandTrue runs b.N jobs of `true` through a whole server
+// with 4 workers, from POST /work to the drain: against
+// BenchmarkExecTrueBaseline, what the queue adds to starting a process
+// (issue 10: at least 0.9× the baseline's jobs per second).
+func BenchmarkServerCommandTrue(b *testing.B) {
+	cfg := testConfig()
+	cfg.workers, cfg.queue, cfg.logLevel = 4, max(b.N, 1), slog.LevelError
+	c, err := NewCommand([]string{"true"}, time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newServer(cfg, c.Work, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.start()
+	before := cpuTime(b)
+	b.ResetTimer()
+	for i := range b.N {
+		req := httptest.NewRequest("POST", "/work?name=bench"+strconv.Itoa(i), nil)
+		rec := httptest.NewRecorder()
+		s.handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated {
+			b.Fatalf("POST: %d %s", rec.Code, rec.Body)
+		}
+	}
+	if err := s.drain(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime(b)-before)/float64(b.N), "cpu-ns/op")
+	if done := s.stats.Done.Load(); done != int64(b.N) {
+		b.Fatalf("done %d, want %d", done, b.N)
 	}
 }
