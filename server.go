@@ -37,6 +37,7 @@ type server struct {
 	workers    int // how many workers the dispatcher runs
 	dispatcher *Dispatcher
 	out        *lineWriter // the workers' standard output
+	events     *Events     // the server-sent events at GET /events
 	handler    http.Handler
 	log        *slog.Logger
 
@@ -59,6 +60,7 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 		done:    make(chan struct{}),
 	}
 	s.out = newLineWriter(stdout, log)
+	s.events = NewEvents(s.statsEvent)
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, log: log}
 	workerQueue := make(WorkerQueue, cfg.workers)
 	workers := make([]*Worker, cfg.workers)

@@ -1,0 +1,477 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// sseEvent is one block of an event stream, as a client parses it.
+type sseEvent struct {
+	id, event, data string
+	comments        []string
+}
+
+// readEvent reads the next block of the stream (up to a blank line),
+// following the WHATWG parsing rules this server's streams need.
+func readEvent(r *bufio.Reader) (sseEvent, error) {
+	var ev sseEvent
+	var data []string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return ev, err
+		}
+		line = strings.TrimSuffix(line, "\n")
+		if line == "" {
+			ev.data = strings.Join(data, "\n")
+			return ev, nil
+		}
+		if c, ok := strings.CutPrefix(line, ":"); ok {
+			ev.comments = append(ev.comments, strings.TrimSpace(c))
+			continue
+		}
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch field {
+		case "id":
+			ev.id = value
+		case "event":
+			ev.event = value
+		case "data":
+			data = append(data, value)
+		}
+	}
+}
+
+// nextOf reads blocks until one of event type kind and returns it.
+func nextOf(t *testing.T, r *bufio.Reader, kind string) sseEvent {
+	t.Helper()
+	for {
+		ev, err := readEvent(r)
+		if err != nil {
+			t.Fatalf("reading the stream for a %q event: %v", kind, err)
+		}
+		if ev.event == kind {
+			return ev
+		}
+	}
+}
+
+// openStream opens GET /events on url with the given Last-Event-ID (none if
+// empty) and returns a reader of its body; the test closes it.
+func openStream(t *testing.T, url, lastID string) *bufio.Reader {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", url+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET /events: %v", err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /events: status = %d, want 200", resp.StatusCode)
+	}
+	for name, want := range map[string]string{
+		"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no",
+	} {
+		if got := resp.Header.Get(name); got != want {
+			t.Errorf("GET /events: %s = %q, want %q", name, got, want)
+		}
+	}
+	return bufio.NewReader(resp.Body)
+}
+
+func TestEventsArriveInOrder(t *testing.T) {
+	hub := NewEvents(nil)
+	srv := httptest.NewServer(hub)
+	defer srv.Close()
+	defer hub.Close()
+	r := openStream(t, srv.URL, "")
+	first, err := readEvent(r)
+	if err != nil || first.id != "0" {
+		t.Fatalf("first block = %+v, %v; want id 0 (nothing published yet)", first, err)
+	}
+	for i := range 5 {
+		hub.Publish("job", []byte(`{"n":`+strconv.Itoa(i)+`}`))
+	}
+	for i := range 5 {
+		ev := nextOf(t, r, "job")
+		if want := strconv.Itoa(i + 1); ev.id != want {
+			t.Errorf("event %d: id = %q, want %q", i, ev.id, want)
+		}
+		if want := `{"n":` + strconv.Itoa(i) + `}`; ev.data != want {
+			t.Errorf("event %d: data = %q, want %q", i, ev.data, want)
+		}
+	}
+}
+
+func TestEventsResume(t *testing.T) {
+	tests := []struct {
+		name         string
+		published    int
+		last         uint64
+		wantFirst    uint64 // id of the first missed event; 0 if none
+		wantN        int
+		wantComplete bool
+	}{
+		{"from the start", 5, 0, 1, 5, true},
+		{"some missed", 5, 3, 4, 2, true},
+		{"none missed", 5, 5, 0, 0, true},
+		{"an id never given (another server)", 5, 99, 0, 0, false},
+		{"the whole ring", eventsKept + 5, 5, 6, eventsKept, true},
+		{"pushed out of the ring", eventsKept + 5, 4, 0, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hub := NewEvents(nil)
+			defer hub.Close()
+			for i := range tt.published {
+				hub.Publish("job", []byte(strconv.Itoa(i+1)))
+			}
+			missed, last, complete, sub := hub.Subscribe(tt.last, true, nil)
+			defer hub.Unsubscribe(sub)
+			if last != uint64(tt.published) {
+				t.Errorf("last = %d, want %d", last, tt.published)
+			}
+			if complete != tt.wantComplete || len(missed) != tt.wantN {
+				t.Fatalf("Subscribe(%d): %d missed, complete %v; want %d, %v", tt.last, len(missed), complete, tt.wantN, tt.wantComplete)
+			}
+			for i, ev := range missed {
+				if want := tt.wantFirst + uint64(i); ev.ID != want || string(ev.Data) != strconv.FormatUint(want, 10) {
+					t.Fatalf("missed[%d] = id %d data %q, want id %d", i, ev.ID, ev.Data, want)
+				}
+			}
+		})
+	}
+}
+
+func TestEventsResumeOverHTTP(t *testing.T) {
+	hub := NewEvents(nil)
+	srv := httptest.NewServer(hub)
+	defer srv.Close()
+	defer hub.Close()
+	for i := range 5 {
+		hub.Publish("job", []byte(strconv.Itoa(i+1)))
+	}
+	t.Run("Last-Event-ID header", func(t *testing.T) {
+		r := openStream(t, srv.URL, "2")
+		for _, want := range []string{"3", "4", "5"} {
+			if ev := nextOf(t, r, "job"); ev.id != want || ev.data != want {
+				t.Fatalf("event = id %q data %q, want %s", ev.id, ev.data, want)
+			}
+		}
+	})
+	t.Run("an id never given", func(t *testing.T) {
+		r := openStream(t, srv.URL, "12345")
+		ev, err := readEvent(r)
+		if err != nil || len(ev.comments) != 1 || ev.id != "5" {
+			t.Fatalf("first block = %+v, %v; want a comment and id 5", ev, err)
+		}
+		hub.Publish("job", []byte("6"))
+		if ev := nextOf(t, r, "job"); ev.id != "6" {
+			t.Fatalf("next event id = %q, want 6", ev.id)
+		}
+	})
+}
+
+func TestEventsAppendEvent(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   Event
+		want string
+	}{
+		{"job", Event{ID: 7, Kind: "job", Data: []byte(`{"id":"3"}`)}, "id: 7\nevent: job\ndata: {\"id\":\"3\"}\n\n"},
+		{"stats has no id", Event{Kind: "stats", Data: []byte(`{}`)}, "event: stats\ndata: {}\n\n"},
+		{"lines of data", Event{ID: 1, Kind: "job", Data: []byte("a\nb")}, "id: 1\nevent: job\ndata: a\ndata: b\n\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(appendEvent(nil, tt.ev)); got != tt.want {
+				t.Errorf("appendEvent = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// dialStuck opens a connection to addr with a tiny receive buffer, asks for
+// GET /events, and never reads.
+func dialStuck(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "GET /events HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s. It is for
+// what crosses the network stack, which no fake clock can step.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestEventsStuckSubscriberIsDropped(t *testing.T) {
+	hub := NewEvents(nil)
+	srv := httptest.NewServer(hub)
+	defer srv.Close()
+	defer hub.Close()
+	before := runtime.NumGoroutine()
+
+	conn := dialStuck(t, srv.Listener.Addr().String())
+	defer conn.Close()
+	waitFor(t, "the stuck client to subscribe", func() bool { return hub.Subscribers() == 1 })
+
+	data := bytes.Repeat([]byte("x"), 1024)
+	for range 20_000 { // 20 MiB: far more than the socket buffers hold
+		hub.Publish("job", data) // a Publish that blocked would hang the test here
+	}
+	if got := hub.Dropped(); got != 1 {
+		t.Fatalf("after 20,000 publishes: %d subscribers dropped, want 1", got)
+	}
+	if got := hub.Subscribers(); got != 0 {
+		t.Errorf("after the drop: %d subscribers, want 0", got)
+	}
+
+	// The stream must end: cleanly or by the connection closing.
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the stuck stream's response: %v", err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("the dropped stream was not ended: %v", err)
+		}
+	}
+	conn.Close()
+	waitFor(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
+}
+
+func TestEventsCloseEndsStreams(t *testing.T) {
+	hub := NewEvents(nil)
+	srv := httptest.NewServer(hub)
+	defer srv.Close()
+	streams := []*bufio.Reader{openStream(t, srv.URL, ""), openStream(t, srv.URL, "")}
+	for _, r := range streams {
+		if _, err := readEvent(r); err != nil {
+			t.Fatalf("first block: %v", err)
+		}
+	}
+	hub.Close()
+	for i, r := range streams {
+		if rest, err := io.ReadAll(r); err != nil {
+			t.Errorf("stream %d after Close: %v (read %q), want a clean end", i, err, rest)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("GET /events after Close: status = %d, want 503", resp.StatusCode)
+	}
+}
+
+// streamRecorder is a ResponseWriter that records a stream, for tests in a
+// synctest bubble, where no real connection can be.
+type streamRecorder struct {
+	header http.Header
+	mu     sync.Mutex // guards b
+	b      bytes.Buffer
+}
+
+func (s *streamRecorder) Header() http.Header { return s.header }
+func (s *streamRecorder) WriteHeader(int)     {}
+func (s *streamRecorder) Flush()              {}
+
+func (s *streamRecorder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *streamRecorder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// serveInBubble runs hub.ServeHTTP for a GET /events until the returned
+// function is called, which waits for it to return.
+func serveInBubble(hub *Events) (*streamRecorder, func()) {
+	rec := &streamRecorder{header: make(http.Header)}
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequestWithContext(ctx, "GET", "/events", nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hub.ServeHTTP(rec, req)
+	}()
+	return rec, func() { cancel(); <-done }
+}
+
+func TestEventsKeepAlive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := NewEvents(nil)
+		rec, stop := serveInBubble(hub)
+		defer stop()
+		time.Sleep(keepAliveEvery - time.Millisecond)
+		synctest.Wait()
+		if strings.Contains(rec.String(), "keep-alive") {
+			t.Fatalf("a keep-alive before %v: %q", keepAliveEvery, rec.String())
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if got := strings.Count(rec.String(), ": keep-alive\n\n"); got != 1 {
+			t.Fatalf("after %v: %d keep-alive comments, want 1 in %q", keepAliveEvery, got, rec.String())
+		}
+	})
+}
+
+func TestEventsStatsTick(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		hub := NewEvents(func() []byte { return []byte(`{"n":` + strconv.FormatInt(n.Add(1), 10) + `}`) })
+		rec, stop := serveInBubble(hub)
+		synctest.Wait()
+		for want := 1; want <= 3; want++ {
+			if got := strings.Count(rec.String(), "event: stats\n"); got != want {
+				t.Fatalf("after %d s: %d stats events, want %d", want-1, got, want)
+			}
+			if !strings.Contains(rec.String(), `data: {"n":`+strconv.Itoa(want)+"}\n") {
+				t.Fatalf("stats event %d missing from %q", want, rec.String())
+			}
+			time.Sleep(statsEvery)
+			synctest.Wait()
+		}
+		stop()
+		// The hub's stats goroutine ends with its last subscriber: the
+		// bubble would not end otherwise.
+	})
+}
+
+func TestStatsEvent(t *testing.T) {
+	cfg := testConfig()
+	cfg.workers, cfg.queue = 2, 10
+	started := make(chan *WorkRequest)
+	g := newGate(started)
+	ts := newTestServer(t, cfg, g.work)
+	for i := range 5 {
+		if rec := ts.submit("job"+strconv.Itoa(i), "0s"); rec.Code != http.StatusCreated {
+			t.Fatalf("POST /work: status = %d, want 201", rec.Code)
+		}
+	}
+	<-started
+	<-started // both workers busy; the third job is held by the dispatcher
+	var got map[string]int64
+	if err := json.Unmarshal(ts.statsEvent(), &got); err != nil {
+		t.Fatalf("stats event %q: %v", ts.statsEvent(), err)
+	}
+	// Of the 3 jobs not started, the dispatcher may or may not hold one.
+	if q := got["queue_length"]; q < 2 || q > 3 {
+		t.Errorf("stats queue_length = %d, want 2 or 3", q)
+	}
+	want := map[string]int64{"queue_length": got["queue_length"], "queue_capacity": 10, "workers": 2,
+		"busy": 2, "accepted": 5, "done": 0, "canceled": 0, "failed": 0}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("stats %s = %d, want %d", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("stats has %d fields, want %d: %v", len(got), len(want), got)
+	}
+	close(g.open)
+}
+
+func BenchmarkPublishNoSubscriber(b *testing.B) {
+	hub := NewEvents(nil)
+	defer hub.Close()
+	data := []byte(`{"id":"17","name":"Alice","delay":"0s","state":"done"}`)
+	for b.Loop() {
+		hub.Publish("job", data)
+	}
+}
+
+func BenchmarkPublishJobNoSubscriber(b *testing.B) {
+	hub := NewEvents(nil)
+	defer hub.Close()
+	r := &WorkRequest{ID: "17", Name: "Alice", EnqueuedAt: time.Now()}
+	for b.Loop() {
+		hub.PublishJob(r)
+	}
+}
+
+// BenchmarkPublishOneSubscriber publishes to one subscriber that keeps up:
+// every 128 events the publisher waits for it to catch up, so it is never
+// dropped.
+func BenchmarkPublishOneSubscriber(b *testing.B) {
+	hub := NewEvents(nil)
+	defer hub.Close()
+	_, _, _, sub := hub.Subscribe(0, false, nil)
+	caughtUp := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ev := range sub.C() {
+			if ev.ID%128 == 0 {
+				caughtUp <- struct{}{}
+			}
+		}
+	})
+	data := []byte(`{"id":"17","name":"Alice","delay":"0s","state":"done"}`)
+	var n uint64
+	for b.Loop() {
+		hub.Publish("job", data)
+		if n++; n%128 == 0 {
+			<-caughtUp
+		}
+	}
+	b.StopTimer()
+	if d := hub.Dropped(); d != 0 {
+		b.Fatalf("%d subscribers dropped, want 0", d)
+	}
+	hub.Unsubscribe(sub)
+	wg.Wait()
+}
