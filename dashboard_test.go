@@ -217,7 +217,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Run("resize control", func(t *testing.T) {
 		if rec := ts.do("GET", "/workers", "", ""); rec.Code == http.StatusNotFound {
 			var hidden bool
-			p.mustEval(t, `document.getElementById("resize").hidden`, &hidden)
+			p.mustEval(t, `getComputedStyle(document.getElementById("resize")).display === "none"`, &hidden)
 			if !hidden {
 				t.Error("the resize control shows, but the server has no /workers")
 			}
@@ -312,12 +312,25 @@ func screenshot(t *testing.T, ts *testServer, p *cdpPage) {
 	}
 	p.waitFor(t, "the traffic to be done", `document.getElementById("n-accepted").textContent === "`+
 		strconv.FormatInt(ts.stats.Accepted.Load(), 10)+`" && document.getElementById("qlen").textContent === "0" && document.getElementById("busy").textContent === "0"`)
-	png := p.screenshot(t)
 	if err := os.MkdirAll("docs", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join("docs", "dashboard.png"), png, 0o644); err != nil {
-		t.Fatal(err)
+	save := func(name string) {
+		png := p.screenshot(t)
+		if err := os.WriteFile(filepath.Join("docs", name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote docs/%s (%d bytes)", name, len(png))
 	}
-	t.Logf("wrote docs/dashboard.png (%d bytes)", len(png))
+	save("dashboard.png")
+	p.c.must(t, p.session, "Emulation.setEmulatedMedia", map[string]any{
+		"features": []map[string]string{{"name": "prefers-color-scheme", "value": "dark"}}}, nil)
+	save("dashboard-dark.png")
+	if os.Getenv("WORKQUEUE_SCREENSHOT_PHONE") != "" { // for a look, not for the README
+		p.c.must(t, p.session, "Emulation.setDeviceMetricsOverride", map[string]any{
+			"width": 390, "height": 1600, "deviceScaleFactor": 1, "mobile": true}, nil)
+		p.mustEval(t, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))`, nil)
+		png := p.screenshot(t)
+		os.WriteFile(os.Getenv("WORKQUEUE_SCREENSHOT_PHONE"), png, 0o644)
+	}
 }

@@ -225,7 +225,7 @@
       ctx.textAlign = 'right';
       ctx.fillText(fmtRate(maxRate * (4 - i) / 4), pad.l - 6, y + 4);
       ctx.textAlign = 'left';
-      ctx.fillText(fmtNum(Math.round(maxQueue * (4 - i) / 4)), pad.l + pw + 6, y + 4);
+      ctx.fillText(fmtNum(Number((maxQueue * (4 - i) / 4).toFixed(1))), pad.l + pw + 6, y + 4);
     }
     ctx.textAlign = 'center';
     for (const m of [5, 4, 3, 2, 1, 0]) {
@@ -357,5 +357,6 @@
     $('jobs').classList.toggle('only-failed', ev.target.checked);
   });
   new ResizeObserver(draw).observe($('chart'));
+  matchMedia('(prefers-color-scheme: dark)').addEventListener('change', draw);
   connect();
 })();
