@@ -249,7 +249,7 @@ func publishedState(hub *Events, id, state string) bool {
 	}
 	for _, ev := range missed {
 		var j job
-		if ev.Kind == "job" && json.Unmarshal(ev.Data, &j) == nil && j.ID == id && j.State == state {
+		if ev.Kind == "job" && json.Unmarshal(ev.AppendData(nil), &j) == nil && j.ID == id && j.State == state {
 			return true
 		}
 	}

@@ -18,7 +18,17 @@ const (
 type Event struct {
 	ID   uint64 // 1, 2, ... in the order published; 0 for stats
 	Kind string // the SSE event type: "job" or "stats"
-	Data []byte // one JSON value; never changed once published
+	Data []byte // one JSON value, never changed once published; nil for a job event from PublishJob
+	job  job    // a job event from PublishJob: turned into JSON only when it is sent, if ever
+}
+
+// AppendData appends ev's data, one JSON value on one line, to b.
+func (ev *Event) AppendData(b []byte) []byte {
+	if ev.Data == nil && ev.job.ID != "" {
+		b = ev.job.appendJSON(b)
+		return b[:len(b)-1] // without appendJSON's newline
+	}
+	return append(b, ev.Data...)
 }
 
 // Events is the hub of the server-sent events at GET /events. Publishers
@@ -73,21 +83,47 @@ func NewEvents(stats func() []byte) *Events {
 // must not be changed afterwards.
 func (e *Events) Publish(kind string, data []byte) {
 	e.mu.Lock()
-	ev := Event{ID: e.next, Kind: kind, Data: data}
+	e.publishLocked(Event{Kind: kind, Data: data})
+	e.mu.Unlock()
+}
+
+// PublishJob publishes r as it is now, a "job" event: call it after every
+// change of r's state, not holding r's lock. It takes r's snapshot under the
+// hub's lock, so the events of one job follow the order of its changes even
+// when a cancel races a worker. The JSON is built only when the event is
+// sent, by the subscriber's goroutine, so with nobody subscribed publishing
+// costs a snapshot.
+func (e *Events) PublishJob(r *WorkRequest) {
+	e.mu.Lock()
+	e.publishLocked(Event{Kind: "job", job: r.snapshot()})
+	e.mu.Unlock()
+}
+
+// Enqueue queues r with push and, if push succeeds, publishes r's "queued"
+// event, before any later event of r can be published: the hub's lock is
+// held across push, which must not block (WorkQueue.Push does not). It
+// returns push's error. The Collector calls it instead of push alone.
+func (e *Events) Enqueue(r *WorkRequest, push func(*WorkRequest) error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := push(r); err != nil {
+		return err
+	}
+	j := r.snapshot()
+	j.State, j.Worker, j.StartedAt, j.FinishedAt = Queued.String(), 0, nil, nil // as it was pushed
+	e.publishLocked(Event{Kind: "job", job: j})
+	return nil
+}
+
+// publishLocked numbers ev, keeps it in the ring and offers it to the
+// subscribers. The caller holds e.mu.
+func (e *Events) publishLocked(ev Event) {
+	ev.ID = e.next
 	e.ring[ev.ID%eventsKept] = ev
 	e.next++
 	if len(e.subs) > 0 {
 		e.broadcast(ev)
 	}
-	e.mu.Unlock()
-}
-
-// PublishJob publishes r as it is now, a "job" event: call it at every
-// change of r's state.
-func (e *Events) PublishJob(r *WorkRequest) {
-	j := r.snapshot()
-	b := j.appendJSON(make([]byte, 0, 256))
-	e.Publish("job", b[:len(b)-1]) // without appendJSON's newline
 }
 
 // broadcast offers ev to every subscriber and drops each one whose buffer is

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -238,6 +240,24 @@ func dialStuck(t *testing.T, addr string) net.Conn {
 	return conn
 }
 
+// endsStream reads what a stuck client left unread of its GET /events
+// response on conn and fails the test unless the stream has ended, cleanly
+// or by the server closing the connection. It closes conn.
+func endsStream(t *testing.T, conn net.Conn) {
+	t.Helper()
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the stuck stream's response: %v", err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("the dropped stream was not ended: %v", err)
+		}
+	}
+}
+
 // waitFor polls cond until it holds, failing the test after 10 s. It is for
 // what crosses the network stack, which no fake clock can step.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -273,18 +293,7 @@ func TestEventsStuckSubscriberIsDropped(t *testing.T) {
 		t.Errorf("after the drop: %d subscribers, want 0", got)
 	}
 
-	// The stream must end: cleanly or by the connection closing.
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("reading the stuck stream's response: %v", err)
-	}
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		if ne, ok := err.(net.Error); ok && ne.Timeout() {
-			t.Fatalf("the dropped stream was not ended: %v", err)
-		}
-	}
-	conn.Close()
+	endsStream(t, conn)
 	waitFor(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
 }
 
@@ -474,4 +483,147 @@ func BenchmarkPublishOneSubscriber(b *testing.B) {
 	}
 	hub.Unsubscribe(sub)
 	wg.Wait()
+}
+
+func TestPublishJobMatchesTheAPI(t *testing.T) {
+	at := time.Date(2026, 11, 28, 10, 0, 0, 123456789, time.UTC)
+	tests := []struct {
+		name   string
+		change func(r *WorkRequest)
+	}{
+		{"queued", func(r *WorkRequest) {}},
+		{"running", func(r *WorkRequest) { r.start(3, at.Add(time.Millisecond), func() {}) }},
+		{"done", func(r *WorkRequest) {
+			r.start(3, at.Add(time.Millisecond), func() {})
+			r.finish(Done, at.Add(time.Second), "", nil)
+		}},
+		{"failed", func(r *WorkRequest) {
+			r.start(1, at, func() {})
+			r.finish(Failed, at.Add(time.Second), "panic: \"boom\"\nnext line", nil)
+		}},
+		{"canceled", func(r *WorkRequest) { r.cancelJob(at.Add(time.Minute)) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &WorkRequest{ID: "17", Name: "<img src=x onerror=alert(1)> \u2603", Delay: 1500 * time.Millisecond, EnqueuedAt: at}
+			tt.change(r)
+			hub := NewEvents(nil)
+			hub.PublishJob(r)
+			missed, _, _, sub := hub.Subscribe(0, true, nil)
+			hub.Unsubscribe(sub)
+			j := r.snapshot()
+			want := strings.TrimSuffix(string(j.appendJSON(nil)), "\n")
+			if len(missed) != 1 {
+				t.Fatalf("%d events published, want 1", len(missed))
+			}
+			if got := string(missed[0].AppendData(nil)); got != want {
+				t.Errorf("job event data = %s, want %s", got, want)
+			}
+			if got, want := string(appendEvent(nil, missed[0])), "id: 1\nevent: job\ndata: "+want+"\n\n"; got != want {
+				t.Errorf("job event = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestEventsOfAJobOverHTTP(t *testing.T) {
+	hub := NewEvents(nil)
+	srv := httptest.NewServer(hub)
+	defer srv.Close()
+	defer hub.Close()
+	r := openStream(t, srv.URL, "")
+	req := &WorkRequest{ID: "1", Name: "Alice", EnqueuedAt: time.Now()}
+	hub.PublishJob(req)
+	req.start(1, time.Now(), func() {})
+	hub.PublishJob(req)
+	req.finish(Done, time.Now(), "", nil)
+	hub.PublishJob(req)
+	for i, want := range []string{"queued", "running", "done"} {
+		ev := nextOf(t, r, "job")
+		var j job
+		if err := json.Unmarshal([]byte(ev.data), &j); err != nil {
+			t.Fatalf("event %d: %v in %q", i, err, ev.data)
+		}
+		if ev.id != strconv.Itoa(i+1) || j.State != want {
+			t.Errorf("event %d: id %q state %q, want id %d state %q", i, ev.id, j.State, i+1, want)
+		}
+	}
+}
+
+// TestEventsStuckSubscriberDuringFlood runs 20,000 no-op jobs on a real
+// server while a subscriber that never reads is connected: every job must
+// finish, the subscriber must be dropped and its connection ended, and the
+// goroutines must return to what they were.
+func TestEventsStuckSubscriberDuringFlood(t *testing.T) {
+	before := runtime.NumGoroutine()
+	cfg := testConfig()
+	cfg.logLevel = slog.LevelInfo // 20,000 lines of debug log would be most of the work
+	cfg.workers, cfg.queue = 4, 20_000
+	ts := newTestServer(t, cfg, Sleep)
+	srv := httptest.NewServer(ts.handler)
+	defer srv.Close()
+	conn := dialStuck(t, srv.Listener.Addr().String())
+	defer conn.Close()
+	waitFor(t, "the stuck client to subscribe", func() bool { return ts.events.Subscribers() == 1 })
+
+	for i := range 20_000 {
+		if rec := ts.submit("n"+strconv.Itoa(i), "0s"); rec.Code != http.StatusCreated {
+			t.Fatalf("POST /work %d: status = %d, want 201", i, rec.Code)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := ts.drain(ctx); err != nil {
+		t.Fatalf("drain with a stuck subscriber: %v", err)
+	}
+	if got := ts.stats.Done.Load(); got != 20_000 {
+		t.Fatalf("jobs done = %d, want 20000", got)
+	}
+	if ts.events.Dropped() == 0 && ts.events.Subscribers() == 1 && !publishedState(ts.events, "1", "queued") {
+		// TODO(issue 12): remove once the Collector and the worker call
+		// s.events.PublishJob(r): then 60,000 events overflow any buffer.
+		t.Skip("TODO(issue 12): the server does not publish job events yet, so nothing overflows the stuck subscriber")
+	}
+	if got := ts.events.Dropped(); got != 1 {
+		t.Fatalf("subscribers dropped = %d, want 1", got)
+	}
+	endsStream(t, conn)
+	ts.events.Close()
+	srv.Close()
+	waitFor(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
+}
+
+func TestEnqueuePublishesQueuedFirst(t *testing.T) {
+	hub := NewEvents(nil)
+	defer hub.Close()
+	refused := errors.New("full")
+	r := &WorkRequest{ID: "1", Name: "Alice", EnqueuedAt: time.Now()}
+	if err := hub.Enqueue(r, func(*WorkRequest) error { return refused }); err != refused {
+		t.Fatalf("Enqueue with a refusing push: %v, want %v", err, refused)
+	}
+	// A worker that starts the job before Enqueue returns, as one may.
+	err := hub.Enqueue(r, func(r *WorkRequest) error {
+		r.start(2, time.Now(), func() {})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Enqueue: %v", err)
+	}
+	hub.PublishJob(r)
+	missed, _, _, sub := hub.Subscribe(0, true, nil)
+	hub.Unsubscribe(sub)
+	var states []string
+	for _, ev := range missed {
+		var j job
+		if err := json.Unmarshal(ev.AppendData(nil), &j); err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, j.State)
+		if j.State == "queued" && (j.Worker != 0 || j.StartedAt != nil) {
+			t.Errorf("queued event %s shows a start", ev.AppendData(nil))
+		}
+	}
+	if got, want := strings.Join(states, ","), "queued,running"; got != want {
+		t.Errorf("events = %s, want %s (none for the refused push)", got, want)
+	}
 }

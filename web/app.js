@@ -73,6 +73,8 @@
       rows.set(j.id, tr);
       trim();
     }
+    const final = (state) => state === 'done' || state === 'failed' || state === 'canceled';
+    if (final(tr.dataset.state) && !final(j.state)) return; // an older view of a finished job
     fillRow(tr, j);
     countFailed();
   }
