@@ -627,3 +627,26 @@ func TestEnqueuePublishesQueuedFirst(t *testing.T) {
 		t.Errorf("events = %s, want %s (none for the refused push)", got, want)
 	}
 }
+
+// TestBinaryDrainEndsStreams checks that a drain ends every /events stream
+// cleanly, so that the HTTP server's graceful shutdown is not held by them
+// and the process exits 0.
+func TestBinaryDrainEndsStreams(t *testing.T) {
+	p := startBinary(t, "-shutdown-timeout", "20s")
+	r := openStream(t, p.url, "")
+	nextOf(t, r, "stats")
+	if code := p.submit(t, "last", "200ms"); code != http.StatusCreated {
+		t.Fatalf("POST /work: status = %d, want 201", code)
+	}
+	p.signal(t, syscall.SIGTERM)
+	rest, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("the stream after SIGTERM: %v (read %q), want a clean end", err, rest)
+	}
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit status = %d, want 0\nstderr:\n%s", code, p.stderr)
+	}
+	if !strings.Contains(p.stdout.String(), "Hello, last!") {
+		t.Errorf("stdout = %q, want the greeting of the job queued before the signal", p.stdout)
+	}
+}

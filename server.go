@@ -89,11 +89,13 @@ func (s *server) start() {
 // dispatcher and workers have exited, and their output is written. If ctx
 // ends first it gives up: it cancels the running jobs, leaves the queued ones
 // unrun, waits for the workers to exit, writes the output of the jobs that
-// did finish, and returns an *abandonedError. Concurrent drains are safe;
-// each returns once the dispatcher has exited.
+// did finish, and returns an *abandonedError. Either way it then ends every
+// /events stream. Concurrent drains are safe; each returns once the
+// dispatcher has exited.
 func (s *server) drain(ctx context.Context) error {
 	s.queue.Close()
 	defer s.out.Close()
+	defer s.events.Close() // a stream never goes idle: end them, or no graceful shutdown ends
 	select {
 	case <-s.done:
 		return nil
