@@ -650,3 +650,21 @@ func TestBinaryDrainEndsStreams(t *testing.T) {
 		t.Errorf("stdout = %q, want the greeting of the job queued before the signal", p.stdout)
 	}
 }
+
+// TestEventsOutliveServerTimeouts checks that a stream lives on past the
+// http.Server's read and write timeouts, which ServeHTTP lifts for it.
+func TestEventsOutliveServerTimeouts(t *testing.T) {
+	hub := NewEvents(func() []byte { return []byte("{}") })
+	defer hub.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: hub, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond}
+	go hs.Serve(ln)
+	defer hs.Close()
+	r := openStream(t, "http://"+ln.Addr().String(), "")
+	for range 3 { // the first at once, then one a second: 2 s, ten times the timeouts
+		nextOf(t, r, "stats")
+	}
+}
