@@ -2,6 +2,7 @@ package main
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,13 +58,19 @@ type Events struct {
 
 // Subscription is one subscriber's stream of events.
 type Subscription struct {
-	c    chan Event // buffered; closed by the hub when it drops the subscriber or closes
-	kick func()     // unblocks the subscriber's writer; called under the hub's lock, may be nil
+	c       chan Event  // buffered; closed by the hub when it drops the subscriber or closes
+	kick    func()      // unblocks the subscriber's writer; called under the hub's lock, may be nil
+	dropped atomic.Bool // set before c is closed if the hub dropped the subscriber
 }
 
 // C returns the subscriber's events. It is closed when the hub drops the
-// subscriber for falling behind or closes.
+// subscriber for falling behind or closes; the events still in it are worth
+// sending only in the second case.
 func (s *Subscription) C() <-chan Event { return s.c }
+
+// Dropped reports whether the hub has dropped the subscriber for falling
+// behind.
+func (s *Subscription) Dropped() bool { return s.dropped.Load() }
 
 // NewEvents returns an open hub whose stats events carry stats() (nil for
 // none). Its ring of job events is allocated at once, so publishing never
@@ -134,6 +141,7 @@ func (e *Events) broadcast(ev Event) {
 		case s.c <- ev:
 		default:
 			e.dropped++
+			s.dropped.Store(true)
 			e.remove(s)
 		}
 	}
@@ -253,6 +261,13 @@ func (e *Events) Dropped() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.dropped
+}
+
+// LastID returns the id of the newest job event, 0 if none was published.
+func (e *Events) LastID() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.next - 1
 }
 
 // Subscribers returns how many subscribers the hub has now.

@@ -240,21 +240,34 @@ func dialStuck(t *testing.T, addr string) net.Conn {
 	return conn
 }
 
-// endsStream reads what a stuck client left unread of its GET /events
-// response on conn and fails the test unless the stream has ended, cleanly
-// or by the server closing the connection. It closes conn.
-func endsStream(t *testing.T, conn net.Conn) {
+// stuckServer starts a test server for h that tells, by closing the
+// returned channel, when the server has closed a connection: the tests
+// below open only the stuck one.
+func stuckServer(t *testing.T, h http.Handler) (*httptest.Server, <-chan struct{}) {
 	t.Helper()
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("reading the stuck stream's response: %v", err)
-	}
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		if ne, ok := err.(net.Error); ok && ne.Timeout() {
-			t.Fatalf("the dropped stream was not ended: %v", err)
+	closed := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		// A dropped subscriber's handler takes its connection over to
+		// close it, and the server never sees that close.
+		if state == http.StateClosed || state == http.StateHijacked {
+			once.Do(func() { close(closed) })
 		}
+	}
+	srv.Start()
+	return srv, closed
+}
+
+// waitClosed waits until the server has closed the stuck connection: its
+// handler has returned. A client that never reads leaves the server's write
+// blocked until the hub's kick cuts it off, and then the server closes it.
+func waitClosed(t *testing.T, closed <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second): // a bound on failure, not a wait for success
+		t.Fatal("the dropped subscriber's connection is still open 10 s after the drop")
 	}
 }
 
@@ -273,7 +286,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestEventsStuckSubscriberIsDropped(t *testing.T) {
 	hub := NewEvents(nil)
-	srv := httptest.NewServer(hub)
+	srv, closed := stuckServer(t, hub)
 	defer srv.Close()
 	defer hub.Close()
 	before := runtime.NumGoroutine()
@@ -293,7 +306,8 @@ func TestEventsStuckSubscriberIsDropped(t *testing.T) {
 		t.Errorf("after the drop: %d subscribers, want 0", got)
 	}
 
-	endsStream(t, conn)
+	waitClosed(t, closed)
+	conn.Close()
 	waitFor(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
 }
 
@@ -560,7 +574,7 @@ func TestEventsStuckSubscriberDuringFlood(t *testing.T) {
 	cfg.logLevel = slog.LevelInfo // 20,000 lines of debug log would be most of the work
 	cfg.workers, cfg.queue = 4, 20_000
 	ts := newTestServer(t, cfg, Sleep)
-	srv := httptest.NewServer(ts.handler)
+	srv, closed := stuckServer(t, ts.handler)
 	defer srv.Close()
 	conn := dialStuck(t, srv.Listener.Addr().String())
 	defer conn.Close()
@@ -579,7 +593,7 @@ func TestEventsStuckSubscriberDuringFlood(t *testing.T) {
 	if got := ts.stats.Done.Load(); got != 20_000 {
 		t.Fatalf("jobs done = %d, want 20000", got)
 	}
-	if ts.events.Dropped() == 0 && ts.events.Subscribers() == 1 && !publishedState(ts.events, "1", "queued") {
+	if ts.events.LastID() == 0 {
 		// TODO(issue 12): remove once the Collector and the worker call
 		// s.events.PublishJob(r): then 60,000 events overflow any buffer.
 		t.Skip("TODO(issue 12): the server does not publish job events yet, so nothing overflows the stuck subscriber")
@@ -587,8 +601,8 @@ func TestEventsStuckSubscriberDuringFlood(t *testing.T) {
 	if got := ts.events.Dropped(); got != 1 {
 		t.Fatalf("subscribers dropped = %d, want 1", got)
 	}
-	endsStream(t, conn)
-	ts.events.Close()
+	waitClosed(t, closed)
+	conn.Close()
 	srv.Close()
 	waitFor(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
 }

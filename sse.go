@@ -77,13 +77,19 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // stream writes sub's events to w until the request ends or the hub ends
 // sub, and a keep-alive comment whenever a stream has been quiet for
-// keepAliveEvery. b is a buffer to reuse.
+// keepAliveEvery. b is a buffer to reuse. When the hub closes, the stream
+// ends cleanly after the events already in sub; when the hub drops sub, the
+// connection is closed at once.
 func (e *Events) stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sub *Subscription, b []byte) {
 	keepAlive := time.NewTicker(keepAliveEvery)
 	defer keepAlive.Stop()
 	for {
 		select {
 		case ev, ok := <-sub.c:
+			if sub.Dropped() {
+				disconnect(rc)
+				return
+			}
 			if !ok {
 				return
 			}
@@ -99,6 +105,16 @@ func (e *Events) stream(w http.ResponseWriter, r *http.Request, rc *http.Respons
 		case <-r.Context().Done():
 			return
 		}
+	}
+}
+
+// disconnect closes the connection of a subscriber the hub dropped for
+// reading too slowly: what it has not read yet is not worth sending, and
+// its socket buffers are freed at once. If the connection cannot be taken
+// over (a write already failed), the server closes it anyway.
+func disconnect(rc *http.ResponseController) {
+	if conn, _, err := rc.Hijack(); err == nil {
+		conn.Close()
 	}
 }
 
