@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestDashboardFiles(t *testing.T) {
@@ -333,4 +335,36 @@ func screenshot(t *testing.T, ts *testServer, p *cdpPage) {
 		png := p.screenshot(t)
 		os.WriteFile(os.Getenv("WORKQUEUE_SCREENSHOT_PHONE"), png, 0o644)
 	}
+}
+
+// TestDashboardReconnects restarts the real binary on the same address
+// while the page is open: the page must come back by itself and show the new
+// server's numbers.
+func TestDashboardReconnects(t *testing.T) {
+	if findChromium() == "" {
+		t.Skip("no Chromium found (chromium, chromium-browser, google-chrome on PATH, or /usr/bin/chromium): install Debian's chromium to run the browser tests")
+	}
+	first := startBinary(t)
+	c := startChromium(t)
+	p := c.newPage(t, 1280, 900)
+	p.navigate(t, first.url+"/")
+	p.waitFor(t, "the stream to be live", `document.getElementById("conn").dataset.state === "live"`)
+	for range 3 {
+		if code := first.submit(t, "old", "0s"); code != http.StatusCreated {
+			t.Fatalf("POST /work: status = %d, want 201", code)
+		}
+	}
+	p.waitFor(t, "the first server's numbers", `document.getElementById("n-accepted").textContent === "3"`)
+
+	first.signal(t, syscall.SIGTERM)
+	if code := first.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("first server: exit status = %d, want 0", code)
+	}
+	p.waitFor(t, "the page to notice", `document.getElementById("conn").dataset.state !== "live"`)
+	second := startBinary(t, "-http", strings.TrimPrefix(first.url, "http://"))
+	if code := second.submit(t, "new", "0s"); code != http.StatusCreated {
+		t.Fatalf("POST /work: status = %d, want 201", code)
+	}
+	p.waitFor(t, "the second server's numbers", `document.getElementById("conn").dataset.state === "live" &&
+		document.getElementById("n-accepted").textContent === "1"`)
 }
