@@ -21,6 +21,10 @@ func (s *server) routes(c *Collector) http.Handler {
 	mux.HandleFunc("/healthz", methodNotAllowed("GET"))
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("/metrics", methodNotAllowed("GET"))
+	mux.Handle("GET /events", s.events)
+	d := newDashboard()
+	mux.Handle("GET /{$}", d)
+	mux.Handle("GET /static/", d)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see POST /work, GET or DELETE /work/{id}, GET /healthz, GET /metrics)")
 	})
@@ -56,6 +60,7 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("cannot journal a cancel", "id", req.ID, "err", err)
 	}
 	s.jobs.Finished(req)
+	s.events.PublishJob(req)
 	j := req.snapshot()
 	if prev == Running {
 		s.log.Info("job canceled", "id", req.ID, "worker", j.Worker, "was", prev)

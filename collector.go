@@ -37,6 +37,7 @@ type Collector struct {
 	queue    *WorkQueue
 	jobs     *Store
 	stats    *Stats
+	events   *Events // publishes each job's queued event
 	maxDelay time.Duration
 	log      *slog.Logger
 	debug    bool          // whether log takes debug lines: checked before building one
@@ -78,7 +79,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, err)
 		return
 	}
-	if err := c.queue.Push(req); err != nil {
+	if err := c.events.Enqueue(req, c.queue.Push); err != nil {
 		c.journal.refused(req)
 		c.jobs.Remove(req)
 		c.refuse(w, err)

@@ -89,11 +89,23 @@ func (jj *jobJournal) refused(r *WorkRequest) {
 	}
 }
 
-// started journals that r started an attempt.
-func (jj *jobJournal) started(r *WorkRequest) {
-	if jj != nil {
-		rec := r.record()
-		jj.j.AppendAsync(record(recStarted, r, &rec))
+// started journals that r started an attempt, without waiting, and returns
+// a channel that answers once the record is durable (nil without a journal).
+// The worker waits on it before it writes r's greeting: a greeting that a
+// crash repeats then always comes with attempts that say so.
+func (jj *jobJournal) started(r *WorkRequest) <-chan error {
+	if jj == nil {
+		return nil
+	}
+	rec := r.record()
+	return jj.j.AppendAck(record(recStarted, r, &rec))
+}
+
+// durable waits for ack, from started, if there is one. A journal that
+// failed does not stop the job: accepted jobs keep running.
+func durable(ack <-chan error) {
+	if ack != nil {
+		<-ack
 	}
 }
 

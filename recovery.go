@@ -53,4 +53,5 @@ func (s *server) useJournal(jj *jobJournal) {
 	s.journal = jj
 	s.collector.journal = jj
 	s.env.journal = jj
+	s.env.finisher = newFinisher(finishBatch)
 }

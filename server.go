@@ -42,6 +42,7 @@ type server struct {
 	workers    int // how many workers the dispatcher runs
 	dispatcher *Dispatcher
 	out        *lineWriter // the workers' standard output
+	events     *Events     // the server-sent events at GET /events
 	// logDropped counts log lines dropped because standard error fell
 	// behind; run points it at its logWriter's count before serving.
 	logDropped *atomic.Int64
@@ -72,7 +73,8 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 		logDropped: new(atomic.Int64),
 	}
 	s.out = newLineWriter(stdout, log)
-	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, log: log}
+	s.events = NewEvents(s.statsEvent)
+	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log}
 	workerQueue := make(WorkerQueue, cfg.workers)
 	workers := make([]*Worker, cfg.workers)
 	for i := range workers {
@@ -84,7 +86,7 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 		abandon(errAbandoned)
 	}
 	s.env = env
-	s.collector = &Collector{queue: s.queue, jobs: s.jobs, stats: s.stats, maxDelay: cfg.maxDelay,
+	s.collector = &Collector{queue: s.queue, jobs: s.jobs, stats: s.stats, events: s.events, maxDelay: cfg.maxDelay,
 		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
 	s.handler = s.routes(s.collector)
 	return s
@@ -92,9 +94,17 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 
 // start sets the dispatcher and its workers going.
 func (s *server) start() {
+	f := s.env.finisher
+	if f != nil {
+		go f.run(s.env)
+	}
 	go func() {
 		defer close(s.done)
 		s.dispatcher.Run()
+		if f != nil { // the workers have exited: nothing more to finish
+			close(f.c)
+			<-f.done
+		}
 	}()
 }
 
@@ -112,9 +122,11 @@ const (
 // another's write of its greeting stops waiting), leaves the queued ones
 // unrun, waits a bounded time for the workers to exit (one may be stuck in
 // write(2) to a standard output nobody reads) and for the output, and
-// returns an *abandonedError. Concurrent drains are safe.
+// returns an *abandonedError. Either way it then ends every /events stream.
+// Concurrent drains are safe.
 func (s *server) drain(ctx context.Context) error {
 	s.queue.Close()
+	defer s.events.Close() // a stream never goes idle: end them, or no graceful shutdown ends
 	select {
 	case <-s.done:
 		s.out.Close(outputWait) // nothing is pending: every worker wrote its line

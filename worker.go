@@ -27,8 +27,12 @@ type workerEnv struct {
 	out     *lineWriter     // standard output
 	jobs    *Store
 	stats   *Stats
+	events  *Events // publishes each change of a job's state
 	log     *slog.Logger
 	journal *jobJournal // nil without -journal
+	// finisher, with -journal, writes the greetings of completed jobs and
+	// settles them, so that workers never wait for the disk; else nil.
+	finisher *finisher
 }
 
 // NewWorker returns worker number id, which announces itself on workerQueue.
@@ -72,7 +76,8 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 	if !r.start(w.ID, started, cancel) {
 		return
 	}
-	w.env.journal.started(r)
+	ack := w.env.journal.started(r)
+	w.env.events.PublishJob(r)
 	w.env.stats.Busy.Add(1)
 	defer w.env.stats.Busy.Add(-1)
 	w.env.stats.Wait.Observe(started.Sub(r.EnqueuedAt))
@@ -90,6 +95,10 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 	}
 	if !r.complete() {
 		return // canceled while running: the canceler recorded it
+	}
+	if f := w.env.finisher; f != nil {
+		w.handOver(f, r, started, ack)
+		return
 	}
 	// A write error was logged once by the lineWriter, not once a job.
 	err = w.greet(r)
@@ -118,6 +127,7 @@ func (w *Worker) settle(r *WorkRequest, started time.Time, err error, logFailure
 			// Not journaled as failed: the journal keeps it running, so it
 			// runs again at the next start.
 			w.env.jobs.Finished(r)
+			w.env.events.PublishJob(r)
 			return
 		}
 		if logFailure {
@@ -128,6 +138,7 @@ func (w *Worker) settle(r *WorkRequest, started time.Time, err error, logFailure
 	}
 	w.env.journal.finished(r)
 	w.env.jobs.Finished(r)
+	w.env.events.PublishJob(r)
 }
 
 // later returns the time now, reading only the monotonic clock: t plus the
