@@ -99,6 +99,9 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.stats.RejectedInvalid.Add(1)
 		var he *httpError
 		errors.As(err, &he)
+		if he.bodyUnread {
+			closeUnread(w, r)
+		}
 		writeError(w, he.status, he.msg)
 		return
 	}

@@ -2,16 +2,14 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // The content types a POST /work body may have.
@@ -32,25 +30,43 @@ const (
 type httpError struct {
 	status int
 	msg    string
+	// bodyUnread is set when the request was refused before its body was
+	// read: its connection is then closed (see closeUnread).
+	bodyUnread bool
 }
 
 func (e *httpError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) error {
-	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+	return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+// unread marks err, an *httpError, as given before the body was read.
+func unread(err error) error {
+	if he, ok := err.(*httpError); ok {
+		he.bodyUnread = true
+	}
+	return err
 }
 
 // parseWork reads and checks the name and delay of a POST /work, from the
 // query and from a form or JSON body; a value in the body wins over the same
-// parameter in the query. Every error it returns is an *httpError.
+// parameter in the query, but a parameter given twice in one place is
+// refused. Every error it returns is an *httpError.
 func parseWork(w http.ResponseWriter, r *http.Request, maxDelay time.Duration) (string, time.Duration, error) {
+	if err := checkEncoding(r.Header); err != nil {
+		w.Header()["Accept-Encoding"] = []string{"identity"} // RFC 9110 §12.5.3
+		return "", 0, unread(err)
+	}
 	var p params
 	if r.URL.RawQuery != "" {
 		query, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
-			return "", 0, badRequest("the query string is malformed: %v", err)
+			return "", 0, unread(badRequest("the query string is malformed: %s", clip(err.Error())))
 		}
-		p = params{name: query.Get("name"), delay: query.Get("delay")}
+		if err := p.take(query, "the query"); err != nil {
+			return "", 0, unread(err)
+		}
 	}
 	if err := p.readBody(w, r); err != nil {
 		return "", 0, err
@@ -62,17 +78,65 @@ func parseWork(w http.ResponseWriter, r *http.Request, maxDelay time.Duration) (
 	return p.name, delay, err
 }
 
+// checkEncoding refuses a body with any content coding but identity
+// (RFC 9110 §8.4): this server decodes none, and reading a gzipped form as
+// a form would silently lose what it says. Codings are case-insensitive and
+// may come as a list.
+func checkEncoding(h http.Header) error {
+	for _, v := range h["Content-Encoding"] {
+		for coding := range strings.SplitSeq(v, ",") {
+			if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
+				return &httpError{status: http.StatusUnsupportedMediaType, msg: fmt.Sprintf(
+					"Content-Encoding %s: this server does not accept encoded bodies; send the body as it is, without Content-Encoding", quote(v))}
+			}
+		}
+	}
+	return nil
+}
+
 // params are the raw parameters of a POST /work.
 type params struct {
 	name, delay string
 }
 
-// readBody overrides p with the parameters given in r's body, if it has one.
+// field returns where p keeps the parameter key, or nil if p has none such.
+func (p *params) field(key string) *string {
+	switch key {
+	case "name":
+		return &p.name
+	case "delay":
+		return &p.delay
+	}
+	return nil
+}
+
+// take sets p's parameters from values, read from one place (where: "the
+// query", "the form body"), refusing a parameter given there more than once.
+func (p *params) take(values url.Values, where string) error {
+	for _, key := range [...]string{"name", "delay"} {
+		v, ok := values[key]
+		switch {
+		case !ok:
+		case len(v) > 1:
+			return badRequest("%s is given %d times in %s; give it once", key, len(v), where)
+		default:
+			*p.field(key) = v[0]
+		}
+	}
+	return nil
+}
+
+// readBody overrides p with the parameters given in r's body, if it has
+// one. A request without a body is judged by its query alone, whatever its
+// Content-Type says.
 func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
-	ct := r.Header.Get("Content-Type")
-	if r.ContentLength == 0 && ct == "" {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil
 	}
+	if r.ContentLength > maxBodyBytes {
+		return unread(errTooLarge())
+	}
+	ct := r.Header.Get("Content-Type")
 	mediaType := ct
 	switch ct {
 	case formType, multipartType, jsonType: // as most clients send them
@@ -81,124 +145,88 @@ func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
 			mediaType = mt
 		}
 	}
-	switch {
-	case r.ContentLength > maxBodyBytes:
-		return errTooLarge() // without reading it
-	case r.ContentLength < 0: // length unknown: chunked
+	switch mediaType {
+	case formType, multipartType, jsonType:
+	default:
+		if r.ContentLength > 0 {
+			return unread(errUnsupported(ct))
+		}
+		if bodyEmpty(r.Body) { // chunked, with no chunk
+			return nil
+		}
+		return errUnsupported(ct)
+	}
+	if r.ContentLength < 0 { // length unknown: chunked
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	}
 	switch mediaType {
 	case formType:
-		return p.readForm(r, r.ParseForm())
+		return p.readForm(r.Body)
 	case multipartType:
-		err := r.ParseMultipartForm(maxBodyBytes)
-		if r.MultipartForm != nil {
-			defer r.MultipartForm.RemoveAll()
-		}
-		return p.readForm(r, err)
-	case jsonType:
-		return p.readJSON(r)
+		return p.readMultipart(r)
 	}
+	return p.readJSON(r.Body)
+}
+
+// bodyEmpty reports whether body ends before its first byte.
+func bodyEmpty(body io.Reader) bool {
+	var b [1]byte
+	n, _ := io.ReadFull(body, b[:])
+	return n == 0
+}
+
+func errUnsupported(contentType string) error {
 	const want = "send application/x-www-form-urlencoded, multipart/form-data or application/json"
-	if ct == "" {
-		return &httpError{http.StatusUnsupportedMediaType, "the body has no Content-Type: " + want}
+	msg := "the body has no Content-Type: " + want
+	if contentType != "" {
+		msg = fmt.Sprintf("Content-Type %s is not supported: %s", quote(contentType), want)
 	}
-	return &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not supported: %s", ct, want)}
+	return &httpError{status: http.StatusUnsupportedMediaType, msg: msg}
 }
 
-// readForm takes the parameters from r's parsed form body.
-func (p *params) readForm(r *http.Request, parseErr error) error {
-	if parseErr != nil {
-		if tooLarge(parseErr) {
-			return errTooLarge()
-		}
-		return badRequest("the form body is malformed: %v", parseErr)
-	}
-	if v, ok := r.PostForm["name"]; ok {
-		p.name = v[0]
-	}
-	if v, ok := r.PostForm["delay"]; ok {
-		p.delay = v[0]
-	}
-	return nil
-}
-
-// readJSON takes the parameters from r's JSON body, an object with the
-// string fields "name" and "delay".
-func (p *params) readJSON(r *http.Request) error {
-	body, err := io.ReadAll(r.Body)
+// readForm takes the parameters from a URL-encoded form body. A body that
+// looks like a JSON object is refused with a hint: it is what curl -d sends
+// when given JSON, and read as a form it would hold no parameter at all.
+func (p *params) readForm(body io.Reader) error {
+	b, err := readAll(body)
 	if err != nil {
-		if tooLarge(err) {
-			return errTooLarge()
-		}
-		return badRequest("could not read the body: %v", err)
+		return err
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
+	if t := bytes.TrimLeft(bytes.TrimPrefix(b, utf8BOM), " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		return badRequest("the body looks like a JSON object but was sent as a form (Content-Type: %s): send Content-Type: application/json, as with curl --json", formType)
 	}
-	if !utf8.Valid(body) {
-		return badRequest("the JSON body is not valid UTF-8")
+	values, err := url.ParseQuery(string(b))
+	if err != nil {
+		return badRequest("the form body is malformed: %s", clip(err.Error()))
 	}
-	// A map, not a struct: encoding/json matches struct fields regardless of
-	// case, and {"NAME": ...} is not a field this API has.
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&fields); err != nil {
-		return jsonError(err)
-	}
-	if dec.More() {
-		return badRequest(`the JSON body holds more than one value: send one object such as {"name": "Alice", "delay": "2s"}`)
-	}
-	for key := range fields {
-		if key != "name" && key != "delay" {
-			return badRequest(`the JSON body may hold only "name" and "delay", not %q`, key)
-		}
-	}
-	for _, f := range [...]struct {
-		key string
-		dst *string
-	}{{"name", &p.name}, {"delay", &p.delay}} {
-		key, dst := f.key, f.dst
-		raw, ok := fields[key]
-		if !ok {
-			continue
-		}
-		var v *string
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return badRequest(`JSON field %q must be a string, not %s`, key, jsonKind(raw))
-		}
-		if v != nil { // null counts as absent
-			*dst = *v
-		}
-	}
-	return nil
+	return p.take(values, "the form body")
 }
 
-// jsonKind names the kind of a JSON value: string, number, object, ...
-func jsonKind(raw json.RawMessage) string {
-	switch raw[0] {
-	case '"':
-		return "string"
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case 't', 'f':
-		return "bool"
-	case 'n':
-		return "null"
+// readMultipart takes the parameters from r's multipart form body.
+func (p *params) readMultipart(r *http.Request) error {
+	err := r.ParseMultipartForm(maxBodyBytes)
+	if r.MultipartForm != nil {
+		defer r.MultipartForm.RemoveAll()
 	}
-	return "number"
+	switch {
+	case tooLarge(err):
+		return errTooLarge()
+	case err != nil:
+		return badRequest("the form body is malformed: %s", clip(err.Error()))
+	}
+	return p.take(r.MultipartForm.Value, "the form body")
 }
 
-// jsonError describes an error decoding the JSON body as an object in terms
-// the client can act on.
-func jsonError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		return badRequest(`the JSON body must be an object such as {"name": "Alice", "delay": "2s"}, not %s`, typeErr.Value)
+// readAll reads a whole body, at most maxBodyBytes long.
+func readAll(body io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(body)
+	switch {
+	case tooLarge(err):
+		return nil, errTooLarge()
+	case err != nil:
+		return nil, badRequest("could not read the body: %s", clip(err.Error()))
 	}
-	return badRequest("the body is not valid JSON: %v", err)
+	return b, nil
 }
 
 func tooLarge(err error) bool {
@@ -207,28 +235,8 @@ func tooLarge(err error) bool {
 }
 
 func errTooLarge() error {
-	return &httpError{http.StatusRequestEntityTooLarge,
-		fmt.Sprintf("the body is larger than %d KiB", maxBodyBytes>>10)}
-}
-
-// checkName reports whether name is one a worker may greet: present, not too
-// long, valid UTF-8 and free of control characters, so that it can never
-// forge a line of output.
-func checkName(name string) error {
-	switch {
-	case name == "":
-		return badRequest(`name is required: POST /work?name=Alice, a form field name=Alice or {"name": "Alice"}`)
-	case len(name) > maxNameBytes:
-		return badRequest("name is %d bytes long; the limit is %d", len(name), maxNameBytes)
-	case !utf8.ValidString(name):
-		return badRequest("name is not valid UTF-8")
-	}
-	for i, c := range name {
-		if unicode.IsControl(c) {
-			return badRequest("name holds a control character (%U) at byte %d; use printable characters only", c, i)
-		}
-	}
-	return nil
+	return &httpError{status: http.StatusRequestEntityTooLarge,
+		msg: fmt.Sprintf("the body is larger than %d KiB", maxBodyBytes>>10)}
 }
 
 // parseDelay parses a delay such as "1.5s" and checks it lies in [0, max].
@@ -240,7 +248,7 @@ func parseDelay(s string, max time.Duration) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	switch {
 	case err != nil:
-		return 0, badRequest("delay %q is not a duration: use a number and a unit, such as 250ms or 1.5s", s)
+		return 0, badRequest("delay %s is not a duration: use a number and a unit, such as 250ms or 1.5s", quote(s))
 	case d < 0:
 		return 0, badRequest("delay %s is negative", d)
 	case d > max:
