@@ -57,7 +57,13 @@ func canonicalPaths(mux *http.ServeMux) http.Handler {
 // needsCleaning reports whether cleanPath would change p; it is quick for
 // the paths of nearly every request, which are clean.
 func needsCleaning(p string) bool {
-	return p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.Contains(p, "/.") && cleanPath(p) != p
+	switch {
+	case p == "" || p[0] != '/' || strings.Contains(p, "//"):
+		return true
+	case strings.Contains(p, "/."): // "/./", "/../", or only a name such as "/.well-known"
+		return cleanPath(p) != p
+	}
+	return false
 }
 
 // cleanPath returns the canonical form of p, as http.ServeMux makes it: p

@@ -11,7 +11,7 @@ import (
 
 // utf8BOM is the UTF-8 byte order mark, which RFC 8259 §8.1 lets a parser
 // ignore before a JSON text.
-var utf8BOM = []byte("\uFEFF")
+const utf8BOM = "\uFEFF"
 
 // jsonExample is the shape of a JSON body, for error messages.
 const jsonExample = `{"name": "Alice", "delay": "2s"}`
@@ -26,7 +26,7 @@ func (p *params) readJSON(body io.Reader) error {
 		return err
 	}
 	start := 0
-	if bytes.HasPrefix(b, utf8BOM) {
+	if bytes.HasPrefix(b, []byte(utf8BOM)) {
 		start = len(utf8BOM)
 	}
 	text := b[start:]

@@ -192,7 +192,7 @@ func (p *params) readForm(body io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if t := bytes.TrimLeft(bytes.TrimPrefix(b, utf8BOM), " \t\r\n"); len(t) > 0 && t[0] == '{' {
+	if t := bytes.TrimLeft(bytes.TrimPrefix(b, []byte(utf8BOM)), " \t\r\n"); len(t) > 0 && t[0] == '{' {
 		return badRequest("the body looks like a JSON object but was sent as a form (Content-Type: %s): send Content-Type: application/json, as with curl --json", formType)
 	}
 	values, err := url.ParseQuery(string(b))
