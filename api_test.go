@@ -288,6 +288,7 @@ func TestEchoesAreBounded(t *testing.T) {
 		{name: "content type", method: "POST", contentType: "text/" + huge, body: "x"},
 		{name: "content encoding", method: "POST", contentType: form, body: "name=A", encoding: "x" + huge},
 		{name: "non-canonical path", method: "GET", target: "//" + huge},
+		{name: "multipart header line", method: "POST", contentType: "multipart/form-data; boundary=x", body: "--x\r\n" + huge[:50<<10] + "\r\n\r\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -194,10 +194,11 @@ func tokenKind(tok json.Token) string {
 }
 
 // jsonError describes an error decoding the JSON body in terms the client
-// can act on.
+// can act on. encoding/json's errors quote at most one character of the
+// input.
 func jsonError(err error) error {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF // the text ended inside the object
 	}
-	return badRequest("the body is not valid JSON: %s", clip(err.Error()))
+	return badRequest("the body is not valid JSON: %v", err)
 }

@@ -62,7 +62,8 @@ func parseWork(w http.ResponseWriter, r *http.Request, maxDelay time.Duration) (
 	if r.URL.RawQuery != "" {
 		query, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
-			return "", 0, unread(badRequest("the query string is malformed: %s", clip(err.Error())))
+			// url's errors quote at most 3 bytes of the input.
+			return "", 0, unread(badRequest("the query string is malformed: %v", err))
 		}
 		if err := p.take(query, "the query"); err != nil {
 			return "", 0, unread(err)
@@ -197,7 +198,7 @@ func (p *params) readForm(body io.Reader) error {
 	}
 	values, err := url.ParseQuery(string(b))
 	if err != nil {
-		return badRequest("the form body is malformed: %s", clip(err.Error()))
+		return badRequest("the form body is malformed: %v", err)
 	}
 	return p.take(values, "the form body")
 }
@@ -211,7 +212,7 @@ func (p *params) readMultipart(r *http.Request) error {
 	switch {
 	case tooLarge(err):
 		return errTooLarge()
-	case err != nil:
+	case err != nil: // mime/multipart's errors may quote a whole line of the body
 		return badRequest("the form body is malformed: %s", clip(err.Error()))
 	}
 	return p.take(r.MultipartForm.Value, "the form body")
