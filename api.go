@@ -115,6 +115,7 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	}
 	prev, ok := req.cancelJob(time.Now())
 	if !ok {
+		closeUnread(w, r)
 		writeError(w, http.StatusConflict, "job "+req.ID+" already finished: it is "+prev.String())
 		return
 	}
@@ -134,6 +135,7 @@ func (s *server) lookup(w http.ResponseWriter, r *http.Request) *WorkRequest {
 	id := r.PathValue("id")
 	req := s.jobs.Get(id)
 	if req == nil {
+		closeUnread(w, r)
 		writeError(w, http.StatusNotFound, "no job with id "+quote(id)+": it never existed, or finished long ago")
 	}
 	return req

@@ -252,6 +252,7 @@ func TestRefusalClosesConnection(t *testing.T) {
 		{"wrong method", "PUT /work HTTP/1.1\r\n" + h, 1000, "405"},
 		{"unknown path", "POST /nowhere HTTP/1.1\r\n" + h, 1000, "404"},
 		{"non-canonical path", "POST //work HTTP/1.1\r\n" + h, 1000, "307"},
+		{"unknown job", "GET /work/999 HTTP/1.1\r\n" + h, 1000, "404"},
 	}
 	for _, tt := range tests {
 		for _, expect := range []bool{true, false} {
