@@ -26,9 +26,10 @@ func (s *server) routes(c *Collector) http.Handler {
 	mux.Handle("GET /{$}", d)
 	mux.Handle("GET /static/", d)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see POST /work, GET or DELETE /work/{id}, GET /healthz, GET /metrics)")
+		closeUnread(w, r)
+		writeError(w, http.StatusNotFound, "no such endpoint: "+quote(r.URL.Path)+" (see POST /work, GET or DELETE /work/{id}, GET /healthz, GET /metrics)")
 	})
-	return mux
+	return canonicalPaths(mux)
 }
 
 // getJob handles GET /work/{id}.
@@ -51,6 +52,7 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
+		closeUnread(w, r)
 		writeError(w, http.StatusConflict, "job "+req.ID+" already finished: it is "+prev.String())
 		return
 	}
@@ -75,6 +77,7 @@ func (s *server) lookup(w http.ResponseWriter, r *http.Request) *WorkRequest {
 	id := r.PathValue("id")
 	req := s.jobs.Get(id)
 	if req == nil {
+		closeUnread(w, r)
 		writeError(w, http.StatusNotFound, "no job with id "+quote(id)+": it never existed, or finished long ago")
 	}
 	return req
@@ -98,8 +101,9 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 // methodNotAllowed answers 405 with the Allow header set to allow.
 func methodNotAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		closeUnread(w, r)
 		w.Header().Set("Allow", allow)
-		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allow)
+		writeError(w, http.StatusMethodNotAllowed, clip(r.Method)+" is not allowed here; use "+allow)
 	}
 }
 
@@ -184,10 +188,4 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-// quote quotes s for an error message, escaping anything unprintable.
-func quote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
