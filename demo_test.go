@@ -30,7 +30,7 @@ func TestDemoRefusesTakenAddress(t *testing.T) {
 		name, addr, wantErr string
 	}{
 		{"taken", ln.Addr().String(), ln.Addr().String() + " is already in use"},
-		{"bad port", "127.0.0.1:99999", "cannot listen on -http 127.0.0.1:99999"},
+		{"bad port", "127.0.0.1:99999", "for flag -http: the port must be from 0 to 65535"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
