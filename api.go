@@ -17,6 +17,9 @@ func (s *server) routes(c *Collector) http.Handler {
 	mux.HandleFunc("GET /work/{id}", s.getJob)
 	mux.HandleFunc("DELETE /work/{id}", s.cancelJob)
 	mux.HandleFunc("/work/{id}", methodNotAllowed("GET, DELETE"))
+	mux.HandleFunc("GET /workers", s.getWorkers)
+	mux.HandleFunc("PUT /workers", s.putWorkers)
+	mux.HandleFunc("/workers", methodNotAllowed("GET, PUT"))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("/healthz", methodNotAllowed("GET"))
 	mux.HandleFunc("GET /metrics", s.metrics)
@@ -27,9 +30,9 @@ func (s *server) routes(c *Collector) http.Handler {
 	mux.Handle("GET /static/", d)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		closeUnread(w, r)
-		writeError(w, http.StatusNotFound, "no such endpoint: "+quote(r.URL.Path)+" (see POST /work, GET or DELETE /work/{id}, GET /healthz, GET /metrics)")
+		writeError(w, http.StatusNotFound, "no such endpoint: "+quote(r.URL.Path)+" (see POST /work, GET or DELETE /work/{id}, GET or PUT /workers, GET /events, GET /healthz, GET /metrics)")
 	})
-	return canonicalPaths(mux)
+	return crossOrigin(canonicalPaths(mux))
 }
 
 // getJob handles GET /work/{id}.

@@ -26,7 +26,10 @@ Usage:
   workqueue [flags]
 
 Flags:
-  -n N                        number of workers, 1 to 1024 (default 4)
+  -n N                        number of workers at start, 1 to -max-workers
+                              (default 4)
+  -max-workers N              most workers PUT /workers may ask for, 1 to
+                              1024 (default 1024)
   -http HOST:PORT             address to listen on (default 127.0.0.1:8000)
   -queue N                    jobs that may wait for a worker, 1 to 1000000;
                               beyond that, POST /work answers 503 (default 100)
@@ -59,6 +62,7 @@ Example:
 func defaultConfig() config {
 	return config{
 		workers:         4,
+		maxWorkers:      maxWorkersLimit,
 		addr:            "127.0.0.1:8000",
 		queue:           100,
 		maxDelay:        10 * time.Second,
@@ -74,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("workqueue", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Func("n", "", wholeNumber(&cfg.workers, maxWorkersLimit))
+	fs.Func("max-workers", "", wholeNumber(&cfg.maxWorkers, maxWorkersLimit))
 	fs.Func("http", "", listenAddr(&cfg.addr))
 	fs.Func("queue", "", wholeNumber(&cfg.queue, maxQueue))
 	fs.Func("max-delay", "", duration(&cfg.maxDelay, false, maxMaxDelay))
@@ -109,6 +114,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, &usageError{err}
 	case fs.NArg() > 0:
 		return cfg, &usageError{fmt.Errorf("unexpected argument %q: workqueue takes only flags", fs.Arg(0))}
+	case cfg.workers > cfg.maxWorkers:
+		return cfg, &usageError{fmt.Errorf("-n %d is above -max-workers %d", cfg.workers, cfg.maxWorkers)}
 	case fsync != "" && cfg.journalDir == "":
 		return cfg, &usageError{fmt.Errorf("-fsync %s needs -journal DIR: without a journal nothing is written to disk", fsync)}
 	}
@@ -117,9 +124,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 // Upper bounds of the size flags, so that no flag can exhaust the machine.
 const (
-	// maxWorkersLimit bounds -n: each worker is a goroutine and a slot in
-	// WorkerQueue, and more workers than this only contend for the CPU.
-	// SPEC.md's (v2) -max-workers will default to it, and bound -n in turn.
+	// maxWorkersLimit bounds -max-workers, and so -n: each worker is a
+	// goroutine and a slot in WorkerQueue, and more workers than this only
+	// contend for the CPU. -max-workers defaults to it.
 	maxWorkersLimit = 1024
 	// maxQueue bounds -queue. WorkQueue reserves a pointer a slot at start
 	// (8 MB for a million), and each waiting job holds its record and a name

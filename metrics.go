@@ -78,7 +78,8 @@ func (h *Histogram) Observe(d time.Duration) {
 
 // writeMetrics writes s, and the server's gauges, in the Prometheus text
 // exposition format, version 0.0.4.
-func writeMetrics(b *bytes.Buffer, s *Stats, q *WorkQueue, workers int) {
+func writeMetrics(b *bytes.Buffer, s *Stats, q *WorkQueue, pool *Pool) {
+	workers, _ := pool.Counts()
 	family(b, "workqueue_jobs_accepted_total", "counter", "Jobs accepted: answered 201 and queued.")
 	sample(b, "workqueue_jobs_accepted_total", "", s.Accepted.Load())
 	family(b, "workqueue_jobs_rejected_total", "counter",
@@ -95,7 +96,7 @@ func writeMetrics(b *bytes.Buffer, s *Stats, q *WorkQueue, workers int) {
 	sample(b, "workqueue_queue_length", "", int64(q.Len()))
 	family(b, "workqueue_queue_capacity", "gauge", "How many jobs may wait for a worker (-queue); jobs replayed or retried may exceed it.")
 	sample(b, "workqueue_queue_capacity", "", int64(q.Cap()))
-	family(b, "workqueue_workers", "gauge", "Workers in the pool (-n).")
+	family(b, "workqueue_workers", "gauge", "Workers alive: -n at start, then as PUT /workers sets; a retiring worker counts until its job ends.")
 	sample(b, "workqueue_workers", "", int64(workers))
 	family(b, "workqueue_workers_busy", "gauge", "Workers running a job now.")
 	sample(b, "workqueue_workers_busy", "", s.Busy.Load())
@@ -141,7 +142,7 @@ func sample(b *bytes.Buffer, name, labels string, v int64) {
 // metrics handles GET /metrics.
 func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
-	writeMetrics(&b, s.stats, s.queue, s.workers)
+	writeMetrics(&b, s.stats, s.queue, s.pool)
 	family(&b, "workqueue_log_lines_dropped_total", "counter",
 		"Log lines dropped because standard error was not taking them.")
 	sample(&b, "workqueue_log_lines_dropped_total", "", s.logDropped.Load())

@@ -23,6 +23,7 @@ var errAbandoned = errors.New("abandoned: the server stopped before the job fini
 // config is the server's configuration, from its flags.
 type config struct {
 	workers         int           // -n
+	maxWorkers      int           // -max-workers
 	addr            string        // -http
 	queue           int           // -queue
 	maxDelay        time.Duration // -max-delay
@@ -39,7 +40,7 @@ type server struct {
 	queue      *WorkQueue
 	jobs       *Store
 	stats      *Stats
-	workers    int // how many workers the dispatcher runs
+	pool       *Pool // the workers, resized by PUT /workers
 	dispatcher *Dispatcher
 	out        *lineWriter // the workers' standard output
 	events     *Events     // the server-sent events at GET /events
@@ -66,7 +67,6 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 		queue:   NewWorkQueue(cfg.queue, &stats.Accepted),
 		jobs:    NewStore(finishedKept),
 		stats:   stats,
-		workers: cfg.workers,
 		log:     log,
 		done:    make(chan struct{}),
 
@@ -75,12 +75,9 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	s.out = newLineWriter(stdout, log)
 	s.events = NewEvents(s.statsEvent)
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log}
-	workerQueue := make(WorkerQueue, cfg.workers)
-	workers := make([]*Worker, cfg.workers)
-	for i := range workers {
-		workers[i] = NewWorker(i+1, workerQueue, env)
-	}
-	s.dispatcher = NewDispatcher(s.queue, workerQueue, workers)
+	workerQueue := make(WorkerQueue, cfg.maxWorkers)
+	s.pool = NewPool(cfg.maxWorkers, func(id int) *Worker { return NewWorker(id, workerQueue, env) })
+	s.dispatcher = NewDispatcher(s.queue, workerQueue, s.pool, cfg.workers)
 	s.giveUp = func() {
 		s.dispatcher.Abort()
 		abandon(errAbandoned)

@@ -14,6 +14,7 @@ type Worker struct {
 	ID          int                      // the worker's number, 1..n
 	work        chan *WorkRequest        // requests for this worker; closed by the dispatcher
 	workerQueue chan<- chan *WorkRequest // where the worker announces it is idle
+	pool        *Pool                    // the pool it belongs to, which may retire it
 	env         *workerEnv
 	log         *slog.Logger
 	debug       bool   // whether log takes debug lines: checked before building one
@@ -58,7 +59,7 @@ func (w *Worker) Run() {
 	defer func() { cancel() }()
 	for {
 		w.workerQueue <- w.work // never blocks: WorkerQueue has a slot per worker
-		r, ok := <-w.work
+		r, ok := <-w.work // closed: retired by the dispatcher
 		if !ok {
 			return
 		}
@@ -66,6 +67,9 @@ func (w *Worker) Run() {
 			ctx, cancel = context.WithCancel(w.env.ctx)
 		}
 		w.run(ctx, cancel, r)
+		if w.pool != nil && w.pool.retireSelf(w) {
+			return // the pool shrank while this worker was busy
+		}
 	}
 }
 
