@@ -17,14 +17,22 @@ func (s *server) routes(c *Collector) http.Handler {
 	mux.HandleFunc("GET /work/{id}", s.getJob)
 	mux.HandleFunc("DELETE /work/{id}", s.cancelJob)
 	mux.HandleFunc("/work/{id}", methodNotAllowed("GET, DELETE"))
+	mux.HandleFunc("GET /workers", s.getWorkers)
+	mux.HandleFunc("PUT /workers", s.putWorkers)
+	mux.HandleFunc("/workers", methodNotAllowed("GET, PUT"))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("/healthz", methodNotAllowed("GET"))
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("/metrics", methodNotAllowed("GET"))
+	mux.Handle("GET /events", s.events)
+	d := newDashboard()
+	mux.Handle("GET /{$}", d)
+	mux.Handle("GET /static/", d)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see POST /work, GET or DELETE /work/{id}, GET /healthz, GET /metrics)")
+		closeUnread(w, r)
+		writeError(w, http.StatusNotFound, "no such endpoint: "+quote(r.URL.Path)+" (see POST /work, GET or DELETE /work/{id}, GET or PUT /workers, GET /events, GET /healthz, GET /metrics)")
 	})
-	return mux
+	return crossOrigin(canonicalPaths(mux))
 }
 
 // getJob handles GET /work/{id}.
@@ -47,6 +55,7 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
+		closeUnread(w, r)
 		writeError(w, http.StatusConflict, "job "+req.ID+" already finished: it is "+prev.String())
 		return
 	}
@@ -54,7 +63,12 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		s.retry.forget(req) // if it was waiting for a retry
 	}
 	s.stats.Canceled.Add(1)
+	if err := s.journal.finished(req); err != nil {
+		// Canceled here, but a crash now would run it again.
+		s.log.Error("cannot journal a cancel", "id", req.ID, "err", err)
+	}
 	s.jobs.Finished(req)
+	s.events.PublishJob(req)
 	j := req.snapshot()
 	if prev == Running {
 		s.log.Info("job canceled", "id", req.ID, "worker", j.Worker, "was", prev)
@@ -69,14 +83,20 @@ func (s *server) lookup(w http.ResponseWriter, r *http.Request) *WorkRequest {
 	id := r.PathValue("id")
 	req := s.jobs.Get(id)
 	if req == nil {
+		closeUnread(w, r)
 		writeError(w, http.StatusNotFound, "no job with id "+quote(id)+": it never existed, or finished long ago")
 	}
 	return req
 }
 
 // healthz handles GET /healthz: 200 while the server accepts work, 503 once
-// it is draining.
+// it is draining or its journal cannot be written.
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.journal.err(); err != nil {
+		b := append(appendJSONString(append(make([]byte, 0, 128), `{"status":"journal failed","error":`...), err.Error()), "}\n"...)
+		writeJSON(w, http.StatusServiceUnavailable, b)
+		return
+	}
 	if s.queue.Closed() {
 		writeObject(w, http.StatusServiceUnavailable, "status", "draining")
 		return
@@ -87,8 +107,9 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 // methodNotAllowed answers 405 with the Allow header set to allow.
 func methodNotAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		closeUnread(w, r)
 		w.Header().Set("Allow", allow)
-		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allow)
+		writeError(w, http.StatusMethodNotAllowed, clip(r.Method)+" is not allowed here; use "+allow)
 	}
 }
 
@@ -173,10 +194,4 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-// quote quotes s for an error message, escaping anything unprintable.
-func quote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

@@ -1,12 +1,9 @@
 package main
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // WorkerQueue is the pool of idle workers: a buffered channel of the workers'
-// own channels, one slot per worker. An idle Worker puts its channel in;
+// own channels, a slot for each worker the pool may have (-max-workers). An idle Worker puts its channel in;
 // the dispatcher takes one out and sends that worker a request on it.
 type WorkerQueue chan chan *WorkRequest
 
@@ -16,14 +13,16 @@ type WorkerQueue chan chan *WorkRequest
 type Dispatcher struct {
 	queue       *WorkQueue
 	workerQueue WorkerQueue
-	workers     []*Worker
+	pool        *Pool
+	workers     int         // how many workers Run starts with
 	aborted     atomic.Bool // set by Abort: hand out no more requests
 }
 
 // NewDispatcher returns a Dispatcher that feeds requests from queue to the
-// given workers, all of which must put their channels into workerQueue.
-func NewDispatcher(queue *WorkQueue, workerQueue WorkerQueue, workers []*Worker) *Dispatcher {
-	return &Dispatcher{queue: queue, workerQueue: workerQueue, workers: workers}
+// workers of pool, starting with n of them, all of which put their channels
+// into workerQueue.
+func NewDispatcher(queue *WorkQueue, workerQueue WorkerQueue, pool *Pool, n int) *Dispatcher {
+	return &Dispatcher{queue: queue, workerQueue: workerQueue, pool: pool, workers: n}
 }
 
 // Run starts the workers and dispatches requests until WorkQueue has ended
@@ -31,15 +30,9 @@ func NewDispatcher(queue *WorkQueue, workerQueue WorkerQueue, workers []*Worker)
 // and exited: Run takes each worker's channel back from WorkerQueue, which
 // the worker puts there only when idle, and closes it.
 func (d *Dispatcher) Run() {
-	var wg sync.WaitGroup
-	for _, w := range d.workers {
-		wg.Go(w.Run)
-	}
+	d.pool.Resize(d.workers)
 	d.dispatch()
-	for range d.workers {
-		close(<-d.workerQueue)
-	}
-	wg.Wait()
+	d.pool.closeAll(d.workerQueue)
 }
 
 // Abort makes the dispatcher pass over the requests still queued instead of
@@ -55,7 +48,11 @@ func (d *Dispatcher) Abort() { d.aborted.Store(true) }
 // as waiting in WorkQueue until a worker starts it.
 func (d *Dispatcher) dispatch() {
 	for {
-		r, ok := d.queue.Next()
+		r, ok, woken := d.queue.Next(d.pool.wake)
+		if woken { // resized: retire the idle workers beyond the target
+			d.pool.retireIdle(d.workerQueue)
+			continue
+		}
 		if !ok {
 			return
 		}

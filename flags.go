@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"workqueue/internal/journal"
 )
 
 // usageError is a bad command line.
@@ -30,7 +32,10 @@ Usage:
   workqueue [flags] -- COMMAND [ARG...]
 
 Flags:
-  -n N                        number of workers, 1 to 1024 (default 4)
+  -n N                        number of workers at start, 1 to -max-workers
+                              (default 4)
+  -max-workers N              most workers PUT /workers may ask for, 1 to
+                              1024 (default 1024)
   -http HOST:PORT             address to listen on (default 127.0.0.1:8000)
   -queue N                    jobs that may wait for a worker, 1 to 1000000;
                               beyond that, POST /work answers 503 (default 100)
@@ -40,6 +45,15 @@ Flags:
                               accepted jobs before giving up and exiting 1,
                               at most 24h (default 30s)
   -log-level LEVEL            debug, info, warn or error (default info)
+  -journal DIR                keep a write-ahead journal of every job in DIR,
+                              so that accepted jobs survive a crash or kill -9
+                              and run after the restart (default: none, in
+                              memory only)
+  -fsync always|DURATION|never
+                              with -journal: always, a 201 only once the job
+                              is on disk; DURATION such as 50ms, flushed at
+                              least that often (a crash may lose that window);
+                              never, left to the OS (default always)
   -retries N                  with a COMMAND: how many times a failed attempt
                               is tried again, after 1s, 2s, 4s ... (at most
                               1m, +-20%), 0 to 100 (default 0)
@@ -62,6 +76,7 @@ Example:
 func defaultConfig() config {
 	return config{
 		workers:         4,
+		maxWorkers:      maxWorkersLimit,
 		addr:            "127.0.0.1:8000",
 		queue:           100,
 		maxDelay:        10 * time.Second,
@@ -78,10 +93,27 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(io.Discard)
 	flags, command, hasCommand := cutCommand(args)
 	fs.Func("n", "", wholeNumber(&cfg.workers, 1, maxWorkersLimit))
+	fs.Func("max-workers", "", wholeNumber(&cfg.maxWorkers, 1, maxWorkersLimit))
 	fs.Func("http", "", listenAddr(&cfg.addr))
 	fs.Func("queue", "", wholeNumber(&cfg.queue, 1, maxQueue))
 	fs.Func("max-delay", "", duration(&cfg.maxDelay, false, maxMaxDelay))
 	fs.Func("shutdown-timeout", "", duration(&cfg.shutdownTimeout, true, maxShutdownTimeout))
+	fs.Func("journal", "", func(s string) error {
+		if s == "" {
+			return errors.New("want a directory, such as /var/lib/workqueue")
+		}
+		cfg.journalDir = s
+		return nil
+	})
+	fsync := ""
+	fs.Func("fsync", "", func(s string) error {
+		sync, err := journal.ParseSync(s)
+		if err != nil {
+			return err
+		}
+		cfg.fsync, fsync = sync, s
+		return nil
+	})
 	fs.Func("log-level", "", func(s string) error {
 		switch strings.ToLower(s) {
 		case "debug", "info", "warn", "error":
@@ -99,6 +131,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, &usageError{err}
 	case fs.NArg() > 0:
 		return cfg, &usageError{fmt.Errorf("unexpected argument %q: workqueue takes flags, then -- COMMAND [ARG...] if its jobs run a command", fs.Arg(0))}
+	case cfg.workers > cfg.maxWorkers:
+		return cfg, &usageError{fmt.Errorf("-n %d is above -max-workers %d", cfg.workers, cfg.maxWorkers)}
+	case fsync != "" && cfg.journalDir == "":
+		return cfg, &usageError{fmt.Errorf("-fsync %s needs -journal DIR: without a journal nothing is written to disk", fsync)}
 	}
 	return cfg, setCommand(&cfg, command, hasCommand)
 }
@@ -143,9 +179,9 @@ func setCommand(cfg *config, argv []string, ok bool) error {
 
 // Upper bounds of the size flags, so that no flag can exhaust the machine.
 const (
-	// maxWorkersLimit bounds -n: each worker is a goroutine and a slot in
-	// WorkerQueue, and more workers than this only contend for the CPU.
-	// SPEC.md's (v2) -max-workers will default to it, and bound -n in turn.
+	// maxWorkersLimit bounds -max-workers, and so -n: each worker is a
+	// goroutine and a slot in WorkerQueue, and more workers than this only
+	// contend for the CPU. -max-workers defaults to it.
 	maxWorkersLimit = 1024
 	// maxQueue bounds -queue. WorkQueue reserves a pointer a slot at start
 	// (8 MB for a million), and each waiting job holds its record and a name

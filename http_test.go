@@ -227,3 +227,104 @@ func TestGarbage(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// TestRefusalClosesConnection sends requests that are refused before their
+// body is read, over real TCP with the server's real limits, and checks the
+// server answers, says Connection: close, and closes the connection at once
+// rather than holding it until its 10 s read timeout. With
+// Expect: 100-continue the client sends only the headers and waits, as curl
+// does; without it, the body follows the headers at once.
+func TestRefusalClosesConnection(t *testing.T) {
+	ts := newTestServer(t, testConfig(), Sleep)
+	addr := startHTTP(t, ts, defaultLimits())
+	const h = "Host: x\r\nContent-Type: " + formType + "\r\n"
+	tests := []struct {
+		name, head string
+		length     int
+		wantStatus string
+	}{
+		{"declared too large", "POST /work HTTP/1.1\r\n" + h, 100 << 10, "413"},
+		{"unsupported type", "POST /work HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n", 1000, "415"},
+		{"no type", "POST /work HTTP/1.1\r\nHost: x\r\n", 1000, "415"},
+		{"encoded", "POST /work?name=A HTTP/1.1\r\n" + h + "Content-Encoding: gzip\r\n", 1000, "415"},
+		{"malformed query", "POST /work?name=%zz HTTP/1.1\r\n" + h, 1000, "400"},
+		{"name twice in query", "POST /work?name=a&name=b HTTP/1.1\r\n" + h, 1000, "400"},
+		{"wrong method", "PUT /work HTTP/1.1\r\n" + h, 1000, "405"},
+		{"unknown path", "POST /nowhere HTTP/1.1\r\n" + h, 1000, "404"},
+		{"non-canonical path", "POST //work HTTP/1.1\r\n" + h, 1000, "307"},
+		{"unknown job", "GET /work/999 HTTP/1.1\r\n" + h, 1000, "404"},
+	}
+	for _, tt := range tests {
+		for _, expect := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/expect=%v", tt.name, expect), func(t *testing.T) {
+				t.Parallel()
+				head := tt.head + fmt.Sprintf("Content-Length: %d\r\n", tt.length)
+				if expect {
+					head += "Expect: 100-continue\r\n"
+				}
+				raw := head + "\r\n"
+				if !expect {
+					raw += strings.Repeat("a", tt.length)
+				}
+				answer, closed := exchangeWithin(t, addr, raw, 3*time.Second)
+				if !strings.HasPrefix(answer, "HTTP/1.1 "+tt.wantStatus+" ") {
+					t.Fatalf("answer %.60q, want status %s", answer, tt.wantStatus)
+				}
+				if !strings.Contains(answer, "\r\nConnection: close\r\n") {
+					t.Errorf("answer without Connection: close:\n%s", answer)
+				}
+				if !closed {
+					t.Errorf("the connection was still open 3 s after the %s answer; want it closed at once", tt.wantStatus)
+				}
+			})
+		}
+	}
+}
+
+// exchangeWithin sends raw on a new connection and reads until the server
+// closes it or d passes; it returns what it read and whether the server
+// closed the connection in time.
+func exchangeWithin(t *testing.T, addr, raw string, d time.Duration) (string, bool) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Errorf("dial: %v", err)
+		return "", false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(d))
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Errorf("write: %v", err)
+		return "", false
+	}
+	got, err := io.ReadAll(conn)
+	var ne net.Error
+	return string(got), !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// TestHeaderLimit checks the server takes 64 KiB of request line and
+// headers, as the README says, and no more: net/http allows 4 KiB beyond
+// MaxHeaderBytes, which defaultLimits takes into account.
+func TestHeaderLimit(t *testing.T) {
+	ts := newTestServer(t, testConfig(), Sleep)
+	addr := startHTTP(t, ts, defaultLimits())
+	tests := []struct {
+		name       string
+		size       int // of the whole head: request line and headers
+		wantStatus string
+	}{
+		{"60 KiB", 60 << 10, "200"},
+		{"63 KiB", 63 << 10, "200"},
+		{"65 KiB", 65 << 10, "431"},
+		{"69 KiB", 69 << 10, "431"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			head := "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: "
+			raw := head + strings.Repeat("x", tt.size-len(head)-4) + "\r\n\r\n"
+			answer, _ := exchangeWithin(t, addr, raw, 3*time.Second)
+			if !strings.HasPrefix(answer, "HTTP/1.1 "+tt.wantStatus+" ") {
+				t.Errorf("head of %d bytes: answer %.60q, want status %s", len(raw), answer, tt.wantStatus)
+			}
+		})
+	}
+}

@@ -109,6 +109,13 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.logLevel}))
 	s := newServer(cfg, cfg.work(), stdout, log)
 	s.logDropped = &logw.dropped
+	if err := s.recover(stop, cfg); err != nil {
+		if stop.Err() != nil {
+			return fmt.Errorf("stopped while starting: %w", context.Cause(stop))
+		}
+		return err
+	}
+	defer s.journal.close()
 	s.start()
 	if hook != nil {
 		if err := hook(stop); err != nil {
@@ -166,14 +173,17 @@ type httpLimits struct {
 //   - 10 s to take the answer: a few hundred bytes of JSON;
 //   - a minute for an idle keep-alive connection, so clients that submit
 //     often reuse connections and idle ones do not pile up;
-//   - 64 KiB of headers, plenty for any real client (the default is 1 MiB).
+//   - 64 KiB of request line and headers, plenty for any real client (the
+//     default is 1 MiB). net/http reads MaxHeaderBytes plus 4096 bytes of
+//     slack before it answers 431 (initialReadLimitSize in net/http's
+//     server.go), so MaxHeaderBytes is 4 KiB less than the limit meant.
 func defaultLimits() httpLimits {
 	return httpLimits{
 		readHeader:     5 * time.Second,
 		read:           10 * time.Second,
 		write:          10 * time.Second,
 		idle:           time.Minute,
-		maxHeaderBytes: 64 << 10,
+		maxHeaderBytes: 64<<10 - 4096,
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -24,16 +25,17 @@ var errRetryAbandoned = errors.New("abandoned: the server stopped before its ret
 // giveUp). A drain never waits out a backoff, which may be longer than
 // -shutdown-timeout.
 type retrier struct {
-	max   int         // -retries: how many times a failed attempt is tried again
-	queue *RetryQueue // the jobs waiting out their backoff
-	work  *WorkQueue  // where due retries go
-	jobs  *Store
-	stats *Stats
-	log   *slog.Logger
-	// leave, if not nil, takes the jobs whose retry a stopping server will
-	// not run, queued, instead of giveUp failing them: with the journal, the
-	// next start runs them.
-	leave func(rs []*WorkRequest)
+	max    int         // -retries: how many times a failed attempt is tried again
+	queue  *RetryQueue // the jobs waiting out their backoff
+	work   *WorkQueue  // where due retries go
+	jobs   *Store
+	stats  *Stats
+	events *Events
+	log    *slog.Logger
+	// journal, with -journal, records each retry; and the jobs whose retry a
+	// stopping server will not run stay queued in it, for the next start to
+	// run, rather than fail. Set by useJournal before the server starts.
+	journal *jobJournal
 
 	drainOnce sync.Once  // runs the drain's step once, however many drains
 	mu        sync.Mutex // guards draining, and orders wait against the drain
@@ -42,8 +44,8 @@ type retrier struct {
 
 // newRetrier returns the retrier of a server that tries a failed attempt
 // again up to max times, pushing due retries onto work.
-func newRetrier(max int, work *WorkQueue, jobs *Store, stats *Stats, log *slog.Logger) *retrier {
-	t := &retrier{max: max, work: work, jobs: jobs, stats: stats, log: log}
+func newRetrier(max int, work *WorkQueue, jobs *Store, stats *Stats, events *Events, log *slog.Logger) *retrier {
+	t := &retrier{max: max, work: work, jobs: jobs, stats: stats, events: events, log: log}
 	t.queue = NewRetryQueue(t.due)
 	return t
 }
@@ -73,24 +75,27 @@ func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
 	}
 }
 
-// wait moves r, running, back to queued with err as its error, to wait in
-// the RetryQueue until its backoff ends, and returns when that is (its
-// retry_at). While the server drains, r is given up instead, and at is zero.
-// It reports false, and changes nothing, if r was canceled meanwhile.
+// wait moves r, running, back to queued with err as its error, journals and
+// publishes that, and puts r in the RetryQueue until its backoff ends; it
+// returns when that is (its retry_at). While the server drains, r is given
+// up instead, and at is zero. It reports false, and changes nothing, if r
+// was canceled meanwhile.
 func (t *retrier) wait(r *WorkRequest, err error) (at time.Time, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at = time.Now().Add(backoff(r.attemptsMade(), 2*rand.Float64()-1))
-	if !r.requeue(at, err.Error(), func() {
-		if !t.draining {
-			t.queue.Add(r, at)
-		}
-	}) {
+	if !r.requeue(at, err.Error()) {
 		return time.Time{}, false
 	}
+	t.journal.retrying(r) // before r can start again, so replay sees them in order
+	t.events.PublishJob(r)
 	if t.draining {
 		t.giveUp([]*WorkRequest{r})
 		return time.Time{}, true
+	}
+	t.queue.Add(r, at)
+	if r.State() != Queued {
+		t.queue.Remove(r) // canceled before Add: its canceler found nothing to forget
 	}
 	return at, true
 }
@@ -131,30 +136,38 @@ func (t *retrier) drain() {
 }
 
 // giveUp settles jobs whose retry the server will not run, because it is
-// stopping: it hands them to leave if set; else each one still queued fails
-// with errRetryAbandoned and its last error, and the log names them.
+// stopping. With the journal they stay queued, their retry journaled, for
+// the next start to run; without, each one still queued fails with
+// errRetryAbandoned and its last error. Either way the log names them.
 func (t *retrier) giveUp(rs []*WorkRequest) {
-	if len(rs) == 0 {
+	if t.journal != nil {
+		logJobs(t.log, slog.LevelInfo, "retries left in the journal for the next start", rs)
 		return
 	}
-	if t.leave != nil {
-		t.leave(rs)
-		return
-	}
-	var ids []string
+	var failed []*WorkRequest
 	now := time.Now()
 	for _, r := range rs {
 		if r.abandonRetry(now) {
 			t.stats.Failed.Add(1)
 			t.jobs.Finished(r)
-			ids = append(ids, r.ID)
+			t.events.PublishJob(r)
+			failed = append(failed, r)
 		}
 	}
-	if len(ids) > 0 {
-		shown := ids[:min(len(ids), idsLogged)]
-		t.log.Error("retries given up: the server is stopping", "jobs", len(ids),
-			"ids", strings.Join(shown, ","), "more", len(ids)-len(shown))
+	logJobs(t.log, slog.LevelError, "retries given up: the server is stopping", failed)
+}
+
+// logJobs logs msg at level with how many jobs rs holds and the ids of the
+// first idsLogged, unless rs is empty.
+func logJobs(log *slog.Logger, level slog.Level, msg string, rs []*WorkRequest) {
+	if len(rs) == 0 {
+		return
 	}
+	ids := make([]string, 0, min(len(rs), idsLogged))
+	for _, r := range rs[:cap(ids)] {
+		ids = append(ids, r.ID)
+	}
+	log.Log(context.Background(), level, msg, "jobs", len(rs), "ids", strings.Join(ids, ","), "more", len(rs)-len(ids))
 }
 
 // attemptsMade returns how many times r was started.
@@ -172,10 +185,9 @@ func (r *WorkRequest) State() State {
 }
 
 // requeue moves a running request back to queued, to be retried at at, with
-// err as its error and neither worker nor start time, and calls wait while it holds r's lock, so that a cancel
-// finds r either running or waiting where wait put it. It reports false, and
+// err as its error and neither worker nor start time. It reports false, and
 // changes nothing, if r is no longer running (it was canceled).
-func (r *WorkRequest) requeue(at time.Time, err string, wait func()) bool {
+func (r *WorkRequest) requeue(at time.Time, err string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.state != Running {
@@ -183,7 +195,6 @@ func (r *WorkRequest) requeue(at time.Time, err string, wait func()) bool {
 	}
 	r.state, r.err, r.retryAt, r.cancel, r.completing = Queued, err, at, nil, false
 	r.worker, r.startedAt = 0, time.Time{} // it holds no worker while it waits
-	wait()
 	return true
 }
 

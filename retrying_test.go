@@ -266,60 +266,46 @@ func TestDrainGivesUpPendingRetries(t *testing.T) {
 
 // TestRetrierDrain checks the drain's step on its own, with the RetryQueue's
 // timer stopped so that a retry is due but not yet handed over: the due one
-// goes onto WorkQueue, counted as waiting, the other fails, and a job whose
-// attempt fails afterwards is given up, or handed to leave when it is set.
+// goes onto WorkQueue, counted as waiting, the other fails, and so does a
+// job whose attempt fails afterwards.
 func TestRetrierDrain(t *testing.T) {
-	for _, leave := range []bool{false, true} {
-		t.Run(fmt.Sprintf("leave=%v", leave), func(t *testing.T) {
-			stats, jobs, logs := NewStats(), NewStore(10), new(syncBuffer)
-			wq := NewWorkQueue(10, &stats.Accepted)
-			rt := newRetrier(3, wq, jobs, stats, slog.New(slog.NewTextHandler(logs, nil)))
-			var left []string
-			if leave {
-				rt.leave = func(rs []*WorkRequest) {
-					for _, r := range rs {
-						left = append(left, r.ID)
-					}
-				}
-			}
-			due := &WorkRequest{ID: "1", seq: 1, err: "exit status 1"}
-			later := &WorkRequest{ID: "2", seq: 2, err: "exit status 2"}
-			late := &WorkRequest{ID: "3", seq: 3, state: Running, attempts: 1}
-			for _, r := range []*WorkRequest{due, later, late} {
-				jobs.Add(r)
-			}
-			rt.queue.Stop() // keeps the timer from handing due over first
-			rt.queue.Add(due, time.Now().Add(-time.Second))
-			rt.queue.Add(later, time.Now().Add(time.Hour))
-			rt.drain()
-			if _, ok := rt.wait(late, errors.New("exit status 3")); !ok {
-				t.Fatalf("wait(running job) reported it canceled")
-			}
-			if n := wq.Len(); n != 1 {
-				t.Fatalf("WorkQueue length %d after the drain, want 1: the due job", n)
-			}
-			if r, ok := wq.Next(); r != due || !ok {
-				t.Errorf("WorkQueue: next %v, %v; want the due job", r, ok)
-			}
-			if rt.queue.Len() != 0 {
-				t.Errorf("RetryQueue length %d after the drain, want 0", rt.queue.Len())
-			}
-			wantErr := map[string]string{
-				"2": "abandoned: the server stopped before its retry; last attempt: exit status 2",
-				"3": "abandoned: the server stopped before its retry; last attempt: exit status 3",
-			}
-			for _, r := range []*WorkRequest{later, late} {
-				j := r.snapshot()
-				switch {
-				case leave && (j.State != "queued" || stats.Failed.Load() != 0):
-					t.Errorf("job %s: %+v, failed %d; want left queued, none failed", r.ID, j, stats.Failed.Load())
-				case !leave && (j.State != "failed" || j.Error != wantErr[r.ID] || stats.Failed.Load() != 2):
-					t.Errorf("job %s: %+v, failed %d; want failed with %q, 2 failed", r.ID, j, stats.Failed.Load(), wantErr[r.ID])
-				}
-			}
-			if want := "2,3"; leave && strings.Join(left, ",") != want {
-				t.Errorf("left %v, want jobs %s", left, want)
-			}
-		})
+	stats, jobs, logs := NewStats(), NewStore(10), new(syncBuffer)
+	wq := NewWorkQueue(10, &stats.Accepted)
+	rt := newRetrier(3, wq, jobs, stats, NewEvents(nil), slog.New(slog.NewTextHandler(logs, nil)))
+	due := &WorkRequest{ID: "1", seq: 1, err: "exit status 1"}
+	later := &WorkRequest{ID: "2", seq: 2, err: "exit status 2"}
+	late := &WorkRequest{ID: "3", seq: 3, state: Running, attempts: 1}
+	for _, r := range []*WorkRequest{due, later, late} {
+		jobs.Add(r)
+	}
+	rt.queue.Stop() // keeps the timer from handing due over first
+	rt.queue.Add(due, time.Now().Add(-time.Second))
+	rt.queue.Add(later, time.Now().Add(time.Hour))
+	rt.drain()
+	if _, ok := rt.wait(late, errors.New("exit status 3")); !ok {
+		t.Fatalf("wait(running job) reported it canceled")
+	}
+	if n := wq.Len(); n != 1 {
+		t.Fatalf("WorkQueue length %d after the drain, want 1: the due job", n)
+	}
+	if r, ok, _ := wq.Next(nil); r != due || !ok {
+		t.Errorf("WorkQueue: next %v, %v; want the due job", r, ok)
+	}
+	if rt.queue.Len() != 0 {
+		t.Errorf("RetryQueue length %d after the drain, want 0", rt.queue.Len())
+	}
+	for _, r := range []*WorkRequest{later, late} {
+		want := "abandoned: the server stopped before its retry; last attempt: exit status " + r.ID
+		if j := r.snapshot(); j.State != "failed" || j.Error != want {
+			t.Errorf("job %s: %+v, want failed with %q", r.ID, j, want)
+		}
+	}
+	if n := stats.Failed.Load(); n != 2 {
+		t.Errorf("failed %d, want 2", n)
+	}
+	for _, want := range []string{`msg="retries given up: the server is stopping" jobs=1 ids=2 more=0`, `jobs=1 ids=3 more=0`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
 	}
 }

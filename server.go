@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"workqueue/internal/journal"
 )
 
 // finishedKept is how many finished jobs the Store keeps for GET /work/{id}.
@@ -21,6 +23,7 @@ var errAbandoned = errors.New("abandoned: the server stopped before the job fini
 // config is the server's configuration, from its flags.
 type config struct {
 	workers         int           // -n
+	maxWorkers      int           // -max-workers
 	addr            string        // -http
 	queue           int           // -queue
 	maxDelay        time.Duration // -max-delay
@@ -29,6 +32,8 @@ type config struct {
 	retries         int           // -retries
 	jobTimeout      time.Duration // -job-timeout; also in command
 	command         *Command      // the words after --; nil for the greeting alone
+	journalDir      string        // -journal: the journal's directory, or "" for none
+	fsync           journal.Sync  // -fsync
 }
 
 // server is one workqueue: the Collector, WorkQueue, the dispatcher and its
@@ -38,14 +43,18 @@ type server struct {
 	queue      *WorkQueue
 	jobs       *Store
 	stats      *Stats
-	workers    int // how many workers the dispatcher runs
+	pool       *Pool // the workers, resized by PUT /workers
 	dispatcher *Dispatcher
 	out        *lineWriter // the workers' standard output
+	events     *Events     // the server-sent events at GET /events
 	// logDropped counts log lines dropped because standard error fell
 	// behind; run points it at its logWriter's count before serving.
 	logDropped *atomic.Int64
 	handler    http.Handler
 	log        *slog.Logger
+	collector  *Collector
+	env        *workerEnv    // what the workers share
+	journal    *jobJournal   // nil without -journal
 	retry      *retrier      // jobs waiting out a backoff before their next attempt
 	attempts   *attemptStats // attempts by outcome, and how long they ran
 
@@ -60,40 +69,47 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	ctx, abandon := context.WithCancelCause(context.Background())
 	stats := NewStats()
 	s := &server{
-		queue:   NewWorkQueue(cfg.queue, &stats.Accepted),
-		jobs:    NewStore(finishedKept),
-		stats:   stats,
-		workers: cfg.workers,
-		log:     log,
-		done:    make(chan struct{}),
+		queue: NewWorkQueue(cfg.queue, &stats.Accepted),
+		jobs:  NewStore(finishedKept),
+		stats: stats,
+		log:   log,
+		done:  make(chan struct{}),
 
 		logDropped: new(atomic.Int64),
 	}
 	s.out = newLineWriter(stdout, log)
-	s.retry = newRetrier(cfg.retries, s.queue, s.jobs, stats, log)
+	s.events = NewEvents(s.statsEvent)
+	s.retry = newRetrier(cfg.retries, s.queue, s.jobs, stats, s.events, log)
 	s.attempts = newAttemptStats()
-	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, log: log,
+	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log,
 		retry: s.retry, attempts: s.attempts}
-	workerQueue := make(WorkerQueue, cfg.workers)
-	workers := make([]*Worker, cfg.workers)
-	for i := range workers {
-		workers[i] = NewWorker(i+1, workerQueue, env)
-	}
-	s.dispatcher = NewDispatcher(s.queue, workerQueue, workers)
+	workerQueue := make(WorkerQueue, cfg.maxWorkers)
+	s.pool = NewPool(cfg.maxWorkers, func(id int) *Worker { return NewWorker(id, workerQueue, env) })
+	s.dispatcher = NewDispatcher(s.queue, workerQueue, s.pool, cfg.workers)
 	s.giveUp = func() {
 		s.dispatcher.Abort()
 		abandon(errAbandoned)
 	}
-	s.handler = s.routes(&Collector{queue: s.queue, jobs: s.jobs, stats: s.stats, maxDelay: cfg.maxDelay,
-		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)})
+	s.env = env
+	s.collector = &Collector{queue: s.queue, jobs: s.jobs, stats: s.stats, events: s.events, maxDelay: cfg.maxDelay,
+		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
+	s.handler = s.routes(s.collector)
 	return s
 }
 
 // start sets the dispatcher and its workers going.
 func (s *server) start() {
+	f := s.env.finisher
+	if f != nil {
+		go f.run(s.env)
+	}
 	go func() {
 		defer close(s.done)
 		s.dispatcher.Run()
+		if f != nil { // the workers have exited: nothing more to finish
+			close(f.c)
+			<-f.done
+		}
 	}()
 }
 
@@ -111,10 +127,12 @@ const (
 // another's write of its greeting stops waiting), leaves the queued ones
 // unrun, waits a bounded time for the workers to exit (one may be stuck in
 // write(2) to a standard output nobody reads) and for the output, and
-// returns an *abandonedError. Concurrent drains are safe.
+// returns an *abandonedError. Either way it then ends every /events stream.
+// Concurrent drains are safe.
 func (s *server) drain(ctx context.Context) error {
 	s.retry.drain() // due retries queued, the others given up
 	s.queue.Close()
+	defer s.events.Close() // a stream never goes idle: end them, or no graceful shutdown ends
 	select {
 	case <-s.done:
 		s.out.Close(outputWait) // nothing is pending: every worker wrote its line

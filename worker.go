@@ -14,6 +14,7 @@ type Worker struct {
 	ID          int                      // the worker's number, 1..n
 	work        chan *WorkRequest        // requests for this worker; closed by the dispatcher
 	workerQueue chan<- chan *WorkRequest // where the worker announces it is idle
+	pool        *Pool                    // the pool it belongs to, which may retire it
 	env         *workerEnv
 	log         *slog.Logger
 	debug       bool   // whether log takes debug lines: checked before building one
@@ -22,12 +23,17 @@ type Worker struct {
 
 // workerEnv is what all workers of a server share.
 type workerEnv struct {
-	do       Work            // the work itself
-	ctx      context.Context // canceled, with a cause, when the server abandons its jobs
-	out      *lineWriter     // standard output
-	jobs     *Store
-	stats    *Stats
-	log      *slog.Logger
+	do      Work            // the work itself
+	ctx     context.Context // canceled, with a cause, when the server abandons its jobs
+	out     *lineWriter     // standard output
+	jobs    *Store
+	stats   *Stats
+	events  *Events // publishes each change of a job's state
+	log     *slog.Logger
+	journal *jobJournal // nil without -journal
+	// finisher, with -journal, writes the greetings of completed jobs and
+	// settles them, so that workers never wait for the disk; else nil.
+	finisher *finisher
 	retry    *retrier      // where failed attempts wait for their retry
 	attempts *attemptStats // counts attempts
 }
@@ -55,7 +61,7 @@ func (w *Worker) Run() {
 	defer func() { cancel() }()
 	for {
 		w.workerQueue <- w.work // never blocks: WorkerQueue has a slot per worker
-		r, ok := <-w.work
+		r, ok := <-w.work       // closed: retired by the dispatcher
 		if !ok {
 			return
 		}
@@ -63,6 +69,9 @@ func (w *Worker) Run() {
 			ctx, cancel = context.WithCancel(w.env.ctx)
 		}
 		w.run(ctx, cancel, r)
+		if w.pool != nil && w.pool.retireSelf(w) {
+			return // the pool shrank while this worker was busy
+		}
 	}
 }
 
@@ -73,6 +82,8 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 	if !r.start(w.ID, started, cancel) {
 		return
 	}
+	ack := w.env.journal.started(r)
+	w.env.events.PublishJob(r)
 	w.env.stats.Busy.Add(1)
 	defer w.env.stats.Busy.Add(-1)
 	w.env.stats.Wait.Observe(started.Sub(r.EnqueuedAt))
@@ -92,6 +103,10 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 	w.env.attempts.Done.Add(1)
 	if !r.complete() {
 		return // canceled while running: the canceler recorded it
+	}
+	if f := w.env.finisher; f != nil {
+		w.handOver(f, r, started, ack)
+		return
 	}
 	// A write error was logged once by the lineWriter, not once a job.
 	err = w.greet(r)
@@ -116,13 +131,22 @@ func (w *Worker) settle(r *WorkRequest, started time.Time, err error, logFailure
 			return
 		}
 		w.env.stats.Failed.Add(1)
+		if errors.Is(err, errAbandoned) && w.env.journal != nil {
+			// Not journaled as failed: the journal keeps it running, so it
+			// runs again at the next start.
+			w.env.jobs.Finished(r)
+			w.env.events.PublishJob(r)
+			return
+		}
 		if logFailure {
 			w.log.Error("job failed", "id", r.ID, "err", err)
 		} else if w.debug {
 			w.log.Debug("job failed", "id", r.ID, "err", err)
 		}
 	}
+	w.env.journal.finished(r)
 	w.env.jobs.Finished(r)
+	w.env.events.PublishJob(r)
 }
 
 // later returns the time now, reading only the monotonic clock: t plus the

@@ -141,9 +141,10 @@ func (q *WorkQueue) left() { q.waiting.Add(-1) }
 
 // Next returns the next request for the dispatcher, in the order accepted,
 // waiting for one if none is queued; ok is false once the queue has ended.
-// Only the dispatcher calls it. It takes q.mu only when the channel is empty
-// or the overflow holds requests.
-func (q *WorkQueue) Next() (r *WorkRequest, ok bool) {
+// While it waits, a receive from wake ends the wait with woken set and no
+// request. Only the dispatcher calls it. It takes q.mu only when the
+// channel is empty or the overflow holds requests.
+func (q *WorkQueue) Next(wake <-chan struct{}) (r *WorkRequest, ok, woken bool) {
 	select {
 	case r, ok = <-q.c:
 	default:
@@ -151,12 +152,16 @@ func (q *WorkQueue) Next() (r *WorkRequest, ok bool) {
 		// blocking: a push spills only while the channel is full, so a
 		// spill after this refill leaves the channel something to receive.
 		q.refill()
-		r, ok = <-q.c
+		select {
+		case r, ok = <-q.c:
+		case <-wake:
+			return nil, true, true
+		}
 	}
 	if q.spilled.Load() {
 		q.refill()
 	}
-	return r, ok
+	return r, ok, false
 }
 
 // refill moves requests from the overflow into the channel while it has

@@ -86,6 +86,35 @@ func TestAppendAsyncWrittenByClose(t *testing.T) {
 	}
 }
 
+// TestAppendAck checks that AppendAck's channel answers once the records are
+// written, and at once with the refusal for records Append would refuse.
+func TestAppendAck(t *testing.T) {
+	dir := t.TempDir()
+	j := openT(t, dir, Options{})
+	acks := make([]<-chan error, 0, 10)
+	for i := 1; i <= 10; i++ {
+		acks = append(acks, j.AppendAck(rec(i)))
+	}
+	for i, ack := range acks {
+		if err := <-ack; err != nil {
+			t.Fatalf("AppendAck %d: %v", i+1, err)
+		}
+	}
+	if err := <-j.AppendAck(Record{Type: 0, Key: 1}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("AppendAck of type 0 = %v, want ErrInvalid", err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-j.AppendAck(rec(11)); !errors.Is(err, ErrClosed) {
+		t.Errorf("AppendAck after Close = %v, want ErrClosed", err)
+	}
+	j = openT(t, dir, Options{})
+	if got := replayAll(t, j); len(got) != 10 {
+		t.Errorf("Replay after AppendAck: %d records, want 10", len(got))
+	}
+}
+
 func TestMaxKeySurvivesCompaction(t *testing.T) {
 	dir := t.TempDir()
 	o := Options{Sync: SyncNever, SegmentBytes: 256, Live: func(uint64) bool { return false }}

@@ -39,6 +39,18 @@ func (j *Journal) AppendAsync(recs ...Record) error {
 	return j.enqueue(recs, nil)
 }
 
+// AppendAck queues recs like AppendAsync, without waiting, and returns a
+// channel that receives their outcome once they are durable as Append would
+// wait for (or at once, if they were refused): a caller can do other work
+// while its records are flushed, and wait only when it must.
+func (j *Journal) AppendAck(recs ...Record) <-chan error {
+	done := make(chan error, 1)
+	if err := j.enqueue(recs, done); err != nil {
+		done <- err
+	}
+	return done
+}
+
 // enqueue checks and frames recs and hands them to the writer.
 func (j *Journal) enqueue(recs []Record, done chan error) error {
 	size := 0

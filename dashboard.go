@@ -1,0 +1,54 @@
+package main
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+	"strings"
+)
+
+// webFiles holds the dashboard's page, script and style (the folder web/).
+// It is read-only.
+//
+//go:embed web
+var webFiles embed.FS
+
+// dashboardCSP is the dashboard's Content-Security-Policy (CSP Level 3,
+// W3C): the page may load its own script and style and talk to its own
+// server, nothing else; no inline script or style; no framing.
+const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// dashboard serves GET / (the page, SPEC "GET /") and its script and style
+// under /static/, from the files embedded from web/.
+type dashboard struct {
+	files fs.FS // web/
+}
+
+// newDashboard returns the dashboard's handler.
+func newDashboard() *dashboard {
+	files, err := fs.Sub(webFiles, "web")
+	if err != nil {
+		panic(err) // cannot happen: web is embedded
+	}
+	return &dashboard{files: files}
+}
+
+// ServeHTTP serves the page at / and /static/app.js and /static/style.css,
+// each with the dashboard's Content-Security-Policy; anything else is 404.
+func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name := "index.html"
+	if r.URL.Path != "/" {
+		name = strings.TrimPrefix(r.URL.Path, "/static/")
+		if name != "app.js" && name != "style.css" {
+			writeError(w, http.StatusNotFound, "no such file: "+r.URL.Path+" (the dashboard is at /)")
+			return
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", dashboardCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-cache")
+	http.ServeFileFS(w, r, d.files, name)
+}

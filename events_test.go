@@ -1,0 +1,679 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// sseEvent is one block of an event stream, as a client parses it.
+type sseEvent struct {
+	id, event, data string
+	comments        []string
+}
+
+// readEvent reads the next block of the stream (up to a blank line),
+// following the WHATWG parsing rules this server's streams need.
+func readEvent(r *bufio.Reader) (sseEvent, error) {
+	var ev sseEvent
+	var data []string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return ev, err
+		}
+		line = strings.TrimSuffix(line, "\n")
+		if line == "" {
+			ev.data = strings.Join(data, "\n")
+			return ev, nil
+		}
+		if c, ok := strings.CutPrefix(line, ":"); ok {
+			ev.comments = append(ev.comments, strings.TrimSpace(c))
+			continue
+		}
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch field {
+		case "id":
+			ev.id = value
+		case "event":
+			ev.event = value
+		case "data":
+			data = append(data, value)
+		}
+	}
+}
+
+// nextOf reads blocks until one of event type kind and returns it.
+func nextOf(t *testing.T, r *bufio.Reader, kind string) sseEvent {
+	t.Helper()
+	for {
+		ev, err := readEvent(r)
+		if err != nil {
+			t.Fatalf("reading the stream for a %q event: %v", kind, err)
+		}
+		if ev.event == kind {
+			return ev
+		}
+	}
+}
+
+// openStream opens GET /events on url with the given Last-Event-ID (none if
+// empty) and returns a reader of its body; the test closes it.
+func openStream(t *testing.T, url, lastID string) *bufio.Reader {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", url+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET /events: %v", err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /events: status = %d, want 200", resp.StatusCode)
+	}
+	for name, want := range map[string]string{
+		"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no",
+	} {
+		if got := resp.Header.Get(name); got != want {
+			t.Errorf("GET /events: %s = %q, want %q", name, got, want)
+		}
+	}
+	return bufio.NewReader(resp.Body)
+}
+
+func TestEventsArriveInOrder(t *testing.T) {
+	hub := NewEvents(nil)
+	srv := httptest.NewServer(hub)
+	defer srv.Close()
+	defer hub.Close()
+	r := openStream(t, srv.URL, "")
+	first, err := readEvent(r)
+	if err != nil || first.id != "0" {
+		t.Fatalf("first block = %+v, %v; want id 0 (nothing published yet)", first, err)
+	}
+	for i := range 5 {
+		hub.Publish("job", []byte(`{"n":`+strconv.Itoa(i)+`}`))
+	}
+	for i := range 5 {
+		ev := nextOf(t, r, "job")
+		if want := strconv.Itoa(i + 1); ev.id != want {
+			t.Errorf("event %d: id = %q, want %q", i, ev.id, want)
+		}
+		if want := `{"n":` + strconv.Itoa(i) + `}`; ev.data != want {
+			t.Errorf("event %d: data = %q, want %q", i, ev.data, want)
+		}
+	}
+}
+
+func TestEventsResume(t *testing.T) {
+	tests := []struct {
+		name         string
+		published    int
+		last         uint64
+		wantFirst    uint64 // id of the first missed event; 0 if none
+		wantN        int
+		wantComplete bool
+	}{
+		{"from the start", 5, 0, 1, 5, true},
+		{"some missed", 5, 3, 4, 2, true},
+		{"none missed", 5, 5, 0, 0, true},
+		{"an id never given (another server)", 5, 99, 0, 0, false},
+		{"the whole ring", eventsKept + 5, 5, 6, eventsKept, true},
+		{"pushed out of the ring", eventsKept + 5, 4, 0, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hub := NewEvents(nil)
+			defer hub.Close()
+			for i := range tt.published {
+				hub.Publish("job", []byte(strconv.Itoa(i+1)))
+			}
+			missed, last, complete, sub := hub.Subscribe(tt.last, true, nil)
+			defer hub.Unsubscribe(sub)
+			if last != uint64(tt.published) {
+				t.Errorf("last = %d, want %d", last, tt.published)
+			}
+			if complete != tt.wantComplete || len(missed) != tt.wantN {
+				t.Fatalf("Subscribe(%d): %d missed, complete %v; want %d, %v", tt.last, len(missed), complete, tt.wantN, tt.wantComplete)
+			}
+			for i, ev := range missed {
+				if want := tt.wantFirst + uint64(i); ev.ID != want || string(ev.Data) != strconv.FormatUint(want, 10) {
+					t.Fatalf("missed[%d] = id %d data %q, want id %d", i, ev.ID, ev.Data, want)
+				}
+			}
+		})
+	}
+}
+
+func TestEventsResumeOverHTTP(t *testing.T) {
+	hub := NewEvents(nil)
+	srv := httptest.NewServer(hub)
+	defer srv.Close()
+	defer hub.Close()
+	for i := range 5 {
+		hub.Publish("job", []byte(strconv.Itoa(i+1)))
+	}
+	t.Run("Last-Event-ID header", func(t *testing.T) {
+		r := openStream(t, srv.URL, "2")
+		for _, want := range []string{"3", "4", "5"} {
+			if ev := nextOf(t, r, "job"); ev.id != want || ev.data != want {
+				t.Fatalf("event = id %q data %q, want %s", ev.id, ev.data, want)
+			}
+		}
+	})
+	t.Run("an id never given", func(t *testing.T) {
+		r := openStream(t, srv.URL, "12345")
+		ev, err := readEvent(r)
+		if err != nil || len(ev.comments) != 1 || ev.id != "5" {
+			t.Fatalf("first block = %+v, %v; want a comment and id 5", ev, err)
+		}
+		hub.Publish("job", []byte("6"))
+		if ev := nextOf(t, r, "job"); ev.id != "6" {
+			t.Fatalf("next event id = %q, want 6", ev.id)
+		}
+	})
+}
+
+func TestEventsAppendEvent(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   Event
+		want string
+	}{
+		{"job", Event{ID: 7, Kind: "job", Data: []byte(`{"id":"3"}`)}, "id: 7\nevent: job\ndata: {\"id\":\"3\"}\n\n"},
+		{"stats has no id", Event{Kind: "stats", Data: []byte(`{}`)}, "event: stats\ndata: {}\n\n"},
+		{"lines of data", Event{ID: 1, Kind: "job", Data: []byte("a\nb")}, "id: 1\nevent: job\ndata: a\ndata: b\n\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(appendEvent(nil, tt.ev)); got != tt.want {
+				t.Errorf("appendEvent = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// dialStuck opens a connection to addr with a tiny receive buffer, asks for
+// GET /events, and never reads.
+func dialStuck(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "GET /events HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// stuckServer starts a test server for h that tells, by closing the
+// returned channel, when the server has closed a connection: the tests
+// below open only the stuck one.
+func stuckServer(t *testing.T, h http.Handler) (*httptest.Server, <-chan struct{}) {
+	t.Helper()
+	closed := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		// A dropped subscriber's handler takes its connection over to
+		// close it, and the server never sees that close.
+		if state == http.StateClosed || state == http.StateHijacked {
+			once.Do(func() { close(closed) })
+		}
+	}
+	srv.Start()
+	return srv, closed
+}
+
+// waitClosed waits until the server has closed the stuck connection: its
+// handler has returned. A client that never reads leaves the server's write
+// blocked until the hub's kick cuts it off, and then the server closes it.
+func waitClosed(t *testing.T, closed <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second): // a bound on failure, not a wait for success
+		t.Fatal("the dropped subscriber's connection is still open 10 s after the drop")
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s. It is for
+// what crosses the network stack, which no fake clock can step.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestEventsStuckSubscriberIsDropped(t *testing.T) {
+	hub := NewEvents(nil)
+	srv, closed := stuckServer(t, hub)
+	defer srv.Close()
+	defer hub.Close()
+	before := runtime.NumGoroutine()
+
+	conn := dialStuck(t, srv.Listener.Addr().String())
+	defer conn.Close()
+	waitFor(t, "the stuck client to subscribe", func() bool { return hub.Subscribers() == 1 })
+
+	data := bytes.Repeat([]byte("x"), 1024)
+	for range 20_000 { // 20 MiB: far more than the socket buffers hold
+		hub.Publish("job", data) // a Publish that blocked would hang the test here
+	}
+	if got := hub.Dropped(); got != 1 {
+		t.Fatalf("after 20,000 publishes: %d subscribers dropped, want 1", got)
+	}
+	if got := hub.Subscribers(); got != 0 {
+		t.Errorf("after the drop: %d subscribers, want 0", got)
+	}
+
+	waitClosed(t, closed)
+	conn.Close()
+	waitFor(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
+}
+
+func TestEventsCloseEndsStreams(t *testing.T) {
+	hub := NewEvents(nil)
+	srv := httptest.NewServer(hub)
+	defer srv.Close()
+	streams := []*bufio.Reader{openStream(t, srv.URL, ""), openStream(t, srv.URL, "")}
+	for _, r := range streams {
+		if _, err := readEvent(r); err != nil {
+			t.Fatalf("first block: %v", err)
+		}
+	}
+	hub.Close()
+	for i, r := range streams {
+		if rest, err := io.ReadAll(r); err != nil {
+			t.Errorf("stream %d after Close: %v (read %q), want a clean end", i, err, rest)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("GET /events after Close: status = %d, want 503", resp.StatusCode)
+	}
+}
+
+// streamRecorder is a ResponseWriter that records a stream, for tests in a
+// synctest bubble, where no real connection can be.
+type streamRecorder struct {
+	header http.Header
+	mu     sync.Mutex // guards b
+	b      bytes.Buffer
+}
+
+func (s *streamRecorder) Header() http.Header { return s.header }
+func (s *streamRecorder) WriteHeader(int)     {}
+func (s *streamRecorder) Flush()              {}
+
+func (s *streamRecorder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *streamRecorder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// serveInBubble runs hub.ServeHTTP for a GET /events until the returned
+// function is called, which waits for it to return.
+func serveInBubble(hub *Events) (*streamRecorder, func()) {
+	rec := &streamRecorder{header: make(http.Header)}
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequestWithContext(ctx, "GET", "/events", nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hub.ServeHTTP(rec, req)
+	}()
+	return rec, func() { cancel(); <-done }
+}
+
+func TestEventsKeepAlive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := NewEvents(nil)
+		rec, stop := serveInBubble(hub)
+		defer stop()
+		time.Sleep(keepAliveEvery - time.Millisecond)
+		synctest.Wait()
+		if strings.Contains(rec.String(), "keep-alive") {
+			t.Fatalf("a keep-alive before %v: %q", keepAliveEvery, rec.String())
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if got := strings.Count(rec.String(), ": keep-alive\n\n"); got != 1 {
+			t.Fatalf("after %v: %d keep-alive comments, want 1 in %q", keepAliveEvery, got, rec.String())
+		}
+	})
+}
+
+func TestEventsStatsTick(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		hub := NewEvents(func() []byte { return []byte(`{"n":` + strconv.FormatInt(n.Add(1), 10) + `}`) })
+		rec, stop := serveInBubble(hub)
+		synctest.Wait()
+		for want := 1; want <= 3; want++ {
+			if got := strings.Count(rec.String(), "event: stats\n"); got != want {
+				t.Fatalf("after %d s: %d stats events, want %d", want-1, got, want)
+			}
+			if !strings.Contains(rec.String(), `data: {"n":`+strconv.Itoa(want)+"}\n") {
+				t.Fatalf("stats event %d missing from %q", want, rec.String())
+			}
+			time.Sleep(statsEvery)
+			synctest.Wait()
+		}
+		stop()
+		// The hub's stats goroutine ends with its last subscriber: the
+		// bubble would not end otherwise.
+	})
+}
+
+func TestStatsEvent(t *testing.T) {
+	cfg := testConfig()
+	cfg.workers, cfg.queue = 2, 10
+	started := make(chan *WorkRequest)
+	g := newGate(started)
+	ts := newTestServer(t, cfg, g.work)
+	for i := range 5 {
+		if rec := ts.submit("job"+strconv.Itoa(i), "0s"); rec.Code != http.StatusCreated {
+			t.Fatalf("POST /work: status = %d, want 201", rec.Code)
+		}
+	}
+	<-started
+	<-started // both workers busy; the third job is held by the dispatcher
+	var got map[string]int64
+	if err := json.Unmarshal(ts.statsEvent(), &got); err != nil {
+		t.Fatalf("stats event %q: %v", ts.statsEvent(), err)
+	}
+	// Of the 3 jobs not started, the dispatcher may or may not hold one.
+	if q := got["queue_length"]; q < 2 || q > 3 {
+		t.Errorf("stats queue_length = %d, want 2 or 3", q)
+	}
+	want := map[string]int64{"queue_length": got["queue_length"], "queue_capacity": 10, "workers": 2,
+		"busy": 2, "accepted": 5, "done": 0, "canceled": 0, "failed": 0}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("stats %s = %d, want %d", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("stats has %d fields, want %d: %v", len(got), len(want), got)
+	}
+	close(g.open)
+}
+
+func BenchmarkPublishNoSubscriber(b *testing.B) {
+	hub := NewEvents(nil)
+	defer hub.Close()
+	data := []byte(`{"id":"17","name":"Alice","delay":"0s","state":"done"}`)
+	for b.Loop() {
+		hub.Publish("job", data)
+	}
+}
+
+func BenchmarkPublishJobNoSubscriber(b *testing.B) {
+	hub := NewEvents(nil)
+	defer hub.Close()
+	r := &WorkRequest{ID: "17", Name: "Alice", EnqueuedAt: time.Now()}
+	for b.Loop() {
+		hub.PublishJob(r)
+	}
+}
+
+// BenchmarkPublishOneSubscriber publishes to one subscriber that keeps up:
+// every 128 events the publisher waits for it to catch up, so it is never
+// dropped.
+func BenchmarkPublishOneSubscriber(b *testing.B) {
+	hub := NewEvents(nil)
+	defer hub.Close()
+	_, _, _, sub := hub.Subscribe(0, false, nil)
+	caughtUp := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ev := range sub.C() {
+			if ev.ID%128 == 0 {
+				caughtUp <- struct{}{}
+			}
+		}
+	})
+	data := []byte(`{"id":"17","name":"Alice","delay":"0s","state":"done"}`)
+	var n uint64
+	for b.Loop() {
+		hub.Publish("job", data)
+		if n++; n%128 == 0 {
+			<-caughtUp
+		}
+	}
+	b.StopTimer()
+	if d := hub.Dropped(); d != 0 {
+		b.Fatalf("%d subscribers dropped, want 0", d)
+	}
+	hub.Unsubscribe(sub)
+	wg.Wait()
+}
+
+func TestPublishJobMatchesTheAPI(t *testing.T) {
+	at := time.Date(2026, 11, 28, 10, 0, 0, 123456789, time.UTC)
+	tests := []struct {
+		name   string
+		change func(r *WorkRequest)
+	}{
+		{"queued", func(r *WorkRequest) {}},
+		{"running", func(r *WorkRequest) { r.start(3, at.Add(time.Millisecond), func() {}) }},
+		{"done", func(r *WorkRequest) {
+			r.start(3, at.Add(time.Millisecond), func() {})
+			r.finish(Done, at.Add(time.Second), "")
+		}},
+		{"failed", func(r *WorkRequest) {
+			r.start(1, at, func() {})
+			r.finish(Failed, at.Add(time.Second), "panic: \"boom\"\nnext line")
+		}},
+		{"canceled", func(r *WorkRequest) { r.cancelJob(at.Add(time.Minute)) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &WorkRequest{ID: "17", Name: "<img src=x onerror=alert(1)> \u2603", Delay: 1500 * time.Millisecond, EnqueuedAt: at}
+			tt.change(r)
+			hub := NewEvents(nil)
+			hub.PublishJob(r)
+			missed, _, _, sub := hub.Subscribe(0, true, nil)
+			hub.Unsubscribe(sub)
+			j := r.snapshot()
+			want := strings.TrimSuffix(string(j.appendJSON(nil)), "\n")
+			if len(missed) != 1 {
+				t.Fatalf("%d events published, want 1", len(missed))
+			}
+			if got := string(missed[0].AppendData(nil)); got != want {
+				t.Errorf("job event data = %s, want %s", got, want)
+			}
+			if got, want := string(appendEvent(nil, missed[0])), "id: 1\nevent: job\ndata: "+want+"\n\n"; got != want {
+				t.Errorf("job event = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestEventsOfAJobOverHTTP(t *testing.T) {
+	hub := NewEvents(nil)
+	srv := httptest.NewServer(hub)
+	defer srv.Close()
+	defer hub.Close()
+	r := openStream(t, srv.URL, "")
+	req := &WorkRequest{ID: "1", Name: "Alice", EnqueuedAt: time.Now()}
+	hub.PublishJob(req)
+	req.start(1, time.Now(), func() {})
+	hub.PublishJob(req)
+	req.finish(Done, time.Now(), "")
+	hub.PublishJob(req)
+	for i, want := range []string{"queued", "running", "done"} {
+		ev := nextOf(t, r, "job")
+		var j job
+		if err := json.Unmarshal([]byte(ev.data), &j); err != nil {
+			t.Fatalf("event %d: %v in %q", i, err, ev.data)
+		}
+		if ev.id != strconv.Itoa(i+1) || j.State != want {
+			t.Errorf("event %d: id %q state %q, want id %d state %q", i, ev.id, j.State, i+1, want)
+		}
+	}
+}
+
+// TestEventsStuckSubscriberDuringFlood runs 20,000 no-op jobs on a real
+// server while a subscriber that never reads is connected: every job must
+// finish, the subscriber must be dropped and its connection ended, and the
+// goroutines must return to what they were.
+func TestEventsStuckSubscriberDuringFlood(t *testing.T) {
+	before := runtime.NumGoroutine()
+	cfg := testConfig()
+	cfg.logLevel = slog.LevelInfo // 20,000 lines of debug log would be most of the work
+	cfg.workers, cfg.queue = 4, 20_000
+	ts := newTestServer(t, cfg, Sleep)
+	srv, closed := stuckServer(t, ts.handler)
+	defer srv.Close()
+	conn := dialStuck(t, srv.Listener.Addr().String())
+	defer conn.Close()
+	waitFor(t, "the stuck client to subscribe", func() bool { return ts.events.Subscribers() == 1 })
+
+	for i := range 20_000 {
+		if rec := ts.submit("n"+strconv.Itoa(i), "0s"); rec.Code != http.StatusCreated {
+			t.Fatalf("POST /work %d: status = %d, want 201", i, rec.Code)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := ts.drain(ctx); err != nil {
+		t.Fatalf("drain with a stuck subscriber: %v", err)
+	}
+	if got := ts.stats.Done.Load(); got != 20_000 {
+		t.Fatalf("jobs done = %d, want 20000", got)
+	}
+	if got := ts.events.Dropped(); got != 1 {
+		t.Fatalf("subscribers dropped = %d, want 1", got)
+	}
+	waitClosed(t, closed)
+	conn.Close()
+	srv.Close()
+	waitFor(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
+}
+
+func TestEnqueuePublishesQueuedFirst(t *testing.T) {
+	hub := NewEvents(nil)
+	defer hub.Close()
+	refused := errors.New("full")
+	r := &WorkRequest{ID: "1", Name: "Alice", EnqueuedAt: time.Now()}
+	if err := hub.Enqueue(r, func(*WorkRequest) error { return refused }); err != refused {
+		t.Fatalf("Enqueue with a refusing push: %v, want %v", err, refused)
+	}
+	// A worker that starts the job before Enqueue returns, as one may.
+	err := hub.Enqueue(r, func(r *WorkRequest) error {
+		r.start(2, time.Now(), func() {})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Enqueue: %v", err)
+	}
+	hub.PublishJob(r)
+	missed, _, _, sub := hub.Subscribe(0, true, nil)
+	hub.Unsubscribe(sub)
+	var states []string
+	for _, ev := range missed {
+		var j job
+		if err := json.Unmarshal(ev.AppendData(nil), &j); err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, j.State)
+		if j.State == "queued" && (j.Worker != 0 || j.StartedAt != nil) {
+			t.Errorf("queued event %s shows a start", ev.AppendData(nil))
+		}
+	}
+	if got, want := strings.Join(states, ","), "queued,running"; got != want {
+		t.Errorf("events = %s, want %s (none for the refused push)", got, want)
+	}
+}
+
+// TestBinaryDrainEndsStreams checks that a drain ends every /events stream
+// cleanly, so that the HTTP server's graceful shutdown is not held by them
+// and the process exits 0.
+func TestBinaryDrainEndsStreams(t *testing.T) {
+	p := startBinary(t, "-shutdown-timeout", "20s")
+	r := openStream(t, p.url, "")
+	nextOf(t, r, "stats")
+	if code := p.submit(t, "last", "200ms"); code != http.StatusCreated {
+		t.Fatalf("POST /work: status = %d, want 201", code)
+	}
+	p.signal(t, syscall.SIGTERM)
+	rest, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("the stream after SIGTERM: %v (read %q), want a clean end", err, rest)
+	}
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit status = %d, want 0\nstderr:\n%s", code, p.stderr)
+	}
+	if !strings.Contains(p.stdout.String(), "Hello, last!") {
+		t.Errorf("stdout = %q, want the greeting of the job queued before the signal", p.stdout)
+	}
+}
+
+// TestEventsOutliveServerTimeouts checks that a stream lives on past the
+// http.Server's read and write timeouts, which ServeHTTP lifts for it.
+func TestEventsOutliveServerTimeouts(t *testing.T) {
+	hub := NewEvents(func() []byte { return []byte("{}") })
+	defer hub.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: hub, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond}
+	go hs.Serve(ln)
+	defer hs.Close()
+	r := openStream(t, "http://"+ln.Addr().String(), "")
+	for range 3 { // the first at once, then one a second: 2 s, ten times the timeouts
+		nextOf(t, r, "stats")
+	}
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// kickGrace is how long a stream's writer may still take to write once the
+// hub has ended its subscription: one that is not stuck on a client that
+// stopped reading ends cleanly well within it; one that is stuck is cut off.
+const kickGrace = time.Second
+
+// batchBytes is about how much of a stream is written with one flush.
+const batchBytes = 32 << 10
+
+// ServeHTTP handles GET /events: a stream of server-sent events in the
+// format of the WHATWG HTML standard, section "Server-sent events" (9.2):
+// "id:" (job events only), "event: job" or "event: stats", one "data:" line
+// of JSON, and a blank line; a ": keep-alive" comment every keepAliveEvery.
+//
+// A client resumes with the Last-Event-ID header (or, for curl and tests,
+// ?lastEventId=): it gets the job events it missed first, or, if they are no
+// longer all kept, a comment saying so and the stream from now. A client
+// without one is told the newest id at once, so that it resumes from there
+// after a reconnect. The stream ends when the client goes away, when the hub
+// drops it for reading too slowly, and when the hub closes.
+func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	// A stream outlives the server's read and write timeouts. The errors
+	// say only that a writer has no deadlines to lift.
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
+	lastID, resume := lastEventID(r)
+	kick := func() { rc.SetWriteDeadline(time.Now().Add(kickGrace)) }
+	missed, last, complete, sub := e.Subscribe(lastID, resume, kick)
+	if sub == nil {
+		writeError(w, http.StatusServiceUnavailable, "the server is shutting down; reconnect in a moment")
+		return
+	}
+	defer e.Unsubscribe(sub)
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // tell proxies such as nginx not to buffer
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+
+	b := append(make([]byte, 0, batchBytes+4096), "retry: 2000\n"...)
+	if !complete {
+		b = append(b, ": the events after the id you gave are no longer all kept, or this is another server: the stream goes on from now\n"...)
+	}
+	if !resume || !complete {
+		b = append(strconv.AppendUint(append(b, "id: "...), last, 10), '\n')
+	}
+	b = append(b, '\n')
+	for _, ev := range missed {
+		b = appendEvent(b, ev)
+		if len(b) >= batchBytes {
+			if send(w, rc, b) != nil {
+				return
+			}
+			b = b[:0]
+		}
+	}
+	if e.stats != nil {
+		b = appendEvent(b, Event{Kind: "stats", Data: e.stats()})
+	}
+	if send(w, rc, b) != nil {
+		return
+	}
+	e.stream(w, r, rc, sub, b)
+}
+
+// stream writes sub's events to w until the request ends or the hub ends
+// sub, and a keep-alive comment whenever a stream has been quiet for
+// keepAliveEvery. b is a buffer to reuse. When the hub closes, the stream
+// ends cleanly after the events already in sub; when the hub drops sub, the
+// connection is closed at once.
+func (e *Events) stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sub *Subscription, b []byte) {
+	keepAlive := time.NewTicker(keepAliveEvery)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case ev, ok := <-sub.c:
+			if sub.Dropped() {
+				disconnect(rc)
+				return
+			}
+			if !ok {
+				return
+			}
+			b, ok = appendBatch(appendEvent(b[:0], ev), sub.c)
+			if send(w, rc, b) != nil || !ok {
+				return
+			}
+			keepAlive.Reset(keepAliveEvery)
+		case <-keepAlive.C:
+			if send(w, rc, append(b[:0], ": keep-alive\n\n"...)) != nil {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// disconnect closes the connection of a subscriber the hub dropped for
+// reading too slowly: what it has not read yet is not worth sending, and
+// its socket buffers are freed at once. If the connection cannot be taken
+// over (a write already failed), the server closes it anyway.
+func disconnect(rc *http.ResponseController) {
+	if conn, _, err := rc.Hijack(); err == nil {
+		conn.Close()
+	}
+}
+
+// appendBatch appends to b the events waiting in c, up to about batchBytes.
+// It reports false if it found c closed.
+func appendBatch(b []byte, c <-chan Event) ([]byte, bool) {
+	for len(b) < batchBytes {
+		select {
+		case ev, ok := <-c:
+			if !ok {
+				return b, false
+			}
+			b = appendEvent(b, ev)
+		default:
+			return b, true
+		}
+	}
+	return b, true
+}
+
+// send writes b to w and flushes it to the client.
+func send(w http.ResponseWriter, rc *http.ResponseController, b []byte) error {
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	return rc.Flush()
+}
+
+// appendEvent appends ev in the event stream format: its id (job events
+// only), its type, its data one "data:" field a line, and a blank line.
+func appendEvent(b []byte, ev Event) []byte {
+	if ev.ID != 0 {
+		b = append(strconv.AppendUint(append(b, "id: "...), ev.ID, 10), '\n')
+	}
+	b = append(append(append(b, "event: "...), ev.Kind...), '\n')
+	if ev.Data == nil && ev.job.ID != "" {
+		return append(ev.job.appendJSON(append(b, "data: "...)), '\n') // one line: JSON escapes newlines
+	}
+	data := ev.Data
+	for {
+		line, rest, more := bytes.Cut(data, []byte("\n"))
+		b = append(append(append(b, "data: "...), line...), '\n')
+		if !more {
+			break
+		}
+		data = rest
+	}
+	return append(b, '\n')
+}
+
+// lastEventID returns the id a client last received, from the Last-Event-ID
+// header or the lastEventId query parameter, and whether it gave one. An id
+// this server cannot have given reads as one it never gave.
+func lastEventID(r *http.Request) (uint64, bool) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("lastEventId")
+	}
+	if v == "" {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return math.MaxUint64, true
+	}
+	return id, true
+}
+
+// statsEvent returns the data of a stats event (SPEC "GET /events"): the
+// queue's length and capacity, the workers and how many are busy, and the
+// job counters.
+func (s *server) statsEvent() []byte {
+	b := make([]byte, 0, 160)
+	b = append(b, `{"queue_length":`...)
+	b = strconv.AppendInt(b, int64(s.queue.Len()), 10)
+	b = strconv.AppendInt(append(b, `,"queue_capacity":`...), int64(s.queue.Cap()), 10)
+	workers, _ := s.pool.Counts()
+	b = strconv.AppendInt(append(b, `,"workers":`...), int64(workers), 10)
+	b = strconv.AppendInt(append(b, `,"busy":`...), s.stats.Busy.Load(), 10)
+	b = strconv.AppendInt(append(b, `,"accepted":`...), s.stats.Accepted.Load(), 10)
+	b = strconv.AppendInt(append(b, `,"done":`...), s.stats.Done.Load(), 10)
+	b = strconv.AppendInt(append(b, `,"canceled":`...), s.stats.Canceled.Load(), 10)
+	b = strconv.AppendInt(append(b, `,"failed":`...), s.stats.Failed.Load(), 10)
+	return append(b, '}')
+}

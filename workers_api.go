@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// getWorkers handles GET /workers: {"workers", "busy", "target"} (SPEC.md,
+// "GET /workers, PUT /workers").
+func (s *server) getWorkers(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.appendWorkers(nil))
+}
+
+// putWorkers handles PUT /workers: it sets the pool's target from a JSON
+// body {"workers": N}, a form field or a query parameter workers=N, 1 to
+// -max-workers, and answers 200 with the pool as it is right after.
+func (s *server) putWorkers(w http.ResponseWriter, r *http.Request) {
+	n, err := workersParam(w, r)
+	if err == nil {
+		err = s.pool.Resize(n)
+	}
+	switch {
+	case err == errPoolClosed:
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.log.Info("pool resized", "target", n)
+	writeJSON(w, http.StatusOK, s.appendWorkers(nil))
+}
+
+// appendWorkers appends the pool's document, {"workers", "busy", "target"}.
+// busy is read after workers: a worker retires only once idle, so busy never
+// exceeds workers in one document.
+func (s *server) appendWorkers(b []byte) []byte {
+	alive, target := s.pool.Counts()
+	busy := min(s.stats.Busy.Load(), int64(alive))
+	b = strconv.AppendInt(append(b, `{"workers":`...), int64(alive), 10)
+	b = strconv.AppendInt(append(b, `,"busy":`...), busy, 10)
+	b = strconv.AppendInt(append(b, `,"target":`...), int64(target), 10)
+	return append(b, "}\n"...)
+}
+
+// workersParam reads the workers parameter of a PUT /workers from a JSON
+// body, a form body or the query, in that order of precedence.
+func workersParam(w http.ResponseWriter, r *http.Request) (int, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<10)
+	raw := r.URL.Query().Get("workers")
+	ct := r.Header.Get("Content-Type")
+	switch {
+	case strings.HasPrefix(ct, jsonType):
+		var body struct {
+			Workers *int `json:"workers"`
+		}
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil || body.Workers == nil || dec.More() {
+			return 0, errWorkersParam
+		}
+		return *body.Workers, nil
+	case strings.HasPrefix(ct, formType):
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return 0, errWorkersParam
+		}
+		form, err := url.ParseQuery(string(b))
+		if err != nil {
+			return 0, errWorkersParam
+		}
+		if v := form.Get("workers"); v != "" {
+			raw = v
+		}
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		return 0, errWorkersParam
+	}
+	return n, nil
+}
+
+// errWorkersParam is a PUT /workers without a number of workers.
+var errWorkersParam = errors.New(`say how many workers: {"workers": 8} as JSON, a form field workers=8, or ?workers=8`)
+
+// crossOrigin wraps h in http.CrossOriginProtection: a browser request that
+// would change state (POST, PUT, DELETE) from another site is answered 403,
+// so that a page elsewhere cannot submit, cancel or resize through a user's
+// browser. Requests without Sec-Fetch-Site or Origin, such as curl's, pass.
+func crossOrigin(h http.Handler) http.Handler {
+	p := http.NewCrossOriginProtection()
+	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		closeUnread(w, r)
+		writeError(w, http.StatusForbidden, "cross-origin request refused: "+r.Method+
+			" from a page of another site may not change this server's state (send it from this server's own page, or without a browser)")
+	}))
+	return p.Handler(h)
+}
