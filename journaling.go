@@ -158,6 +158,7 @@ func (r *WorkRequest) restore(typ byte, rec *jobRecord) {
 		r.state, r.worker, r.startedAt = Running, rec.Worker, rec.StartedAt
 	case recRetry:
 		r.state, r.retryAt = Queued, rec.RetryAt
+		r.output, r.truncated = rec.Output, rec.Truncated // the failed attempt's
 	case recFinished:
 		r.state, r.worker, r.startedAt, r.finishedAt = rec.State, rec.Worker, rec.StartedAt, rec.FinishedAt
 		r.output, r.truncated = rec.Output, rec.Truncated
