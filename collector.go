@@ -123,6 +123,13 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, he.status, he.msg)
 		return
 	}
+	var key *keyClaim // nil without an Idempotency-Key
+	if vs, ok := r.Header["Idempotency-Key"]; ok {
+		if key = c.claimKey(w, vs, name, delay); key == nil {
+			return // answered: a replay, or a 400, 409 or 422
+		}
+		defer key.release() // unless bound below
+	}
 	if c.queue.Len() == c.queue.Cap() && !c.queue.Closed() {
 		// Full now, so refusing is right; checking first spares a flood
 		// of excess requests the work below.
@@ -137,6 +144,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Delay:      delay,
 		EnqueuedAt: time.Now(),
 	}
+	key.hold(seq)
 	c.jobs.Add(req)
 	if err := c.queue.Push(req); err != nil {
 		c.jobs.Remove(req)
@@ -146,6 +154,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.debug {
 		c.log.Debug("job accepted", "id", req.ID, "name", req.Name, "delay", req.Delay)
 	}
+	key.bind()
 	w.Header()["Location"] = []string{"/work/" + req.ID}
 	writeJob(w, http.StatusCreated, req)
 }

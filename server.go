@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -41,6 +42,9 @@ type server struct {
 	log        *slog.Logger
 
 	done chan struct{} // closed when the dispatcher and workers have exited
+	// stopping is closed, once, by drain as it returns; it answers GET ?wait.
+	stopping chan struct{}
+	stopOnce sync.Once
 	// giveUp cancels the work of running jobs and aborts the dispatcher.
 	giveUp func()
 }
@@ -58,6 +62,7 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 		log:     log,
 		done:    make(chan struct{}),
 	}
+	s.stopping = make(chan struct{})
 	s.out = newLineWriter(stdout, log)
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, log: log}
 	workerQueue := make(WorkerQueue, cfg.workers)
@@ -92,6 +97,7 @@ func (s *server) start() {
 func (s *server) drain(ctx context.Context) error {
 	s.queue.Close()
 	defer s.out.Close()
+	defer s.stopOnce.Do(func() { close(s.stopping) })
 	select {
 	case <-s.done:
 		return nil

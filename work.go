@@ -59,6 +59,7 @@ type WorkRequest struct {
 	finishedAt time.Time          // once final
 	err        string             // why it failed
 	cancel     context.CancelFunc // interrupts the work, while running
+	final      chan struct{}      // made by Final for the first waiter, closed once final
 }
 
 // Work is the work a Worker performs for a request before it greets the
@@ -118,6 +119,7 @@ func (r *WorkRequest) finish(s State, now time.Time, err string, then func()) bo
 		return false
 	}
 	r.state, r.finishedAt, r.err, r.cancel = s, now, err, nil
+	r.wake()
 	if then != nil {
 		then()
 	}
@@ -138,6 +140,7 @@ func (r *WorkRequest) cancelJob(now time.Time) (State, bool) {
 		r.cancel()
 	}
 	r.state, r.finishedAt, r.cancel = Canceled, now, nil
+	r.wake()
 	return prev, true
 }
 

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxKeyBytes is the longest idempotency key, in bytes (SPEC.md,
+// "Idempotency-Key (v2)").
+const maxKeyBytes = 255
+
+// errBadKey says what an Idempotency-Key must be.
+var errBadKey = errors.New(`Idempotency-Key must be 1 to 255 visible ASCII characters (0x21-0x7E), ` +
+	`bare or in double quotes as a structured-field string: Idempotency-Key: "8e03978e-40d5"`)
+
+// parseIdempotencyKey returns the key that the Idempotency-Key header values
+// vs carry (draft-ietf-httpapi-idempotency-key-header, section 2: the value
+// is an sf-string, RFC 8941 section 3.3.3). A value in double quotes, with
+// \" and \\ escapes, is the same key as its content given bare. The key is 1
+// to 255 visible ASCII characters; a bare key may not begin or end with a
+// double quote. Anything else, or the header given twice, is errBadKey.
+func parseIdempotencyKey(vs []string) (string, error) {
+	if len(vs) != 1 {
+		return "", errors.New("send Idempotency-Key once, not " + strconv.Itoa(len(vs)) + " times")
+	}
+	v := vs[0]
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && !escapedQuote(v) {
+		if !strings.Contains(v, `\`) {
+			v = v[1 : len(v)-1]
+		} else if v = unescapeKey(v[1 : len(v)-1]); v == "" {
+			return "", errBadKey
+		}
+	} else if v != "" && (v[0] == '"' || v[len(v)-1] == '"') {
+		return "", errBadKey // an unbalanced quote
+	}
+	if v == "" || len(v) > maxKeyBytes {
+		return "", errBadKey
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return "", errBadKey
+		}
+	}
+	return strings.Clone(v), nil // not pinning the request's header memory
+}
+
+// escapedQuote reports whether the closing quote of the quoted value v is
+// escaped: preceded by an odd number of backslashes.
+func escapedQuote(v string) bool {
+	n := 0
+	for i := len(v) - 2; i > 0 && v[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
+}
+
+// unescapeKey undoes the \" and \\ escapes of an sf-string's content s. It
+// returns "" if s holds a lone quote or any other escape, which RFC 8941
+// section 4.2.5 makes a parse error.
+func unescapeKey(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\'):
+			i++
+			b.WriteByte(s[i])
+		case c == '\\' || c == '"':
+			return ""
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// Keys binds each idempotency key to the job that the first request carrying
+// it made. A key is remembered exactly as long as the Store keeps its job:
+// the Store, which owns Keys, calls forget as it drops a job. Memory is thus
+// bounded by the store's bound plus the requests being accepted now, never
+// by how many keys were ever seen.
+type Keys struct {
+	mu    sync.Mutex           // guards byKey and bySeq
+	byKey map[string]*keyEntry // every key remembered, bound or pending
+	bySeq map[uint64]string    // the key of each job that has one
+	held  atomic.Int64         // len(bySeq), read without mu by forget
+}
+
+// keyEntry is what a key is bound to: the job's number and the parameters
+// that made it, to tell a retry from a reuse.
+type keyEntry struct {
+	name    string
+	delay   time.Duration
+	seq     uint64 // the job's number; 0 until a request is made for it
+	pending bool   // whether the first request is still being accepted
+}
+
+// NewKeys returns an empty Keys.
+func NewKeys() *Keys {
+	return &Keys{byKey: make(map[string]*keyEntry), bySeq: make(map[uint64]string)}
+}
+
+// Restore binds key to the job numbered seq, made with name and delay: a
+// journal replaying its jobs at start calls it, after adding the job to the
+// Store, so the key stays bound across restarts.
+func (k *Keys) Restore(key string, seq uint64, name string, delay time.Duration) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.byKey[key] = &keyEntry{name: name, delay: delay, seq: seq}
+	k.bySeq[seq] = key
+	k.held.Store(int64(len(k.bySeq)))
+}
+
+// Len returns how many keys are remembered.
+func (k *Keys) Len() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.byKey)
+}
+
+// claim looks key up for a request to make a job of name and delay. If the
+// key is new it remembers it as pending and returns its new entry; else it
+// returns the key's entry as it is now (a copy) and nil.
+func (k *Keys) claim(key, name string, delay time.Duration) (keyEntry, *keyEntry) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if e, ok := k.byKey[key]; ok {
+		return *e, nil
+	}
+	e := &keyEntry{name: name, delay: delay, pending: true}
+	k.byKey[key] = e
+	return *e, e
+}
+
+// hold records that the pending entry e of key is making the job numbered
+// seq, before the Store keeps it, so that forget(seq) finds the key.
+func (k *Keys) hold(key string, e *keyEntry, seq uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.byKey[key] == e {
+		e.seq = seq
+		k.bySeq[seq] = key
+		k.held.Store(int64(len(k.bySeq)))
+	}
+}
+
+// bind ends e's pending state: its job was accepted.
+func (k *Keys) bind(key string, e *keyEntry) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e.pending = false
+}
+
+// release forgets key if e is still its entry: its request made no job.
+func (k *Keys) release(key string, e *keyEntry) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.byKey[key] == e {
+		delete(k.byKey, key)
+		if e.seq != 0 {
+			delete(k.bySeq, e.seq)
+			k.held.Store(int64(len(k.bySeq)))
+		}
+	}
+}
+
+// forget drops the key of the job numbered seq, if it has one. The Store
+// calls it, holding its own lock, as the job leaves the store; with no key
+// held it costs one atomic load.
+func (k *Keys) forget(seq uint64) {
+	if k.held.Load() == 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	key, ok := k.bySeq[seq]
+	if !ok {
+		return
+	}
+	delete(k.bySeq, seq)
+	k.held.Store(int64(len(k.bySeq)))
+	if e := k.byKey[key]; e != nil && e.seq == seq {
+		delete(k.byKey, key)
+	}
+}
+
+// keyClaim is a request's claim on a new key while the Collector makes its
+// job. Its methods do nothing on a nil claim: a request without a key.
+type keyClaim struct {
+	keys  *Keys
+	key   string
+	entry *keyEntry
+	bound bool
+}
+
+// hold ties the claim to the job numbered seq; call it before the Store
+// keeps the job.
+func (c *keyClaim) hold(seq uint64) {
+	if c != nil {
+		c.keys.hold(c.key, c.entry, seq)
+	}
+}
+
+// bind binds the key to its job for good; call it once the job is queued,
+// before answering 201.
+func (c *keyClaim) bind() {
+	if c != nil {
+		c.keys.bind(c.key, c.entry)
+		c.bound = true
+	}
+}
+
+// release frees the key unless it was bound: the request was answered
+// anything but 201. Deferred, it runs however the request ends.
+func (c *keyClaim) release() {
+	if c != nil && !c.bound {
+		c.keys.release(c.key, c.entry)
+	}
+}
+
+// claimKey checks the Idempotency-Key header values vs of a submission of
+// name and delay. For a key not seen before it returns a claim, which the
+// caller holds, binds or releases. Otherwise it answers the request itself
+// and returns nil: 400 for a bad key, 409 while the key's first request is
+// still being accepted, 422 for a key bound to a job of another name or
+// delay, and for a retry, 201 with that job as it is now.
+func (c *Collector) claimKey(w http.ResponseWriter, vs []string, name string, delay time.Duration) *keyClaim {
+	key, err := parseIdempotencyKey(vs)
+	if err != nil {
+		c.stats.RejectedInvalid.Add(1)
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil
+	}
+	keys := c.jobs.keys
+	for {
+		e, claim := keys.claim(key, name, delay)
+		switch {
+		case claim != nil:
+			return &keyClaim{keys: keys, key: key, entry: claim}
+		case e.pending:
+			w.Header()["Retry-After"] = []string{"1"}
+			writeError(w, http.StatusConflict, "a request with Idempotency-Key "+quote(key)+
+				" is still being accepted; retry in a second for its answer")
+		case e.name != name || e.delay != delay:
+			c.stats.RejectedInvalid.Add(1)
+			id := strconv.FormatUint(e.seq, 10)
+			writeError(w, http.StatusUnprocessableEntity, "Idempotency-Key "+quote(key)+" belongs to job "+id+
+				" (GET /work/"+id+"), made with another name or delay; send a new key for a new job")
+		default:
+			r := c.jobs.bySeq(e.seq)
+			if r == nil {
+				continue // the job left the store, and its key with it, as we looked
+			}
+			h := w.Header()
+			h["Location"] = []string{"/work/" + r.ID}
+			h["Idempotent-Replayed"] = []string{"true"}
+			writeJob(w, http.StatusCreated, r)
+		}
+		return nil
+	}
+}
