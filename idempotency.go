@@ -30,9 +30,10 @@ func parseIdempotencyKey(vs []string) (string, error) {
 	}
 	v := vs[0]
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && !escapedQuote(v) {
-		if !strings.Contains(v, `\`) {
-			v = v[1 : len(v)-1]
-		} else if v = unescapeKey(v[1 : len(v)-1]); v == "" {
+		if v = v[1 : len(v)-1]; strings.ContainsAny(v, `"\`) {
+			v = unescapeKey(v) // "" if malformed
+		}
+		if v == "" {
 			return "", errBadKey
 		}
 	} else if v != "" && (v[0] == '"' || v[len(v)-1] == '"') {
