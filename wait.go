@@ -61,9 +61,9 @@ func parseWait(rawQuery string) (time.Duration, error) {
 // waitFinal holds the answer to r, a GET of job req with ?wait=D, until req
 // is final, D passes, the client hangs up or the server stops (a drain that
 // completed or gave up). It waits in the request's own goroutine, woken by
-// req's transition: no polling, no goroutine of its own. It lifts the
-// connection's deadlines past D, so the server's ReadTimeout and
-// WriteTimeout do not cut the wait short. It reports false if it answered
+// req's transition: no polling, no goroutine of its own. It moves the
+// connection's write deadline past D, so the server's WriteTimeout does not
+// cut the wait short. It reports false if it answered
 // (400 for a bad wait) or the client is gone; true if the caller should
 // answer with the job as it is now.
 func (s *server) waitFinal(w http.ResponseWriter, r *http.Request, req *WorkRequest) bool {
@@ -81,10 +81,8 @@ func (s *server) waitFinal(w http.ResponseWriter, r *http.Request, req *WorkRequ
 		return true
 	default:
 	}
-	deadline := time.Now().Add(d + waitSlack)
-	rc := http.NewResponseController(w)
-	rc.SetWriteDeadline(deadline) // an error is a writer without deadlines: nothing to lift
-	rc.SetReadDeadline(deadline)  // else ReadTimeout ends the request's context mid-wait
+	// An error is a writer without deadlines: there is nothing to lift.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d + waitSlack))
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
