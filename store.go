@@ -96,8 +96,8 @@ func (s *Store) forget(seq uint64) {
 // the order received but may be added a little out of order by concurrent
 // handlers, so seq goes at the end or a few places before it. When order
 // holds more forgotten seqs than kept ones (plus slack), index compacts it,
-// so its cost is O(1) amortized and its length at most twice the store's
-// plus 1024. The caller holds s.mu.
+// so its cost is O(1) amortized and its length about twice the store's
+// plus 1024 at most. The caller holds s.mu.
 func (s *Store) index(seq uint64) {
 	if len(s.order) >= 2*len(s.jobs)+1024 {
 		s.compact()
