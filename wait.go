@@ -53,7 +53,7 @@ func parseWait(rawQuery string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(vs[0])
 	if err != nil || d <= 0 || d > maxWait {
-		return 0, badRequest("wait=%s is not a duration in (0s, %s]: use one such as wait=30s or wait=500ms", quote(vs[0]), maxWait)
+		return 0, badRequest("wait=%s is not a duration above 0s and at most 60s: use one such as wait=30s or wait=500ms", quote(vs[0]))
 	}
 	return d, nil
 }
