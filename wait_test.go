@@ -155,7 +155,8 @@ func TestWaitOutlastsWriteTimeout(t *testing.T) {
 // TestWaitClientHangsUp checks a client that hangs up ends its wait at once:
 // the handler returns, and the goroutine count comes back to its baseline.
 func TestWaitClientHangsUp(t *testing.T) {
-	ts := newTestServer(t, testConfig(), newGate(nil).work)
+	started := make(chan *WorkRequest, 1)
+	ts := newTestServer(t, testConfig(), newGate(started).work)
 	returned := make(chan struct{}, 1)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ts.handler.ServeHTTP(w, r)
@@ -163,6 +164,7 @@ func TestWaitClientHangsUp(t *testing.T) {
 	}))
 	defer hs.Close()
 	id := ts.submitID(t, "Alice", "")
+	<-started // the dispatcher has started every worker
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	baseline := runtime.NumGoroutine()
 
@@ -186,7 +188,11 @@ func TestWaitClientHangsUp(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the handler still waits 10s after its client hung up")
 	}
-	waitUntil(t, fmt.Sprintf("the goroutines to return to %d", baseline), func() bool { return runtime.NumGoroutine() <= baseline })
+	if !eventually(func() bool { return runtime.NumGoroutine() <= baseline }) {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines 10s after the hang-up, want at most %d as before the wait:\n%s",
+			runtime.NumGoroutine(), baseline, buf[:runtime.Stack(buf, true)])
+	}
 }
 
 // hasWaiter reports whether anyone has waited for r to be final.
@@ -194,6 +200,19 @@ func (r *WorkRequest) hasWaiter() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.final != nil
+}
+
+// eventually polls cond until it holds, for up to 10 s, and reports
+// whether it did.
+func eventually(cond func() bool) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 // waitUntil polls cond until it holds, failing the test after 10 s. It is
