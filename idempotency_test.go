@@ -271,60 +271,6 @@ func TestIdempotencyKeyNotBoundByRefusal(t *testing.T) {
 	})
 }
 
-// TestIdempotencyKeyForgotten checks a key lives exactly as long as the
-// store keeps its job, with a store that keeps one finished job: bound
-// while the job is kept, forgotten once a newer finished job pushes it out,
-// and never more keys remembered than jobs kept, however many keys are sent.
-func TestIdempotencyKeyForgotten(t *testing.T) {
-	stats := NewStats()
-	c := &Collector{queue: NewWorkQueue(10, &stats.Accepted), jobs: NewStore(1), stats: stats,
-		maxDelay: time.Second, log: discardLogger()}
-	finishNext := func() {
-		r := <-c.queue.Requests()
-		r.start(1, time.Now(), nil)
-		r.finish(Done, time.Now(), "", nil)
-		c.jobs.Finished(r)
-	}
-	first := submitKey(c, "Alice", "", "k")
-	finishNext()
-	if rec := submitKey(c, "Alice", "", "k"); rec.Header().Get("Location") != first.Header().Get("Location") {
-		t.Fatalf("retry while the job is kept: Location %q, want %q", rec.Header().Get("Location"), first.Header().Get("Location"))
-	}
-	submitKey(c, "Bob", "", "other")
-	finishNext() // Alice's job leaves the store
-	if c.jobs.Get("1") != nil {
-		t.Fatal("job 1 still kept; the test needs it gone")
-	}
-	rec := submitKey(c, "Alice", "", "k")
-	if rec.Code != http.StatusCreated || rec.Header().Get("Idempotent-Replayed") != "" || rec.Header().Get("Location") == first.Header().Get("Location") {
-		t.Errorf("key of a forgotten job: %d %s, Idempotent-Replayed %q; want 201, a new job", rec.Code, rec.Header().Get("Location"), rec.Header().Get("Idempotent-Replayed"))
-	}
-	finishNext()
-	for i := range 1000 {
-		submitKey(c, "n", "", fmt.Sprint("key-", i))
-		finishNext()
-	}
-	if n, kept := c.jobs.keys.Len(), c.jobs.Len(); n != 1 || kept != 1 {
-		t.Errorf("after 1000 keyed jobs, %d keys remembered and %d jobs kept, want 1 and 1", n, kept)
-	}
-}
-
-// TestIdempotencyKeyRestore checks a key restored at start, as a journal
-// would, answers its retry with the restored job.
-func TestIdempotencyKeyRestore(t *testing.T) {
-	ts := newTestServer(t, testConfig(), newGate(nil).work)
-	r := &WorkRequest{ID: "41", seq: 41, Name: "Alice", Delay: time.Second, EnqueuedAt: time.Now()}
-	ts.jobs.Add(r)
-	ts.jobs.keys.Restore("k", 41, "Alice", time.Second)
-	rec := submitKey(ts.handler, "Alice", "1s", "k")
-	if rec.Code != http.StatusCreated || rec.Header().Get("Location") != "/work/41" || rec.Header().Get("Idempotent-Replayed") != "true" {
-		t.Errorf("retry of a restored key: %d %s %q; want 201 /work/41 true", rec.Code, rec.Header().Get("Location"), rec.Header().Get("Idempotent-Replayed"))
-	}
-	if rec := submitKey(ts.handler, "Bob", "1s", "k"); rec.Code != http.StatusUnprocessableEntity {
-		t.Errorf("restored key with another name: %d, want 422", rec.Code)
-	}
-}
-
 // FuzzIdempotencyKey checks the key parser never panics, takes only keys of
 // 1 to 255 visible ASCII bytes, takes every such key bare (unless it begins
 // or ends with a quote) and quoted alike, and parses its own quoting of a
