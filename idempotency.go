@@ -45,7 +45,7 @@ func parseIdempotencyKey(vs []string) (string, error) {
 			return "", errBadKey
 		}
 	}
-	return strings.Clone(v), nil // not pinning the request's header memory
+	return v, nil
 }
 
 // escapedQuote reports whether the closing quote of the quoted value v is
