@@ -43,6 +43,10 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prev, ok := req.cancelJob(time.Now())
+	if !ok && prev == Running {
+		writeError(w, http.StatusConflict, "job "+req.ID+" cannot be canceled: its work is complete and its greeting is being written")
+		return
+	}
 	if !ok {
 		writeError(w, http.StatusConflict, "job "+req.ID+" already finished: it is "+prev.String())
 		return
@@ -133,6 +137,18 @@ func (j *job) appendJSON(b []byte) []byte {
 	}
 	if j.Error != "" {
 		b = appendJSONString(append(b, `,"error":`...), j.Error)
+	}
+	if j.Attempts != 0 {
+		b = strconv.AppendInt(append(b, `,"attempts":`...), int64(j.Attempts), 10)
+	}
+	if j.RetryAt != nil {
+		b = appendJSONTime(append(b, `,"retry_at":`...), *j.RetryAt)
+	}
+	if j.Output != nil {
+		b = appendJSONString(append(b, `,"output":`...), *j.Output)
+	}
+	if j.Truncated {
+		b = append(b, `,"output_truncated":true`...)
 	}
 	return append(b, "}\n"...)
 }

@@ -204,6 +204,7 @@ func TestCancelErrors(t *testing.T) {
 func TestJobJSON(t *testing.T) {
 	at := time.Date(2026, 11, 28, 10, 0, 0, 123456789, time.UTC)
 	later := at.Add(1500 * time.Millisecond)
+	output, empty := "line 1\nline <2> \u2028 \xff\n", ""
 	for _, j := range []job{
 		{ID: "1", Name: "Alice", Delay: "0s", State: "queued", EnqueuedAt: at},
 		{ID: "2", Name: `Bob "the <b>" & \co`, Delay: "2s", State: "running", Worker: 3, EnqueuedAt: at, StartedAt: &at},
@@ -211,6 +212,9 @@ func TestJobJSON(t *testing.T) {
 		{ID: "4", Name: "x", Delay: "10ms", State: "failed", Worker: 1, EnqueuedAt: at, StartedAt: &at, FinishedAt: &later,
 			Error: "panic: bad \xff byte\n\ttab"},
 		{ID: "5", Name: "~!#$%^*()_+{}|:?,./;'[]=-`", Delay: "0s", State: "canceled", EnqueuedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+		{ID: "6", Name: "r", Delay: "0s", State: "queued", EnqueuedAt: at, StartedAt: &at, Attempts: 2, RetryAt: &later,
+			Error: "exit status 3", Output: &output, Truncated: true},
+		{ID: "7", Name: "e", Delay: "0s", State: "done", Worker: 2, EnqueuedAt: at, StartedAt: &at, FinishedAt: &later, Attempts: 1, Output: &empty},
 	} {
 		var want bytes.Buffer
 		if err := json.NewEncoder(&want).Encode(j); err != nil {

@@ -97,10 +97,11 @@ func BenchmarkRefuse(b *testing.B) {
 	s := newServer(cfg, g.work, io.Discard, discardLogger())
 	s.start()
 	defer func() { close(g.open); s.drain(context.Background()) }()
-	// Fill the worker, the dispatcher's hand and the queue. The worker holds
-	// its job until the benchmark ends, so once all three are accepted the
-	// queue stays full.
-	for s.stats.Accepted.Load() < int64(cfg.workers+1+cfg.queue) {
+	// Fill the worker and the queue (the job the dispatcher holds counts as
+	// waiting). The worker holds its job until the benchmark ends, and Push
+	// refuses the second job until the first has started, so once both are
+	// accepted the queue stays full.
+	for s.stats.Accepted.Load() < int64(cfg.workers+cfg.queue) {
 		s.queue.Push(&WorkRequest{ID: "0", Name: "filler", EnqueuedAt: time.Now()})
 		runtime.Gosched()
 	}

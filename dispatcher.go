@@ -14,7 +14,7 @@ type WorkerQueue chan chan *WorkRequest
 // takes each WorkRequest off WorkQueue in order and hands it to the next idle
 // worker taken from WorkerQueue.
 type Dispatcher struct {
-	queue       <-chan *WorkRequest
+	queue       *WorkQueue
 	workerQueue WorkerQueue
 	workers     []*Worker
 	aborted     atomic.Bool // set by Abort: hand out no more requests
@@ -22,12 +22,12 @@ type Dispatcher struct {
 
 // NewDispatcher returns a Dispatcher that feeds requests from queue to the
 // given workers, all of which must put their channels into workerQueue.
-func NewDispatcher(queue <-chan *WorkRequest, workerQueue WorkerQueue, workers []*Worker) *Dispatcher {
+func NewDispatcher(queue *WorkQueue, workerQueue WorkerQueue, workers []*Worker) *Dispatcher {
 	return &Dispatcher{queue: queue, workerQueue: workerQueue, workers: workers}
 }
 
-// Run starts the workers and dispatches requests until WorkQueue is closed
-// and empty. Before it returns, every worker has finished its last request
+// Run starts the workers and dispatches requests until WorkQueue has ended
+// (see WorkQueue). Before it returns, every worker has finished its last request
 // and exited: Run takes each worker's channel back from WorkerQueue, which
 // the worker puts there only when idle, and closes it.
 func (d *Dispatcher) Run() {
@@ -43,16 +43,22 @@ func (d *Dispatcher) Run() {
 }
 
 // Abort makes the dispatcher pass over the requests still queued instead of
-// handing them out. Run still returns only once WorkQueue is closed and every
+// handing them out. Run still returns only once WorkQueue has ended and every
 // worker is idle: the caller closes the queue and interrupts running work.
 func (d *Dispatcher) Abort() { d.aborted.Store(true) }
 
-// dispatch hands each request to an idle worker until the queue is closed and
-// empty, passing over every request once aborted. A request canceled while
-// it waited is handed over too: the worker will not start it (see
+// dispatch hands each request to an idle worker until the queue has ended,
+// passing over every request once aborted. A request canceled while it
+// waited is handed over too: the worker will not start it (see
 // WorkRequest.start), and checking here as well would cost every job a lock.
+// The request the dispatcher holds while it waits for a worker still counts
+// as waiting in WorkQueue until a worker starts it.
 func (d *Dispatcher) dispatch() {
-	for r := range d.queue {
+	for {
+		r, ok := d.queue.Next()
+		if !ok {
+			return
+		}
 		if d.aborted.Load() {
 			continue
 		}

@@ -205,6 +205,9 @@ func TestBinaryBadFlags(t *testing.T) {
 		{[]string{"-shutdown-timeout", "x"}, "-shutdown-timeout"},
 		{[]string{"-log-level", "loud"}, "-log-level"},
 		{[]string{"-nope"}, "-nope"},
+		{[]string{"-n", "100000000"}, "-n"},
+		{[]string{"-http", "localhost"}, "-http"},
+		{[]string{"-http", "127.0.0.1:99999"}, "-http"},
 	} {
 		cmd := exec.Command(binary, tt.args...)
 		var stdout, stderr strings.Builder
@@ -229,8 +232,8 @@ func TestBinaryBadFlags(t *testing.T) {
 	}
 }
 
-// TestBinaryListenFailure checks a taken port or a bad address makes the
-// binary exit 1 at once with a message naming the address.
+// TestBinaryListenFailure checks a taken port or an address not on this
+// machine makes the binary exit 1 at once with a message naming the address.
 func TestBinaryListenFailure(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -238,7 +241,7 @@ func TestBinaryListenFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	for _, addr := range []string{ln.Addr().String(), "nonsense", "127.0.0.1:99999"} {
+	for _, addr := range []string{ln.Addr().String(), "192.0.2.1:0"} {
 		cmd := exec.Command(binary, "-http", addr)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr

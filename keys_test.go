@@ -16,9 +16,9 @@ func TestIdempotencyKeyForgotten(t *testing.T) {
 	c := &Collector{queue: NewWorkQueue(10, &stats.Accepted), jobs: NewStore(1), stats: stats,
 		maxDelay: time.Second, log: discardLogger()}
 	finishNext := func() {
-		r := <-c.queue.Requests()
+		r, _ := c.queue.Next()
 		r.start(1, time.Now(), nil)
-		r.finish(Done, time.Now(), "", nil)
+		r.finish(Done, time.Now(), "")
 		c.jobs.Finished(r)
 	}
 	first := submitKey(c, "Alice", "", "k")

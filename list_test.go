@@ -235,7 +235,7 @@ func BenchmarkList(b *testing.B) {
 				s.jobs.Add(r)
 				if seq%2 == 0 {
 					r.start(1, now, nil)
-					r.finish(Done, now, "", nil)
+					r.finish(Done, now, "")
 					s.jobs.Finished(r)
 				}
 			}

@@ -8,8 +8,10 @@
 // workers' channels. A worker waits out the request's delay, prints
 // "worker<K>: Hello, <NAME>!" on standard output, and puts its channel back.
 //
-// On SIGINT or SIGTERM it stops accepting work, runs every job it accepted,
-// and exits 0; past -shutdown-timeout, or on a second signal, it exits 1.
+// On SIGINT, SIGTERM or SIGHUP it stops accepting work, runs every job it
+// accepted, and exits 0; past -shutdown-timeout, or on a second signal, it
+// exits 1. Neither a standard output nor a standard error that stops taking
+// lines, nor one whose reader went away, holds up the API or the drain.
 //
 // Usage:
 //
@@ -28,49 +30,105 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
 
 func main() {
+	// A write to a closed pipe on standard output or error (workqueue | head
+	// -1) kills a Go program by SIGPIPE unless the program asks for the
+	// signal; asked for, the write fails with EPIPE, and the job whose
+	// greeting it was fails. Notify, not Ignore: an ignored disposition would
+	// be inherited by the commands that a later version runs.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
 	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
 	var usage *usageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return
 	case errors.As(err, &usage):
-		fmt.Fprintf(os.Stderr, "workqueue: %v (see workqueue -h)\n", err)
-		os.Exit(2)
+		exit(2, fmt.Sprintf("workqueue: %v (see workqueue -h)\n", err))
 	default:
-		fmt.Fprintf(os.Stderr, "workqueue: %v\n", err)
-		os.Exit(1)
+		exit(1, fmt.Sprintf("workqueue: %v\n", err))
 	}
 }
 
+// exitWait is how long main waits for its last message to reach standard
+// error before exiting anyway: nobody may be reading it.
+const exitWait = 250 * time.Millisecond
+
+// exit writes msg to standard error, waiting at most exitWait, and exits
+// with code.
+func exit(code int, msg string) {
+	written := make(chan struct{})
+	go func() {
+		os.Stderr.WriteString(msg)
+		close(written)
+	}()
+	select {
+	case <-written:
+	case <-time.After(exitWait):
+	}
+	os.Exit(code)
+}
+
 // run is the whole program: it parses args, serves until ctx is canceled or
-// the process gets SIGINT or SIGTERM, then drains. It returns nil after a
-// complete drain, a *usageError for bad flags, flag.ErrHelp for -h, and any
-// other error when the server could not start or gave up on its drain.
+// the process gets SIGINT, SIGTERM or SIGHUP, then drains. It returns nil
+// after a complete drain, a *usageError for bad flags, flag.ErrHelp for -h,
+// and any other error when the server could not start, was stopped while
+// starting, or gave up on its drain.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runWith(ctx, args, stdout, stderr, nil)
+}
+
+// startHook is start-up work run before the server listens; it must return
+// soon after ctx ends, with an error. Tests pass a slow one; the journal's
+// replay will be one.
+type startHook func(ctx context.Context) error
+
+// logWait is how long run waits at exit for its log to reach standard error.
+const logWait = 500 * time.Millisecond
+
+// runWith is run with hook, if not nil, run during start-up.
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook startHook) error {
+	// Catch signals first: whoever started us may signal at once, and an
+	// uncaught SIGTERM would kill without a drain.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(signals)
+	stop, force, unwatch := watchSignals(ctx, signals)
+	defer unwatch()
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
-	// Catch signals before saying we listen: whoever acts on that line may
-	// signal at once, and an uncaught SIGTERM would kill without a drain.
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(signals)
+	logw := newLogWriter(stderr, logLines)
+	defer logw.Close(logWait)
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.logLevel}))
+	s := newServer(cfg, Sleep, stdout, log)
+	s.logDropped = &logw.dropped
+	s.start()
+	if hook != nil {
+		if err := hook(stop); err != nil {
+			s.drain(force) // nothing was accepted: this only stops the dispatcher and workers
+			if stop.Err() != nil {
+				return fmt.Errorf("stopped while starting: %w", context.Cause(stop))
+			}
+			return fmt.Errorf("starting: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
+		s.drain(force)
 		return fmt.Errorf("cannot listen on -http %s: %w", cfg.addr, err)
 	}
-	s := newServer(cfg, Sleep, stdout, log)
-	s.start()
+	return serve(s, ln, cfg, stop, force, log)
+}
+
+// serve serves s, started, on ln until stop ends or serving fails, then shuts down.
+func serve(s *server, ln net.Listener, cfg config, stop, force context.Context, log *slog.Logger) error {
 	hs := newHTTPServer(s.handler, defaultLimits(), log)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -80,15 +138,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var failed error
 	select {
-	case <-ctx.Done():
-		log.Info("draining", "reason", context.Cause(ctx), "queued", s.queue.Len(), "running", s.stats.Busy.Load())
-	case sig := <-signals:
-		log.Info("draining", "signal", sig.String(), "queued", s.queue.Len(), "running", s.stats.Busy.Load())
+	case <-stop.Done():
+		var sig *signalError
+		if errors.As(context.Cause(stop), &sig) {
+			log.Info("draining", "signal", sig.sig.String(), "queued", s.queue.Len(), "running", s.stats.Busy.Load())
+		} else {
+			log.Info("draining", "reason", context.Cause(stop), "queued", s.queue.Len(), "running", s.stats.Busy.Load())
+		}
 	case err := <-serveErr:
 		failed = fmt.Errorf("serving on %s: %w", ln.Addr(), err)
 		log.Error("cannot serve, draining", "err", failed)
 	}
-	return errors.Join(failed, shutdown(s, hs, cfg.shutdownTimeout, signals, log))
+	return errors.Join(failed, shutdown(s, hs, cfg.shutdownTimeout, force, log))
 }
 
 // httpLimits are the http.Server's limits on slow or greedy clients.
@@ -127,142 +188,5 @@ func newHTTPServer(handler http.Handler, limits httpLimits, log *slog.Logger) *h
 		WriteTimeout:      limits.write,
 		IdleTimeout:       limits.idle,
 		MaxHeaderBytes:    limits.maxHeaderBytes,
-	}
-}
-
-// shutdown drains s while hs keeps answering, then closes hs gracefully. It
-// gives up, closing hs at once, when timeout passes or a signal arrives, and
-// then returns an *abandonedError.
-func shutdown(s *server, hs *http.Server, timeout time.Duration, signals <-chan os.Signal, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeoutCause(context.Background(), timeout,
-		fmt.Errorf("-shutdown-timeout %s exceeded", timeout))
-	defer cancel()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	stopNow, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-	wg.Go(func() {
-		select {
-		case sig := <-signals:
-			stop(fmt.Errorf("second signal %s", sig))
-		case <-stopNow.Done():
-		}
-	})
-	if err := s.drain(stopNow); err != nil {
-		var ab *abandonedError
-		errors.As(err, &ab)
-		log.Error("drain abandoned", "abandoned", ab.jobs, "reason", ab.why)
-		hs.Close()
-		return err
-	}
-	log.Info("drained", "done", s.stats.Done.Load(), "canceled", s.stats.Canceled.Load(), "failed", s.stats.Failed.Load())
-	if err := hs.Shutdown(ctx); err != nil {
-		hs.Close()
-		return fmt.Errorf("closing connections: %w", err)
-	}
-	return nil
-}
-
-// usageError is a bad command line.
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-
-const usage = `workqueue runs an HTTP job queue. Each job is a name and a delay: one of
-the workers waits out the delay, then prints "worker<K>: Hello, <NAME>!".
-
-Usage:
-  workqueue [flags]
-
-Flags:
-  -n N                        number of workers (default 4)
-  -http ADDR                  address to listen on (default 127.0.0.1:8000)
-  -queue N                    jobs that may wait for a worker; beyond that,
-                              POST /work answers 503 (default 100)
-  -max-delay DURATION         largest delay a job may ask for (default 10s)
-  -shutdown-timeout DURATION  how long SIGINT or SIGTERM waits for accepted
-                              jobs before giving up and exiting 1 (default 30s)
-  -log-level LEVEL            debug, info, warn or error (default info)
-
-Durations are written like 250ms, 1.5s or 2m.
-
-Example:
-  workqueue -n 8 &
-  curl -d name=Alice -d delay=1s http://127.0.0.1:8000/work
-`
-
-// defaultConfig returns the configuration with no flags given, as the usage
-// text and SPEC.md state it.
-func defaultConfig() config {
-	return config{
-		workers:         4,
-		addr:            "127.0.0.1:8000",
-		queue:           100,
-		maxDelay:        10 * time.Second,
-		shutdownTimeout: 30 * time.Second,
-		logLevel:        slog.LevelInfo,
-	}
-}
-
-// parseFlags parses the command line into a config, starting from
-// defaultConfig. It writes the usage text to stderr for -h.
-func parseFlags(args []string, stderr io.Writer) (config, error) {
-	cfg := defaultConfig()
-	fs := flag.NewFlagSet("workqueue", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Func("n", "", atLeastOne(&cfg.workers))
-	fs.StringVar(&cfg.addr, "http", cfg.addr, "")
-	fs.Func("queue", "", atLeastOne(&cfg.queue))
-	fs.Func("max-delay", "", duration(&cfg.maxDelay, false))
-	fs.Func("shutdown-timeout", "", duration(&cfg.shutdownTimeout, true))
-	fs.Func("log-level", "", func(s string) error {
-		switch strings.ToLower(s) {
-		case "debug", "info", "warn", "error":
-			return cfg.logLevel.UnmarshalText([]byte(s))
-		}
-		return errors.New("must be debug, info, warn or error")
-	})
-	switch err := fs.Parse(args); {
-	case errors.Is(err, flag.ErrHelp):
-		io.WriteString(stderr, usage)
-		return cfg, err
-	case err != nil:
-		return cfg, &usageError{err}
-	case fs.NArg() > 0:
-		return cfg, &usageError{fmt.Errorf("unexpected argument %q: workqueue takes only flags", fs.Arg(0))}
-	}
-	return cfg, nil
-}
-
-// atLeastOne returns a flag setter for a whole number of at least 1.
-func atLeastOne(p *int) func(string) error {
-	return func(s string) error {
-		n, err := strconv.Atoi(s)
-		switch {
-		case err != nil:
-			return errors.New("not a whole number")
-		case n < 1:
-			return errors.New("must be at least 1")
-		}
-		*p = n
-		return nil
-	}
-}
-
-// duration returns a flag setter for a duration that is not negative and,
-// if positive is set, not zero either.
-func duration(p *time.Duration, positive bool) func(string) error {
-	return func(s string) error {
-		d, err := time.ParseDuration(strings.TrimSpace(s))
-		switch {
-		case err != nil:
-			return errors.New("not a duration such as 500ms, 10s or 1m")
-		case d < 0:
-			return errors.New("must not be negative")
-		case d == 0 && positive:
-			return errors.New("must be more than 0s")
-		}
-		*p = d
-		return nil
 	}
 }

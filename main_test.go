@@ -87,6 +87,21 @@ func TestFlags(t *testing.T) {
 		{args: []string{"-max-delay", "-1s"}, wantErr: `invalid value "-1s" for flag -max-delay: must not be negative`},
 		{args: []string{"-shutdown-timeout", "0s"}, wantErr: `invalid value "0s" for flag -shutdown-timeout: must be more than 0s`},
 		{args: []string{"-log-level", "loud"}, wantErr: `invalid value "loud" for flag -log-level: must be debug, info, warn or error`},
+		{args: []string{"-n", "1024", "-queue", "1000000", "-max-delay", "24h", "-shutdown-timeout", "24h"},
+			want: config{workers: 1024, addr: "127.0.0.1:8000", queue: 1_000_000, maxDelay: 24 * time.Hour, shutdownTimeout: 24 * time.Hour}},
+		{args: []string{"-n", "1025"}, wantErr: `invalid value "1025" for flag -n: must be at most 1024`},
+		{args: []string{"-n", "100000000"}, wantErr: `invalid value "100000000" for flag -n: must be at most 1024`},
+		{args: []string{"-n", "99999999999999999999"}, wantErr: `invalid value "99999999999999999999" for flag -n: must be at most 1024`},
+		{args: []string{"-n", "-99999999999999999999"}, wantErr: `for flag -n: not a whole number`},
+		{args: []string{"-queue", "1000001"}, wantErr: `invalid value "1000001" for flag -queue: must be at most 1000000`},
+		{args: []string{"-max-delay", "24h0m1s"}, wantErr: `invalid value "24h0m1s" for flag -max-delay: must be at most 24h0m0s`},
+		{args: []string{"-shutdown-timeout", "8760h"}, wantErr: `invalid value "8760h" for flag -shutdown-timeout: must be at most 24h0m0s`},
+		{args: []string{"-shutdown-timeout", "9999999999h"}, wantErr: `for flag -shutdown-timeout: not a duration such as 500ms, 10s or 1m (at most 24h0m0s)`},
+		{args: []string{"-http", "localhost"}, wantErr: `invalid value "localhost" for flag -http: want host:port, such as localhost:8000`},
+		{args: []string{"-http", "8080"}, wantErr: `invalid value "8080" for flag -http: want host:port, such as localhost:8080`},
+		{args: []string{"-http", "::1"}, wantErr: `invalid value "::1" for flag -http: want host:port, such as localhost:8000`},
+		{args: []string{"-http", "127.0.0.1:65536"}, wantErr: `for flag -http: the port must be from 0 to 65535, such as 127.0.0.1:8000`},
+		{args: []string{"-http", "[::1]:8080"}, want: config{workers: 4, addr: "[::1]:8080", queue: 100, maxDelay: 10 * time.Second, shutdownTimeout: 30 * time.Second}},
 		{args: []string{"-workers", "3"}, wantErr: "flag provided but not defined: -workers"},
 		{args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
 	}
@@ -118,7 +133,7 @@ func TestHelp(t *testing.T) {
 	if err := run(t.Context(), []string{"-h"}, io.Discard, &stderr); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run -h = %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-n N", "-http ADDR", "-queue N", "-max-delay", "-shutdown-timeout", "-log-level", "Example"} {
+	for _, f := range []string{"-n N", "-http HOST:PORT", "-queue N", "-max-delay", "-shutdown-timeout", "-log-level", "Example"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("usage text lacks %q:\n%s", f, stderr.String())
 		}
@@ -209,5 +224,53 @@ func waitGoroutines(t *testing.T, want int) {
 			t.Fatalf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), want, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRunStopsDuringStartUp checks a signal or the end of run's context
+// while start-up work is still going (however long it would take) stops run
+// promptly with an error, before it listens.
+func TestRunStopsDuringStartUp(t *testing.T) {
+	tests := []struct {
+		name string
+		stop func(cancel context.CancelFunc) error
+		want string
+	}{
+		{"SIGTERM", func(context.CancelFunc) error { return syscall.Kill(os.Getpid(), syscall.SIGTERM) }, "stopped while starting: signal terminated"},
+		{"SIGINT", func(context.CancelFunc) error { return syscall.Kill(os.Getpid(), syscall.SIGINT) }, "stopped while starting: signal interrupt"},
+		{"SIGHUP", func(context.CancelFunc) error { return syscall.Kill(os.Getpid(), syscall.SIGHUP) }, "stopped while starting: signal hangup"},
+		{"context", func(cancel context.CancelFunc) error { cancel(); return nil }, "stopped while starting: context canceled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			starting := make(chan struct{})
+			slowStart := func(ctx context.Context) error {
+				close(starting)
+				<-ctx.Done() // a start that would never end by itself
+				return ctx.Err()
+			}
+			stderr := new(syncBuffer)
+			done := make(chan error, 1)
+			go func() {
+				done <- runWith(ctx, []string{"-http", "127.0.0.1:0"}, io.Discard, stderr, slowStart)
+			}()
+			<-starting // run has caught signals: they were caught before start-up began
+			if err := tt.stop(cancel); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				if err == nil || err.Error() != tt.want {
+					t.Errorf("run = %v, want %q", err, tt.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("run still starting 10s after being stopped")
+			}
+			if strings.Contains(stderr.String(), "listening") {
+				t.Errorf("run listened after being stopped while starting:\n%s", stderr)
+			}
+		})
 	}
 }

@@ -79,9 +79,9 @@ func writeMetrics(b *bytes.Buffer, s *Stats, q *WorkQueue, workers int) {
 	sample(b, "workqueue_jobs_finished_total", `state="done"`, s.Done.Load())
 	sample(b, "workqueue_jobs_finished_total", `state="canceled"`, s.Canceled.Load())
 	sample(b, "workqueue_jobs_finished_total", `state="failed"`, s.Failed.Load())
-	family(b, "workqueue_queue_length", "gauge", "Jobs waiting in WorkQueue for a worker.")
+	family(b, "workqueue_queue_length", "gauge", "Jobs waiting for a worker: queued, not canceled, the one the dispatcher holds included.")
 	sample(b, "workqueue_queue_length", "", int64(q.Len()))
-	family(b, "workqueue_queue_capacity", "gauge", "How many jobs WorkQueue can hold (-queue).")
+	family(b, "workqueue_queue_capacity", "gauge", "How many jobs may wait for a worker (-queue); jobs replayed or retried may exceed it.")
 	sample(b, "workqueue_queue_capacity", "", int64(q.Cap()))
 	family(b, "workqueue_workers", "gauge", "Workers in the pool (-n).")
 	sample(b, "workqueue_workers", "", int64(workers))
@@ -128,6 +128,9 @@ func sample(b *bytes.Buffer, name, labels string, v int64) {
 func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	writeMetrics(&b, s.stats, s.queue, s.workers)
+	family(&b, "workqueue_log_lines_dropped_total", "counter",
+		"Log lines dropped because standard error was not taking them.")
+	sample(&b, "workqueue_log_lines_dropped_total", "", s.logDropped.Load())
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(b.Bytes())
 }

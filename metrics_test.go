@@ -75,7 +75,7 @@ func scrape(t *testing.T, ts *testServer) (map[string]float64, map[string]string
 func TestMetrics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 1, 2
+		cfg.workers, cfg.queue = 1, 3
 		ts := newTestServer(t, cfg, panicky)
 
 		_, types := scrape(t, ts)
@@ -107,7 +107,7 @@ func TestMetrics(t *testing.T) {
 		}
 		m, _ := scrape(t, ts)
 		for key, want := range map[string]float64{
-			"workqueue_queue_length": 2, "workqueue_queue_capacity": 2,
+			"workqueue_queue_length": 3, "workqueue_queue_capacity": 3,
 			"workqueue_workers": 1, "workqueue_workers_busy": 1,
 		} {
 			if m[key] != want {
@@ -115,6 +115,9 @@ func TestMetrics(t *testing.T) {
 			}
 		}
 		ts.do("DELETE", "/work/"+c, "", "") // canceled while queued
+		if m, _ := scrape(t, ts); m["workqueue_queue_length"] != 2 {
+			t.Errorf("workqueue_queue_length after a cancel = %v, want 2 (b and boom)", m["workqueue_queue_length"])
+		}
 		time.Sleep(time.Second)
 		ts.do("DELETE", "/work/"+a, "", "") // canceled while running; b starts
 		drained := make(chan error)

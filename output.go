@@ -1,81 +1,167 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
 )
 
-// Batching of the workers' output.
-const (
-	outputDelay = 10 * time.Millisecond // longest a line waits in the buffer
-	outputSize  = 64 << 10              // largest batch written at once
-)
+// errOutputClosed is what Write returns once the lineWriter is closed.
+var errOutputClosed = errors.New("standard output is closed: the server is stopping")
 
-// lineWriter buffers the workers' greetings on their way to standard output
-// and writes them in batches: at most outputDelay after the first line of a
-// batch, or as soon as outputSize bytes are waiting, and at Close. A write to
-// standard output is a system call that costs more than the rest of a no-op
-// job; batching makes it one call per batch instead of one per job.
+// lineWriter writes the workers' greetings to standard output by group
+// commit, led by the writers themselves: a worker that finds no write in
+// progress becomes the leader and writes its line at once; lines that come
+// while it writes wait together in the next batch, which the leader writes
+// with one Write call when its own is done, then tells each waiting worker
+// the result. Under load a batch holds many lines, so it is one system call
+// per batch, not per job; with no load a line is written at once, with no
+// goroutine hand-off (a flusher goroutine would cost two per job).
 //
-// Each Write is one whole line, so lines never interleave.
+// No lock is held during a write, so a standard output that blocks (a full
+// pipe nobody reads) or fails (a reader that went away) stalls or fails only
+// the workers writing to it, never the API. A worker waiting in a batch
+// stops waiting when its context ends; the leader, inside write(2), cannot,
+// and whoever waits for it (the drain) must bound that wait.
+//
+// Memory is bounded: each worker waits for its line before writing another,
+// so a batch holds at most one line per worker.
 type lineWriter struct {
-	mu    sync.Mutex // guards the fields below
-	w     io.Writer  // standard output
-	buf   []byte     // lines not yet written
-	timer *time.Timer
-	armed bool // timer will flush buf
-	log   *slog.Logger
+	w   io.Writer // standard output; written only by the leader
+	log *slog.Logger
+
+	mu      sync.Mutex    // guards the fields below
+	writing bool          // a leader is writing
+	next    *batch        // lines waiting for the leader; nil if none, always nil if not writing
+	spare   []byte        // a written batch's buffer, for the next batch
+	closed  bool          // Close was called: Write refuses, and the leader writes no more batches
+	idle    chan struct{} // if not nil, closed by the leader when it stops writing; made by Close
+	lastErr string        // the text of the last write error logged
+}
+
+// batch is lines written together, and the result of writing them.
+type batch struct {
+	buf  []byte
+	done chan struct{} // closed by the leader once buf is written, or refused after Close
+	err  error         // the write's error, nil if it succeeded; set before done is closed
 }
 
 // newLineWriter returns a lineWriter that writes to w, logging failures.
 func newLineWriter(w io.Writer, log *slog.Logger) *lineWriter {
-	l := &lineWriter{w: w, buf: make([]byte, 0, outputSize), log: log}
-	l.timer = time.AfterFunc(time.Hour, l.Flush)
-	l.timer.Stop()
-	return l
+	return &lineWriter{w: w, log: log}
 }
 
-// Write buffers p, which must be one or more whole lines.
-func (l *lineWriter) Write(p []byte) (int, error) {
+// Write writes p, which must be one or more whole lines, and returns the
+// write's error; or, while waiting for another worker's write, returns
+// context.Cause(ctx) if ctx ends first (its line is then written only if the
+// writer is not closed meanwhile); or errOutputClosed after Close. Lines
+// never interleave.
+func (l *lineWriter) Write(ctx context.Context, p []byte) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return errOutputClosed
+	}
+	if !l.writing {
+		l.writing = true
+		l.mu.Unlock()
+		err := l.write(p)
+		l.lead()
+		return err
+	}
+	b := l.next
+	if b == nil {
+		b = &batch{buf: l.spare[:0], done: make(chan struct{})}
+		l.spare = nil
+		l.next = b
+	}
+	b.buf = append(b.buf, p...)
+	l.mu.Unlock()
+	select {
+	case <-b.done:
+		return b.err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// lead writes the batches that gathered while the leader wrote, until none
+// is left, then stops leading. After Close it refuses them unwritten: the
+// workers that waited have stopped waiting (a drain gave up on them).
+func (l *lineWriter) lead() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.buf)+len(p) > outputSize {
-		l.flushLocked()
+	for l.next != nil {
+		b := l.next
+		l.next = nil
+		if l.closed {
+			b.err = errOutputClosed
+		} else {
+			l.mu.Unlock()
+			b.err = l.write(b.buf)
+			l.mu.Lock()
+		}
+		close(b.done)
+		if cap(b.buf) <= outputSpareMax {
+			l.spare = b.buf
+		}
 	}
-	l.buf = append(l.buf, p...)
-	if !l.armed {
-		l.armed = true
-		l.timer.Reset(outputDelay)
+	l.writing = false
+	if l.idle != nil {
+		close(l.idle)
+		l.idle = nil
 	}
-	return len(p), nil
 }
 
-// Flush writes the buffered lines.
-func (l *lineWriter) Flush() {
+// outputSpareMax is the largest batch buffer, in bytes, kept for reuse.
+const outputSpareMax = 64 << 10
+
+// write writes p to standard output and returns the error, if any. It logs
+// an error only when it differs from the last one logged, so a reader that
+// went away (a broken pipe) is logged once, not once a job.
+func (l *lineWriter) write(p []byte) error {
+	_, err := l.w.Write(p)
+	if err == nil {
+		return nil
+	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.flushLocked()
+	repeated := err.Error() == l.lastErr
+	l.lastErr = err.Error()
+	l.mu.Unlock()
+	if !repeated {
+		l.log.Error("cannot write to standard output; jobs whose greeting cannot be written fail",
+			"err", err, "bytes", len(p))
+	}
+	return fmt.Errorf("cannot write greeting to standard output: %w", err)
 }
 
-// Close writes the buffered lines and stops the timer. Later Writes are
-// still accepted and flushed on the next Close or Flush.
-func (l *lineWriter) Close() {
+// Close makes later Writes fail with errOutputClosed and waits up to
+// timeout for a write in progress to end; lines still waiting for it are
+// refused, not written. It returns an error if a write is still stuck at the
+// timeout: the caller is then free to exit without it. Close may be called
+// more than once.
+func (l *lineWriter) Close(timeout time.Duration) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.timer.Stop()
-	l.armed = false
-	l.flushLocked()
-}
-
-func (l *lineWriter) flushLocked() {
-	l.armed = false
-	if len(l.buf) == 0 {
-		return
+	l.closed = true
+	if !l.writing {
+		l.mu.Unlock()
+		return nil
 	}
-	if _, err := l.w.Write(l.buf); err != nil {
-		l.log.Error("cannot write to standard output", "err", err, "bytes", len(l.buf))
+	if l.idle == nil {
+		l.idle = make(chan struct{})
 	}
-	l.buf = l.buf[:0]
+	idle := l.idle
+	l.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("standard output still blocked after %v: greetings may be lost", timeout)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,9 @@ type server struct {
 	workers    int // how many workers the dispatcher runs
 	dispatcher *Dispatcher
 	out        *lineWriter // the workers' standard output
+	// logDropped counts log lines dropped because standard error fell
+	// behind; run points it at its logWriter's count before serving.
+	logDropped *atomic.Int64
 	handler    http.Handler
 	log        *slog.Logger
 
@@ -61,6 +65,8 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 		workers: cfg.workers,
 		log:     log,
 		done:    make(chan struct{}),
+
+		logDropped: new(atomic.Int64),
 	}
 	s.stopping = make(chan struct{})
 	s.out = newLineWriter(stdout, log)
@@ -70,7 +76,7 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	for i := range workers {
 		workers[i] = NewWorker(i+1, workerQueue, env)
 	}
-	s.dispatcher = NewDispatcher(s.queue.Requests(), workerQueue, workers)
+	s.dispatcher = NewDispatcher(s.queue, workerQueue, workers)
 	s.giveUp = func() {
 		s.dispatcher.Abort()
 		abandon(errAbandoned)
@@ -88,35 +94,57 @@ func (s *server) start() {
 	}()
 }
 
+// Bounds on the waits of a drain that gave up: the process is exiting, and
+// must not wait on a stuck output stream or a job that ignores cancellation.
+const (
+	abandonWait = 500 * time.Millisecond // for the workers to exit
+	outputWait  = 250 * time.Millisecond // for standard output to take what is pending
+	idsLogged   = 20                     // abandoned jobs named in the log
+)
+
 // drain stops intake and waits until every accepted job has run, the
 // dispatcher and workers have exited, and their output is written. If ctx
-// ends first it gives up: it cancels the running jobs, leaves the queued ones
-// unrun, waits for the workers to exit, writes the output of the jobs that
-// did finish, and returns an *abandonedError. Concurrent drains are safe;
-// each returns once the dispatcher has exited.
+// ends first it gives up: it cancels the running jobs (a worker waiting for
+// another's write of its greeting stops waiting), leaves the queued ones
+// unrun, waits a bounded time for the workers to exit (one may be stuck in
+// write(2) to a standard output nobody reads) and for the output, and
+// returns an *abandonedError. Concurrent drains are safe.
 func (s *server) drain(ctx context.Context) error {
 	s.queue.Close()
-	defer s.out.Close()
 	defer s.stopOnce.Do(func() { close(s.stopping) })
 	select {
 	case <-s.done:
+		s.out.Close(outputWait) // nothing is pending: every worker wrote its line
 		return nil
 	case <-ctx.Done():
 	}
 	n := s.stats.Unfinished() // exact: Close waited for every Push to be counted
 	if n == 0 {
 		<-s.done // the dispatcher is only taking its idle workers back
+		s.out.Close(outputWait)
 		return nil
 	}
+	ids, more := s.jobs.Unfinished(idsLogged)
 	s.giveUp()
-	<-s.done
-	return &abandonedError{jobs: n, why: context.Cause(ctx)}
+	t := time.NewTimer(abandonWait)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+		s.log.Error("workers still running after the drain gave up; exiting without them", "waited", abandonWait)
+	}
+	if err := s.out.Close(outputWait); err != nil {
+		s.log.Error("exiting with standard output blocked", "err", err)
+	}
+	return &abandonedError{jobs: n, ids: ids, more: more, why: context.Cause(ctx)}
 }
 
 // abandonedError reports a drain that gave up with accepted jobs unfinished.
 type abandonedError struct {
-	jobs int64 // accepted jobs that never finished
-	why  error // why the drain gave up
+	jobs int64    // accepted jobs that never finished
+	ids  []string // the IDs of the first of them, in order
+	more int      // how many unfinished jobs ids leaves out
+	why  error    // why the drain gave up
 }
 
 func (e *abandonedError) Error() string {

@@ -144,3 +144,30 @@ func (s *Store) bySeq(seq uint64) *WorkRequest {
 	defer s.mu.Unlock()
 	return s.jobs[seq]
 }
+
+// Unfinished returns the IDs of the first max requests kept that have not
+// reached a final state, in the order received, and how many more there
+// are. It copies the requests under the store's lock and reads their states
+// after releasing it, so it never holds two locks at once.
+func (s *Store) Unfinished(max int) (ids []string, more int) {
+	s.mu.Lock()
+	reqs := make([]*WorkRequest, 0, len(s.jobs))
+	for _, r := range s.jobs {
+		reqs = append(reqs, r)
+	}
+	s.mu.Unlock()
+	var seqs []uint64
+	for _, r := range reqs {
+		r.mu.Lock()
+		final := r.state.Final()
+		r.mu.Unlock()
+		if !final {
+			seqs = append(seqs, r.seq)
+		}
+	}
+	slices.Sort(seqs)
+	for _, seq := range seqs[:min(max, len(seqs))] {
+		ids = append(ids, strconv.FormatUint(seq, 10))
+	}
+	return ids, len(seqs) - len(ids)
+}

@@ -53,12 +53,18 @@ type WorkRequest struct {
 	EnqueuedAt time.Time
 
 	mu         sync.Mutex // guards the fields below
+	queue      *WorkQueue // counts r as waiting, while it does; else nil
 	state      State
 	worker     int                // the worker's number, once running
 	startedAt  time.Time          // once running
 	finishedAt time.Time          // once final
 	err        string             // why it failed
 	cancel     context.CancelFunc // interrupts the work, while running
+	completing bool               // running, its work complete, its greeting being written
+	attempts   int                // how many times it was started, this run and before a crash
+	retryAt    time.Time          // while queued after a failed attempt: when the next one starts
+	output     string             // the last 4 KiB of its command's output (-- COMMAND)
+	truncated  bool               // output lost its beginning
 	final      chan struct{}      // made by Final for the first waiter, closed once final
 }
 
@@ -94,6 +100,36 @@ func (r *WorkRequest) AppendGreeting(b []byte, worker int) []byte {
 	return append(b, "!\n"...)
 }
 
+// enter records that q counts r as waiting, so that r stops the count when
+// it starts or is canceled. It reports false, and changes nothing, if r is
+// no longer queued (it was canceled before q took it).
+func (r *WorkRequest) enter(q *WorkQueue) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != Queued {
+		return false
+	}
+	r.queue = q
+	return true
+}
+
+// waitsIn reports whether q counts r as waiting.
+func (r *WorkRequest) waitsIn(q *WorkQueue) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.queue == q
+}
+
+// stopWaiting tells the WorkQueue counting r, if any, that r no longer
+// waits. r.mu must be held, so that a start and a cancel racing for r
+// stop the count once between them.
+func (r *WorkRequest) stopWaiting() {
+	if r.queue != nil {
+		r.queue.left()
+		r.queue = nil
+	}
+}
+
 // start moves a queued request to running on the given worker. It reports
 // false, and changes nothing, if the request is no longer queued (it was
 // canceled while it waited).
@@ -103,42 +139,58 @@ func (r *WorkRequest) start(worker int, now time.Time, cancel context.CancelFunc
 	if r.state != Queued {
 		return false
 	}
+	r.stopWaiting()
 	r.state, r.worker, r.startedAt, r.cancel = Running, worker, now, cancel
+	r.attempts++
+	r.retryAt = time.Time{}
 	return true
 }
 
-// finish moves a running request to a final state and, while still holding
-// the request's lock, calls then (which may be nil). It reports false, and
-// changes nothing, if the request had already left the running state (it was
-// canceled). Holding the lock through then lets a worker print its greeting
-// exactly when the request is done, never when a cancel won the race.
-func (r *WorkRequest) finish(s State, now time.Time, err string, then func()) bool {
+// complete records that r's work is complete and its greeting is about to
+// be written: from now on a cancel is refused, since the work cannot be
+// undone, and only the worker moves r on, with finish. It reports false, and
+// changes nothing, if r had already left the running state (it was canceled).
+// The caller writes the greeting after complete returns, holding no lock
+// that the API takes.
+func (r *WorkRequest) complete() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.state != Running {
 		return false
 	}
-	r.state, r.finishedAt, r.err, r.cancel = s, now, err, nil
-	r.wake()
-	if then != nil {
-		then()
+	r.completing, r.cancel = true, nil
+	return true
+}
+
+// finish moves a running request to a final state. It reports false, and
+// changes nothing, if the request had already left the running state (it was
+// canceled).
+func (r *WorkRequest) finish(s State, now time.Time, err string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != Running {
+		return false
 	}
+	r.state, r.finishedAt, r.err, r.cancel, r.completing = s, now, err, nil, false
+	r.wake()
 	return true
 }
 
 // cancelJob cancels r: a queued request will never start, and a running
 // one has its work interrupted. It returns the state r was in, and reports
-// whether it canceled r; it does not if r had already finished.
+// whether it canceled r; it does not if r had already finished, or if its
+// work is complete and its greeting is being written (r is still running).
 func (r *WorkRequest) cancelJob(now time.Time) (State, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	prev := r.state
-	if prev.Final() {
+	if prev.Final() || r.completing {
 		return prev, false
 	}
 	if r.cancel != nil {
 		r.cancel()
 	}
+	r.stopWaiting()
 	r.state, r.finishedAt, r.cancel = Canceled, now, nil
 	r.wake()
 	return prev, true
@@ -155,6 +207,10 @@ type job struct {
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	Error      string     `json:"error,omitempty"`
+	Attempts   int        `json:"attempts,omitempty"`
+	RetryAt    *time.Time `json:"retry_at,omitempty"`
+	Output     *string    `json:"output,omitempty"`
+	Truncated  bool       `json:"output_truncated,omitempty"`
 }
 
 // snapshot returns a consistent copy of r for the API.
@@ -169,6 +225,16 @@ func (r *WorkRequest) snapshot() job {
 		Worker:     r.worker,
 		EnqueuedAt: r.EnqueuedAt.UTC(),
 		Error:      r.err,
+		Attempts:   r.attempts,
+		Truncated:  r.truncated,
+	}
+	if !r.retryAt.IsZero() {
+		t := r.retryAt.UTC()
+		j.RetryAt = &t
+	}
+	if r.output != "" || r.truncated {
+		o := r.output
+		j.Output = &o
 	}
 	if !r.startedAt.IsZero() {
 		t := r.startedAt.UTC()

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 )
@@ -24,7 +24,7 @@ type Worker struct {
 type workerEnv struct {
 	do    Work            // the work itself
 	ctx   context.Context // canceled, with a cause, when the server abandons its jobs
-	out   io.Writer       // standard output, safe for concurrent use; one Write a line
+	out   *lineWriter     // standard output
 	jobs  *Store
 	stats *Stats
 	log   *slog.Logger
@@ -82,9 +82,25 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 	if err != nil && w.env.ctx.Err() != nil {
 		err = context.Cause(w.env.ctx) // the server abandoned the job
 	}
+	if err != nil {
+		w.settle(r, started, err, true)
+		return
+	}
+	if !r.complete() {
+		return // canceled while running: the canceler recorded it
+	}
+	// A write error was logged once by the lineWriter, not once a job.
+	err = w.greet(r)
+	w.settle(r, started, err, errors.Is(err, errAbandoned))
+}
+
+// settle moves r, whose work and greeting were tried, to done if err is nil
+// or to failed with err, counts it, and tells the store. It logs a failure at
+// error level if logFailure is set, at debug level otherwise.
+func (w *Worker) settle(r *WorkRequest, started time.Time, err error, logFailure bool) {
 	now := later(started)
 	if err == nil {
-		if !r.finish(Done, now, "", func() { w.greet(r) }) {
+		if !r.finish(Done, now, "") {
 			return // canceled while running: the canceler recorded it
 		}
 		w.env.stats.Done.Add(1)
@@ -92,11 +108,15 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 			w.log.Debug("job done", "id", r.ID, "took", now.Sub(started))
 		}
 	} else {
-		if !r.finish(Failed, now, err.Error(), nil) {
+		if !r.finish(Failed, now, err.Error()) {
 			return
 		}
 		w.env.stats.Failed.Add(1)
-		w.log.Error("job failed", "id", r.ID, "err", err)
+		if logFailure {
+			w.log.Error("job failed", "id", r.ID, "err", err)
+		} else if w.debug {
+			w.log.Debug("job failed", "id", r.ID, "err", err)
+		}
 	}
 	w.env.jobs.Finished(r)
 }
@@ -121,11 +141,10 @@ func (w *Worker) perform(ctx context.Context, r *WorkRequest) (err error) {
 	return w.env.do(ctx, r)
 }
 
-// greet prints r's greeting. The worker calls it holding r's lock as it marks
-// r done, so a job prints its line if and only if it is done.
-func (w *Worker) greet(r *WorkRequest) {
+// greet prints r's greeting and returns the write's error. The worker calls
+// it after r.complete, holding no lock: a job whose greeting stalls blocks
+// only its worker, which stops waiting if the server abandons its jobs.
+func (w *Worker) greet(r *WorkRequest) error {
 	w.line = r.AppendGreeting(w.line[:0], w.ID)
-	if _, err := w.env.out.Write(w.line); err != nil {
-		w.log.Error("cannot write greeting", "id", r.ID, "err", err)
-	}
+	return w.env.out.Write(w.env.ctx, w.line)
 }

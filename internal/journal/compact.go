@@ -1,0 +1,177 @@
+package journal
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+)
+
+// errStopped means a test's stopAt hook stopped a compaction.
+var errStopped = errors.New("compaction stopped by test hook")
+
+// compactLoop is the compactor goroutine: it compacts each time the writer
+// asks, until Close closes quit.
+func (j *Journal) compactLoop() {
+	defer close(j.compDone)
+	for {
+		select {
+		case <-j.kick:
+			j.compact()
+		case <-j.quit:
+			return
+		}
+	}
+}
+
+// compact rewrites the snap file and the sealed segments into a new snap
+// file, keeping the records whose key is 0 or live (doc.go, "Compaction").
+func (j *Journal) compact() {
+	defer func() {
+		j.fmu.Lock()
+		j.compacting = false
+		j.compactEnd.Broadcast()
+		j.fmu.Unlock()
+	}()
+	j.fmu.Lock()
+	var inputs []checkedFile
+	if j.snap != nil {
+		inputs = append(inputs, *j.snap)
+	}
+	n := len(j.sealed)
+	inputs = append(inputs, j.sealed...)
+	j.fmu.Unlock()
+	if n == 0 || j.Err() != nil {
+		return
+	}
+	out, err := j.rewrite(inputs)
+	if errors.Is(err, errStopped) {
+		j.fmu.Lock()
+		j.stopped = true // as after a crash: nothing more happens
+		j.fmu.Unlock()
+		return
+	}
+	if err != nil {
+		j.fail(fmt.Errorf("compaction: %w", err))
+		return
+	}
+	j.fmu.Lock()
+	j.snap = &out
+	j.sealed = j.sealed[n:]
+	j.fmu.Unlock()
+	j.compactions.Add(1)
+}
+
+// rewrite performs the steps of a compaction of inputs, the last of which is
+// a segment numbered N: write and fsync snap-N.wqj.tmp, rename it to
+// snap-N.wqj, fsync the directory, remove the inputs. It returns the new file.
+func (j *Journal) rewrite(inputs []checkedFile) (checkedFile, error) {
+	last := inputs[len(inputs)-1]
+	out := checkedFile{name: snapName(last.seq), seq: last.seq}
+	for _, in := range inputs {
+		out.maxKey = max(out.maxKey, in.maxKey)
+	}
+	tmp := out.name + tmpSuffix
+	size, err := j.writeSnap(tmp, inputs, out.maxKey)
+	out.size = size
+	if err != nil {
+		return out, err
+	}
+	if err := j.step("renamed", os.Rename(path(j.dir, tmp), path(j.dir, out.name))); err != nil {
+		return out, err
+	}
+	if err := j.step("dir-synced", syncDir(j.dir)); err != nil {
+		return out, err
+	}
+	for i, in := range inputs {
+		if err := os.Remove(path(j.dir, in.name)); err != nil {
+			return out, err
+		}
+		j.bytes.Add(-in.size)
+		if err := j.step(fmt.Sprintf("removed-%d", i), nil); err != nil {
+			return out, err
+		}
+	}
+	return out, syncDir(j.dir)
+}
+
+// step returns err, or errStopped if the test hook stops the compaction
+// after the step named: "tmp-written", "tmp-synced", "renamed", "dir-synced",
+// "removed-0", "removed-1", ...
+func (j *Journal) step(name string, err error) error {
+	if err == nil && j.o.stopAt != nil && j.o.stopAt(name) {
+		return errStopped
+	}
+	return err
+}
+
+// writeSnap writes the kept records of inputs to the new file tmp, after a
+// header with the base max key, and fsyncs it. It returns the file's size.
+func (j *Journal) writeSnap(tmp string, inputs []checkedFile, maxKey uint64) (int64, error) {
+	f, err := os.OpenFile(path(j.dir, tmp), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	cw := &countingWriter{f: f, total: &j.bytes}
+	w := bufio.NewWriterSize(cw, 256<<10)
+	w.Write(appendHeader(nil, kindSnap, maxKey))
+	for _, in := range inputs {
+		if err = j.copyLive(w, in); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = j.step("tmp-written", w.Flush())
+	}
+	if err == nil {
+		err = j.step("tmp-synced", f.Sync())
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil && !errors.Is(err, errStopped) {
+		os.Remove(path(j.dir, tmp))
+		j.bytes.Add(-cw.n)
+	}
+	return cw.n, err
+}
+
+// copyLive writes the records of in whose key is 0 or live to w.
+func (j *Journal) copyLive(w *bufio.Writer, in checkedFile) error {
+	b, err := os.ReadFile(path(j.dir, in.name))
+	if err != nil {
+		return err
+	}
+	if int64(len(b)) < in.size {
+		return fmt.Errorf("%s: shorter than the %d bytes written", in.name, in.size)
+	}
+	var buf []byte
+	end, err := walk(b[:in.size], func(r Record) error {
+		if r.Key != 0 && !j.o.Live(r.Key) {
+			return nil
+		}
+		buf = appendRecord(buf[:0], r)
+		_, err := w.Write(buf)
+		return err
+	})
+	if err == nil && end != int(in.size) {
+		err = fmt.Errorf("%s: bad record at offset %d", in.name, end)
+	}
+	return err
+}
+
+// countingWriter writes to f, adding every byte written to n and total.
+type countingWriter struct {
+	f     *os.File
+	n     int64
+	total *atomic.Int64
+}
+
+// Write writes b to the file and counts what was written.
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.f.Write(b)
+	c.n += int64(n)
+	c.total.Add(int64(n))
+	return n, err
+}

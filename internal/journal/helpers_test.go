@@ -1,0 +1,156 @@
+package journal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// openT opens the journal in dir and closes it when the test ends.
+func openT(t testing.TB, dir string, o Options) *Journal {
+	t.Helper()
+	j, err := Open(dir, o)
+	if err != nil {
+		t.Fatalf("Open(%s) = %v", dir, err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
+}
+
+// rec returns the i-th test record: key i, a type and data derived from i.
+func rec(i int) Record {
+	return Record{Type: byte(1 + i%3), Key: uint64(i), Data: fmt.Appendf(nil, "job-%d", i)}
+}
+
+// replayAll replays j and returns every record.
+func replayAll(t testing.TB, j *Journal) []Record {
+	t.Helper()
+	var got []Record
+	if err := j.Replay(func(r Record) error {
+		got = append(got, r)
+		return nil
+	}); err != nil {
+		t.Fatalf("Replay = %v", err)
+	}
+	return got
+}
+
+// equalRecords reports whether a and b hold the same records in order.
+func equalRecords(a, b []Record) bool {
+	return slices.EqualFunc(a, b, func(x, y Record) bool {
+		return x.Type == y.Type && x.Key == y.Key && bytes.Equal(x.Data, y.Data)
+	})
+}
+
+// snapshotDir returns every file of dir but LOCK, by name, with its bytes.
+func snapshotDir(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := make(map[string][]byte)
+	for _, e := range ents {
+		if e.Name() == lockName {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[e.Name()] = b
+	}
+	return m
+}
+
+// writeDir writes files into a new temporary directory and returns it.
+func writeDir(t testing.TB, files map[string][]byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// errInjected is the error a faultyFile returns when told to fail.
+var errInjected = errors.New("injected I/O error")
+
+// faultyFile wraps a segment file: it counts writes and fsyncs, fails them
+// when told to, and can hold each fsync until the test releases it.
+type faultyFile struct {
+	f         *os.File
+	failWrite atomic.Bool
+	failSync  atomic.Bool
+	writes    atomic.Int64
+	syncs     atomic.Int64
+	syncing   chan struct{} // if not nil, Sync sends on it, then waits on release
+	release   chan struct{}
+}
+
+// Write counts the write and fails it if told to.
+func (f *faultyFile) Write(b []byte) (int, error) {
+	f.writes.Add(1)
+	if f.failWrite.Load() {
+		return 0, errInjected
+	}
+	return f.f.Write(b)
+}
+
+// Sync counts the fsync, waits for the test if it holds fsyncs, and fails
+// it if told to.
+func (f *faultyFile) Sync() error {
+	f.syncs.Add(1)
+	if f.syncing != nil {
+		f.syncing <- struct{}{}
+		<-f.release
+	}
+	if f.failSync.Load() {
+		return errInjected
+	}
+	return f.f.Sync()
+}
+
+// Close closes the file.
+func (f *faultyFile) Close() error { return f.f.Close() }
+
+// withFaulty sets o to wrap every new segment in ff (sharing its switches).
+func withFaulty(o Options, ff *faultyFile) Options {
+	o.wrap = func(f *os.File) segmentFile {
+		ff.f = f
+		return ff
+	}
+	return o
+}
+
+// logBuffer is a concurrency-safe buffer for a test's logs.
+type logBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+// Write appends b to the buffer.
+func (l *logBuffer) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(b)
+}
+
+// String returns what was logged.
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// logger returns a logger writing text to l.
+func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }

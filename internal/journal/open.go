@@ -1,0 +1,171 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+)
+
+// Open opens the journal in dir, creating dir (mode 0700) if missing. It
+// takes dir's lock (an error wrapping ErrLocked if another open journal holds
+// it), reads and checks every file, and only then changes the directory: it
+// cuts a torn tail (logging a warning with the file and offset) and removes
+// the leftovers of an interrupted compaction. Damage is an error wrapping
+// ErrCorrupt that names the file and offset; the directory is then left
+// exactly as it was.
+func Open(dir string, o Options) (*Journal, error) {
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = DefaultSegmentBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	j := &Journal{dir: dir, o: o, log: o.Logger, lock: lock}
+	if err := j.load(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	j.reqs = make(chan request, 1024)
+	j.kick = make(chan struct{}, 1)
+	j.quit = make(chan struct{})
+	j.writerDone = make(chan struct{})
+	j.compDone = make(chan struct{})
+	j.compactEnd = sync.NewCond(&j.fmu)
+	go j.writeLoop()
+	go j.compactLoop()
+	return j, nil
+}
+
+// load checks every file of the directory, then repairs it and sets the
+// journal's state from what it found.
+func (j *Journal) load() error {
+	l, err := listDir(j.dir)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	files, leftovers, err := j.check(l)
+	if err != nil {
+		return err
+	}
+	if err := j.repair(files, leftovers); err != nil {
+		return fmt.Errorf("journal: repair: %w", err)
+	}
+	for _, f := range files {
+		if f.size < headerSize {
+			continue // removed by repair
+		}
+		j.files = append(j.files, f)
+		j.bytes.Add(f.size)
+		j.maxKey.Store(max(j.maxKey.Load(), f.maxKey))
+		if f.name[0] == snapPrefix[0] {
+			j.snap = &f
+		} else {
+			j.sealed = append(j.sealed, f)
+		}
+	}
+	j.nextSeq = 1
+	if n := len(l.segs); n > 0 {
+		j.nextSeq = l.segs[n-1] + 1
+	}
+	if n := len(l.snaps); n > 0 {
+		j.nextSeq = max(j.nextSeq, l.snaps[n-1]+1)
+	}
+	return nil
+}
+
+// check reads every file of l that belongs to the journal, in replay order,
+// and names the leftovers of an interrupted compaction. It changes nothing.
+func (j *Journal) check(l dirListing) (files []checkedFile, leftovers []string, err error) {
+	leftovers = l.tmps
+	var base uint64 // segments numbered <= base are covered by the snap file
+	if n := len(l.snaps); n > 0 {
+		base = l.snaps[n-1]
+		for _, s := range l.snaps[:n-1] {
+			leftovers = append(leftovers, snapName(s))
+		}
+		c, err := checkFile(j.dir, snapName(base), kindSnap, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		files = append(files, c)
+	}
+	var segs []uint64
+	for _, s := range l.segs {
+		if len(l.snaps) > 0 && s <= base {
+			leftovers = append(leftovers, segName(s))
+			continue
+		}
+		segs = append(segs, s)
+	}
+	for i, s := range segs {
+		c, err := checkFile(j.dir, segName(s), kindSegment, i == len(segs)-1)
+		if err != nil {
+			return nil, nil, err
+		}
+		files = append(files, c)
+	}
+	return files, leftovers, nil
+}
+
+// repair cuts the torn tail found by check, if any, and removes leftovers.
+func (j *Journal) repair(files []checkedFile, leftovers []string) error {
+	changed := len(leftovers) > 0
+	for _, name := range leftovers {
+		if err := os.Remove(path(j.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	for _, f := range files {
+		if f.size < f.disk || f.size < headerSize {
+			changed = true
+			if err := cutTail(j.dir, f, j.log); err != nil {
+				return err
+			}
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return syncDir(j.dir)
+}
+
+// Replay calls fn with every record of the journal, in append order, as Open
+// found it, and stops at fn's first error, which it returns. A record's Data
+// may be kept: it is not reused. Replay may be called once, before the first
+// Append.
+func (j *Journal) Replay(fn func(Record) error) error {
+	if j.started.Load() {
+		return errors.New("journal: Replay after Append")
+	}
+	if j.replayed.Swap(true) {
+		return errors.New("journal: Replay called twice")
+	}
+	for _, f := range j.files {
+		b, err := os.ReadFile(path(j.dir, f.name))
+		if err != nil {
+			return fmt.Errorf("journal: replay: %w", err)
+		}
+		if int64(len(b)) < f.size {
+			return corrupt(j.dir, f.name, len(b), "file shrank since open")
+		}
+		b = b[:f.size]
+		end, err := walk(b, fn)
+		if err != nil {
+			return err
+		}
+		if end != len(b) {
+			return corrupt(j.dir, f.name, end, "bad record (file changed since open)")
+		}
+	}
+	return nil
+}

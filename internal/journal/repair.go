@@ -1,0 +1,83 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+)
+
+// checkedFile is one journal file as Open found it.
+type checkedFile struct {
+	name   string // base name in the directory
+	seq    uint64 // number in its name
+	size   int64  // bytes of valid content: where a torn tail is cut
+	disk   int64  // bytes on disk when checked
+	maxKey uint64 // the largest key of its header and records
+}
+
+// corrupt returns an error wrapping ErrCorrupt that names the file and offset.
+func corrupt(dir, name string, off int, why string) error {
+	return fmt.Errorf("%w: %s at offset %d: %s; nothing was changed on disk",
+		ErrCorrupt, path(dir, name), off, why)
+}
+
+// checkFile reads and checks every record of the file name in dir. A bad
+// record (or header) that only a torn tail can explain is allowed in the last
+// segment (last = true): the result's size is then where to cut. Anything
+// else bad is damage, returned as an error wrapping ErrCorrupt.
+func checkFile(dir, name string, kind byte, last bool) (checkedFile, error) {
+	b, err := os.ReadFile(path(dir, name))
+	if err != nil {
+		return checkedFile{}, err
+	}
+	c := checkedFile{name: name, disk: int64(len(b))}
+	_, c.seq, _ = parseName(name)
+	h, err := decodeHeader(b)
+	switch {
+	case errors.Is(err, errBadHeader) && last && !validAfter(b, 0):
+		return c, nil // size 0: a header cut short, nothing after it
+	case errors.Is(err, errBadHeader):
+		return c, corrupt(dir, name, 0, "bad file header followed by valid records")
+	case err != nil:
+		return c, corrupt(dir, name, 0, err.Error())
+	case h.kind != kind:
+		return c, corrupt(dir, name, 7, fmt.Sprintf("file kind %d does not match its name", h.kind))
+	}
+	c.maxKey = h.baseMaxKey
+	end, _ := walk(b, func(r Record) error {
+		c.maxKey = max(c.maxKey, r.Key)
+		return nil
+	})
+	c.size = int64(end)
+	if end < len(b) && (!last || validAfter(b, end)) {
+		why := "bad record in a sealed file"
+		if last {
+			why = "bad record followed by valid records"
+		}
+		return c, corrupt(dir, name, end, why)
+	}
+	return c, nil
+}
+
+// cutTail truncates the torn tail of c, or removes the file if not even its
+// header is whole, logging a warning that names the file and offset.
+func cutTail(dir string, c checkedFile, log *slog.Logger) error {
+	p := path(dir, c.name)
+	log.Warn("journal: cutting torn tail", "file", p, "offset", c.size, "bytes_cut", c.disk-c.size)
+	if c.size < headerSize {
+		return os.Remove(p)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(c.size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,213 @@
+package journal
+
+import (
+	"fmt"
+	"time"
+)
+
+// maxBatch is how many bytes of waiting requests one group commit takes at
+// most, or SegmentBytes if smaller (it may exceed this by its last request).
+const maxBatch = 4 << 20
+
+// request is one Append or AppendAsync call waiting for the writer.
+type request struct {
+	buf    []byte     // the call's records, framed, in order
+	maxKey uint64     // the largest key among them
+	done   chan error // buffered 1: the outcome; nil for AppendAsync
+}
+
+// Append writes recs to the journal, contiguously and in order, and returns
+// once they are durable as the Sync policy says: written and fsynced under
+// SyncAlways, written otherwise. Concurrent calls share one write and one
+// fsync (group commit). It fails with ErrInvalid for bad records, ErrClosed
+// after Close, and an error wrapping ErrFailed once a write or fsync failed.
+// If Append fails, a prefix of recs may still be found on disk at the next
+// Open.
+func (j *Journal) Append(recs ...Record) error {
+	done := make(chan error, 1)
+	if err := j.enqueue(recs, done); err != nil {
+		return err
+	}
+	return <-done
+}
+
+// AppendAsync queues recs for the next group commit and returns at once,
+// without waiting for them to be written: for records whose durability no
+// one waits on. It returns an error only if it refused them (as Append
+// would); a later write or fsync failure fails the journal (see Err).
+func (j *Journal) AppendAsync(recs ...Record) error {
+	return j.enqueue(recs, nil)
+}
+
+// enqueue checks and frames recs and hands them to the writer.
+func (j *Journal) enqueue(recs []Record, done chan error) error {
+	size := 0
+	var maxKey uint64
+	for _, r := range recs {
+		if err := checkRecord(r); err != nil {
+			return err
+		}
+		size += encodedSize(r)
+		maxKey = max(maxKey, r.Key)
+	}
+	if size > MaxAppend {
+		return fmt.Errorf("%w: %d bytes in one call (at most %d)", ErrInvalid, size, MaxAppend)
+	}
+	buf := make([]byte, 0, size)
+	for _, r := range recs {
+		buf = appendRecord(buf, r)
+	}
+	j.started.Store(true)
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	if j.closed {
+		return ErrClosed
+	}
+	if err := j.Err(); err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		if done != nil {
+			done <- nil
+		}
+		return nil
+	}
+	j.reqs <- request{buf: buf, maxKey: maxKey, done: done}
+	if j.o.enqueued != nil {
+		j.o.enqueued()
+	}
+	return nil
+}
+
+// writeLoop is the writer goroutine: it commits batches of requests until
+// Close closes reqs, fsyncing on a ticker under SyncEvery, then flushes and
+// closes the segment.
+func (j *Journal) writeLoop() {
+	defer close(j.writerDone)
+	var tick <-chan time.Time
+	if j.o.Sync > 0 {
+		t := time.NewTicker(time.Duration(j.o.Sync))
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case r, ok := <-j.reqs:
+			if !ok {
+				j.closeSegment()
+				return
+			}
+			batch, open := j.gather(r)
+			j.commit(batch)
+			if !open {
+				j.closeSegment()
+				return
+			}
+		case <-tick:
+			if j.dirty && j.Err() == nil {
+				j.fsync()
+			}
+		}
+	}
+}
+
+// gather returns first and every request waiting after it, up to maxBatch
+// bytes; open is false if reqs was found closed.
+func (j *Journal) gather(first request) (batch []request, open bool) {
+	batch = append(batch, first)
+	size, limit := len(first.buf), min(maxBatch, int(j.o.SegmentBytes))
+	for size < limit {
+		select {
+		case r, ok := <-j.reqs:
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, r)
+			size += len(r.buf)
+		default:
+			return batch, true
+		}
+	}
+	return batch, true
+}
+
+// commit writes batch with one write and, under SyncAlways, one fsync, then
+// answers every waiter. No lock is held meanwhile.
+func (j *Journal) commit(batch []request) {
+	err := j.Err()
+	if err == nil {
+		err = j.writeBatch(batch)
+	}
+	for _, r := range batch {
+		if r.done != nil {
+			r.done <- err
+		}
+	}
+}
+
+// writeBatch writes batch to the segment, starting a new segment first if
+// this one is full, and fsyncs under SyncAlways.
+func (j *Journal) writeBatch(batch []request) error {
+	buf := batch[0].buf
+	if len(batch) > 1 {
+		n := 0
+		for _, r := range batch {
+			n += len(r.buf)
+		}
+		buf = make([]byte, 0, n)
+		for _, r := range batch {
+			buf = append(buf, r.buf...)
+		}
+	}
+	if j.seg == nil || (j.segSize > headerSize && j.segSize+int64(len(buf)) > j.o.SegmentBytes) {
+		if err := j.roll(); err != nil {
+			return j.fail(err)
+		}
+	}
+	for _, r := range batch {
+		j.segMaxKey = max(j.segMaxKey, r.maxKey)
+		if r.maxKey > j.maxKey.Load() {
+			j.maxKey.Store(r.maxKey) // only the writer stores
+		}
+	}
+	n, err := j.seg.Write(buf)
+	j.segSize += int64(n)
+	j.bytes.Add(int64(n))
+	if err != nil {
+		return j.fail(err)
+	}
+	j.dirty = true
+	if j.o.Sync == SyncAlways {
+		return j.fsync()
+	}
+	return nil
+}
+
+// fsync flushes the segment to disk, reporting its latency to OnFsync; a
+// failure fails the journal, and no fsync is ever retried after one.
+func (j *Journal) fsync() error {
+	start := time.Now()
+	err := j.seg.Sync()
+	if j.o.OnFsync != nil {
+		j.o.OnFsync(time.Since(start))
+	}
+	if err != nil {
+		return j.fail(err)
+	}
+	j.dirty = false
+	return nil
+}
+
+// closeSegment fsyncs (unless the journal failed) and closes the segment.
+func (j *Journal) closeSegment() {
+	if j.seg == nil {
+		return
+	}
+	if j.dirty && j.Err() == nil {
+		j.fsync()
+	}
+	if err := j.seg.Close(); err != nil && j.Err() == nil {
+		j.fail(err)
+	}
+	j.seg = nil
+}

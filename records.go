@@ -1,0 +1,193 @@
+package main
+
+import (
+	enc "encoding/binary" // "binary" is the tests' path to the built server
+	"errors"
+	"time"
+)
+
+// The types of the records the server keeps in its write-ahead journal, one
+// for each step of a job's life. Each record's key is the job's sequence
+// number; the journal knows nothing else of them.
+const (
+	recAccepted byte = 1 + iota // answered 201: name, delay, enqueued_at, idempotency key
+	recStarted                  // a worker started an attempt
+	recRetry                    // an attempt failed and the job waits for its next one
+	recFinished                 // the job reached a final state: done, canceled or failed
+	recRefused                  // answered 503 after its acceptance was journaled: forget it
+)
+
+// errBadRecord is a journal record the server cannot decode: the journal's
+// checksum held, so it was written by another version or is damage.
+var errBadRecord = errors.New("journal record cannot be decoded")
+
+// jobRecord is the content of one journal record about a job. Which fields
+// a record carries depends on its type:
+//   - recAccepted: Name, Delay, EnqueuedAt, Key;
+//   - recStarted: Attempts (the attempt that started), Worker, StartedAt;
+//   - recRetry: Attempts, RetryAt, Err;
+//   - recFinished: State, Attempts, Worker, StartedAt, FinishedAt, Err,
+//     Output, Truncated;
+//   - recRefused: nothing.
+type jobRecord struct {
+	Name       string
+	Delay      time.Duration
+	EnqueuedAt time.Time
+	Key        string // idempotency key, or ""
+	State      State
+	Attempts   int
+	Worker     int
+	StartedAt  time.Time
+	FinishedAt time.Time
+	RetryAt    time.Time
+	Err        string
+	Output     string
+	Truncated  bool
+}
+
+// appendRecord appends the encoding of rec, a record of type typ, to b. Each
+// field is a varint, or a varint length and that many bytes, in the order the
+// type's fields are listed on jobRecord; times are Unix nanoseconds, zero for
+// the zero time.
+func appendRecord(b []byte, typ byte, rec *jobRecord) []byte {
+	switch typ {
+	case recAccepted:
+		b = appendString(b, rec.Name)
+		b = enc.AppendVarint(b, int64(rec.Delay))
+		b = appendTime(b, rec.EnqueuedAt)
+		b = appendString(b, rec.Key)
+	case recStarted:
+		b = enc.AppendUvarint(b, uint64(rec.Attempts))
+		b = enc.AppendUvarint(b, uint64(rec.Worker))
+		b = appendTime(b, rec.StartedAt)
+	case recRetry:
+		b = enc.AppendUvarint(b, uint64(rec.Attempts))
+		b = appendTime(b, rec.RetryAt)
+		b = appendString(b, rec.Err)
+	case recFinished:
+		b = enc.AppendUvarint(b, uint64(rec.State))
+		b = enc.AppendUvarint(b, uint64(rec.Attempts))
+		b = enc.AppendUvarint(b, uint64(rec.Worker))
+		b = appendTime(b, rec.StartedAt)
+		b = appendTime(b, rec.FinishedAt)
+		b = appendString(b, rec.Err)
+		b = appendString(b, rec.Output)
+		t := uint64(0)
+		if rec.Truncated {
+			t = 1
+		}
+		b = enc.AppendUvarint(b, t)
+	case recRefused:
+	}
+	return b
+}
+
+// decodeRecord decodes the data of a record of type typ. It returns
+// errBadRecord for an unknown type, a short or overlong record, or a field
+// out of range; it never panics.
+func decodeRecord(typ byte, data []byte) (jobRecord, error) {
+	d := recordDecoder{b: data}
+	var rec jobRecord
+	switch typ {
+	case recAccepted:
+		rec.Name = d.string()
+		rec.Delay = time.Duration(d.varint())
+		rec.EnqueuedAt = d.time()
+		rec.Key = d.string()
+	case recStarted:
+		rec.Attempts = d.count()
+		rec.Worker = d.count()
+		rec.StartedAt = d.time()
+	case recRetry:
+		rec.Attempts = d.count()
+		rec.RetryAt = d.time()
+		rec.Err = d.string()
+	case recFinished:
+		rec.State = State(d.uvarint())
+		rec.Attempts = d.count()
+		rec.Worker = d.count()
+		rec.StartedAt = d.time()
+		rec.FinishedAt = d.time()
+		rec.Err = d.string()
+		rec.Output = d.string()
+		rec.Truncated = d.uvarint() == 1
+		if !rec.State.Final() || rec.State > Failed {
+			d.bad = true
+		}
+	case recRefused:
+	default:
+		d.bad = true
+	}
+	if d.bad || len(d.b) != 0 {
+		return jobRecord{}, errBadRecord
+	}
+	return rec, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = enc.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return enc.AppendVarint(b, 0)
+	}
+	return enc.AppendVarint(b, t.UnixNano())
+}
+
+// recordDecoder reads the fields of a record, remembering the first error
+// so that a caller checks once at the end.
+type recordDecoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *recordDecoder) uvarint() uint64 {
+	v, n := enc.Uvarint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *recordDecoder) varint() int64 {
+	v, n := enc.Varint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a small non-negative number: an attempt or a worker's number.
+func (d *recordDecoder) count() int {
+	v := d.uvarint()
+	if v > 1<<30 {
+		d.bad = true
+		return 0
+	}
+	return int(v)
+}
+
+func (d *recordDecoder) time() time.Time {
+	ns := d.varint()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+func (d *recordDecoder) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.bad, d.b = true, nil
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}

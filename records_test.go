@@ -1,0 +1,79 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestRecordRoundTrip(t *testing.T) {
+	at := time.Unix(1_800_000_000, 123456789)
+	tests := []struct {
+		name string
+		typ  byte
+		rec  jobRecord
+	}{
+		{"accepted", recAccepted, jobRecord{Name: "Alice 👩‍💻", Delay: 1500 * time.Millisecond, EnqueuedAt: at, Key: "k-1"}},
+		{"accepted without key", recAccepted, jobRecord{Name: "Bob", EnqueuedAt: at}},
+		{"started", recStarted, jobRecord{Attempts: 2, Worker: 7, StartedAt: at}},
+		{"retry", recRetry, jobRecord{Attempts: 1, RetryAt: at, Err: "exit status 3"}},
+		{"done", recFinished, jobRecord{State: Done, Attempts: 1, Worker: 3, StartedAt: at, FinishedAt: at.Add(time.Second)}},
+		{"failed with output", recFinished, jobRecord{State: Failed, Attempts: 4, Worker: 1, StartedAt: at, FinishedAt: at, Err: "exit status 1", Output: "oops\n", Truncated: true}},
+		{"canceled while queued", recFinished, jobRecord{State: Canceled, FinishedAt: at}},
+		{"refused", recRefused, jobRecord{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := appendRecord(nil, tt.typ, &tt.rec)
+			got, err := decodeRecord(tt.typ, data)
+			if err != nil {
+				t.Fatalf("decodeRecord(%d, %x): %v", tt.typ, data, err)
+			}
+			if !reflect.DeepEqual(got, tt.rec) {
+				t.Errorf("decodeRecord = %+v, want %+v", got, tt.rec)
+			}
+			for n := range len(data) {
+				if _, err := decodeRecord(tt.typ, data[:n]); err == nil {
+					t.Errorf("decodeRecord of the first %d of %d bytes: no error", n, len(data))
+				}
+			}
+			if _, err := decodeRecord(tt.typ, append(data, 0)); err == nil {
+				t.Errorf("decodeRecord with a byte too many: no error")
+			}
+		})
+	}
+}
+
+func TestRecordBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		typ  byte
+		data []byte
+	}{
+		{"unknown type", 99, nil},
+		{"finished in a state that is not final", recFinished, appendRecord(nil, recFinished, &jobRecord{State: Running})},
+		{"string longer than the record", recAccepted, []byte{0x7f, 'a'}},
+		{"overlong varint", recStarted, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+	}
+	for _, tt := range tests {
+		if _, err := decodeRecord(tt.typ, tt.data); err == nil {
+			t.Errorf("%s: decodeRecord(%d, %x) = nil error, want errBadRecord", tt.name, tt.typ, tt.data)
+		}
+	}
+}
+
+func FuzzRecord(f *testing.F) {
+	f.Add(recAccepted, appendRecord(nil, recAccepted, &jobRecord{Name: "Alice", Key: "k"}))
+	f.Add(recFinished, appendRecord(nil, recFinished, &jobRecord{State: Done, Output: "x"}))
+	f.Fuzz(func(t *testing.T, typ byte, data []byte) {
+		rec, err := decodeRecord(typ, data)
+		if err != nil {
+			return
+		}
+		// What decodes re-encodes to a record that decodes the same.
+		again, err := decodeRecord(typ, appendRecord(nil, typ, &rec))
+		if err != nil || !reflect.DeepEqual(again, rec) {
+			t.Fatalf("re-decoding %+v: %+v, %v", rec, again, err)
+		}
+	})
+}

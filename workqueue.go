@@ -1,0 +1,245 @@
+package main
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+)
+
+// Why WorkQueue refused a request.
+var (
+	errQueueFull  = errors.New("the queue is full; retry later")
+	errDraining   = errors.New("the server is shutting down and accepts no new work")
+	errQueueEnded = errors.New("the queue has ended: the dispatcher takes no more requests")
+)
+
+// WorkQueue is the queue of accepted WorkRequests between the Collector and
+// the dispatcher: a buffered channel, and an overflow behind it. Pushing
+// never blocks: a full queue refuses.
+//
+// Its capacity (-queue; SPEC "Running it") bounds how many requests wait
+// for a worker: accepted, not started and not canceled, the one the
+// dispatcher holds while it waits for an idle worker included. WorkQueue
+// counts them in waiting: a push adds one, and each request takes its own
+// away exactly once, under its own lock, when a worker starts it or it is
+// canceled while queued (see WorkRequest.enter, start and cancelJob).
+//
+// A canceled request stays in the channel until the dispatcher passes over
+// it, so the channel can be full while fewer requests wait than the
+// capacity allows. A request that finds the channel full goes to the
+// overflow, a first-in-first-out slice; while the overflow holds any
+// request every push goes there too, so the order of acceptance is kept.
+// The dispatcher moves requests from the overflow into the channel as it
+// makes room (see Next).
+//
+// Close stops intake. The channel itself is closed, which tells the
+// dispatcher it has every request, once intake is closed, the overflow is
+// empty and no Hold is outstanding: by Close if that is so already, else by
+// the dispatcher's refill that empties the overflow, or by the last Release.
+// Sending on the channel and closing it both happen under mu, so a late
+// push gets an error, never a panic.
+type WorkQueue struct {
+	c        chan *WorkRequest // received from by the dispatcher; closed as above
+	capacity int64             // -queue: most requests Push lets wait
+	waiting  atomic.Int64      // requests waiting for a worker, as above; never negative
+	spilled  atomic.Bool       // whether overflow holds a request; set only under mu
+	accepted *atomic.Int64     // counts every request Push queued
+
+	mu       sync.Mutex     // guards the fields below, and sending on c against closing it
+	overflow []*WorkRequest // requests behind those in c, oldest first
+	closed   bool           // intake is closed: Close was called
+	holds    int            // Hold calls not yet Released
+	ended    bool           // c is closed
+}
+
+// NewWorkQueue returns an open WorkQueue that lets up to capacity requests
+// wait and counts each request Push queues in accepted.
+func NewWorkQueue(capacity int, accepted *atomic.Int64) *WorkQueue {
+	return &WorkQueue{c: make(chan *WorkRequest, capacity), capacity: int64(capacity), accepted: accepted}
+}
+
+// Push queues r, which must be new, without waiting, and counts it in
+// accepted. It returns errQueueFull if capacity requests wait already and
+// errDraining once the queue is closed. A request canceled before Push is
+// accepted but never queued: it waits for nothing.
+func (q *WorkQueue) Push(r *WorkRequest) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.closed:
+		return errDraining
+	case q.waiting.Load() >= q.capacity: // only Push and PushForced add, under mu
+		return errQueueFull
+	}
+	q.accepted.Add(1)
+	q.add(r)
+	return nil
+}
+
+// PushForced queues r without the capacity check, for a request that must
+// never be refused: one replayed from the journal at start, or a retry whose
+// backoff has ended (SPEC "Real work", "Replay"). r is counted as waiting
+// like any other, so Len tells the truth and Push refuses while forced
+// requests fill the queue beyond its capacity. It does not count r in
+// accepted: a retry was counted when it was first accepted, and a replayed
+// job is counted by whoever replays it.
+//
+// PushForced works after Close too, so that a retry due during a drain still
+// runs. It fails, with errQueueEnded, only once the queue has ended (see
+// WorkQueue); a caller that may push during a drain takes a Hold first.
+func (q *WorkQueue) PushForced(r *WorkRequest) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.ended {
+		return errQueueEnded
+	}
+	q.add(r)
+	return nil
+}
+
+// add counts r as waiting and puts it behind every request queued before.
+// q.mu must be held and the queue not ended.
+func (q *WorkQueue) add(r *WorkRequest) {
+	q.waiting.Add(1)
+	if !r.enter(q) {
+		q.waiting.Add(-1) // canceled already: it will never wait
+		return
+	}
+	if !q.spilled.Load() {
+		select {
+		case q.c <- r:
+			return
+		default: // full, of canceled requests or forced ones
+		}
+	}
+	q.spill(r)
+}
+
+// spill appends r to the overflow. Before the slice would grow it drops the
+// requests canceled while in it, which the dispatcher would only pass over,
+// so that cycles of submitting and canceling cannot grow it without bound.
+// q.mu must be held.
+func (q *WorkQueue) spill(r *WorkRequest) {
+	if n := len(q.overflow); n > 0 && n == cap(q.overflow) {
+		kept := q.overflow[:0]
+		for _, o := range q.overflow {
+			if o.waitsIn(q) {
+				kept = append(kept, o)
+			}
+		}
+		clear(q.overflow[len(kept):])
+		q.overflow = kept
+	}
+	q.overflow = append(q.overflow, r)
+	q.spilled.Store(true)
+}
+
+// left records that a request counted as waiting has stopped waiting: a
+// worker started it or it was canceled. The request calls it, once, under
+// its own lock.
+func (q *WorkQueue) left() { q.waiting.Add(-1) }
+
+// Next returns the next request for the dispatcher, in the order accepted,
+// waiting for one if none is queued; ok is false once the queue has ended.
+// Only the dispatcher calls it. It takes q.mu only when the channel is empty
+// or the overflow holds requests.
+func (q *WorkQueue) Next() (r *WorkRequest, ok bool) {
+	select {
+	case r, ok = <-q.c:
+	default:
+		// Empty. Move what the overflow holds, or end the queue, before
+		// blocking: a push spills only while the channel is full, so a
+		// spill after this refill leaves the channel something to receive.
+		q.refill()
+		r, ok = <-q.c
+	}
+	if q.spilled.Load() {
+		q.refill()
+	}
+	return r, ok
+}
+
+// refill moves requests from the overflow into the channel while it has
+// room, and ends the queue if that emptied it after Close.
+func (q *WorkQueue) refill() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	moved := 0
+	for _, r := range q.overflow {
+		select {
+		case q.c <- r:
+			moved++
+			continue
+		default:
+		}
+		break
+	}
+	clear(q.overflow[:moved])
+	q.overflow = q.overflow[moved:]
+	if len(q.overflow) == 0 {
+		q.overflow = nil
+		q.spilled.Store(false)
+	}
+	q.endIfDone()
+}
+
+// endIfDone closes the channel if intake is closed, the overflow empty and no
+// Hold outstanding. q.mu must be held.
+func (q *WorkQueue) endIfDone() {
+	if q.closed && !q.ended && len(q.overflow) == 0 && q.holds == 0 {
+		q.ended = true
+		close(q.c)
+	}
+}
+
+// Close stops intake: later Pushes fail with errDraining. The dispatcher
+// still receives every request queued before Close, and those PushForced
+// queues until the queue ends.
+func (q *WorkQueue) Close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	q.endIfDone()
+}
+
+// Hold keeps the queue from ending until the matching Release, so that a
+// PushForced in between cannot fail: a job waiting out a retry's backoff
+// during a drain holds the queue. It returns errQueueEnded if the queue has
+// ended already. The dispatcher cannot exit while a Hold is outstanding, so
+// a holder must Release when the server gives up its drain too.
+func (q *WorkQueue) Hold() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.ended {
+		return errQueueEnded
+	}
+	q.holds++
+	return nil
+}
+
+// Release ends a Hold, ending the queue if it was the last one keeping the
+// closed queue from ending. It panics without a Hold to end.
+func (q *WorkQueue) Release() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.holds == 0 {
+		panic("workqueue: Release without Hold")
+	}
+	q.holds--
+	q.endIfDone()
+}
+
+// Closed reports whether Close has been called.
+func (q *WorkQueue) Closed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}
+
+// Len returns how many requests wait for a worker: queued and not canceled,
+// the one the dispatcher holds included. After a drain gives up it still
+// counts the requests the aborted dispatcher passed over.
+func (q *WorkQueue) Len() int { return int(q.waiting.Load()) }
+
+// Cap returns the queue's capacity: how many requests Push lets wait.
+func (q *WorkQueue) Cap() int { return int(q.capacity) }
