@@ -86,6 +86,15 @@ type keyClaim struct {
 	bound bool
 }
 
+// Key returns the claimed key, or "" for a nil claim: what a journal
+// records with the job's acceptance, to Restore at the next start.
+func (c *keyClaim) Key() string {
+	if c == nil {
+		return ""
+	}
+	return c.key
+}
+
 // hold ties the claim to the job numbered seq; call it before the Store
 // keeps the job.
 func (c *keyClaim) hold(seq uint64) {

@@ -65,3 +65,21 @@ func TestIdempotencyKeyRestore(t *testing.T) {
 		t.Errorf("key restored for a job not kept: %d, Idempotent-Replayed %q; want 201, a new job", rec.Code, rec.Header().Get("Idempotent-Replayed"))
 	}
 }
+
+// TestKeyClaimKey checks what a journal would record as a job's key: the
+// key itself, unquoted, and "" for a request without one.
+func TestKeyClaimKey(t *testing.T) {
+	var none *keyClaim
+	if got := none.Key(); got != "" {
+		t.Errorf("nil claim: Key() = %q, want \"\"", got)
+	}
+	c := &Collector{jobs: NewStore(1), stats: NewStats()}
+	claim := c.claimKey(nil, []string{`"k-1"`}, "Alice", 0)
+	if claim == nil || claim.Key() != "k-1" {
+		t.Fatalf("claim of \"k-1\": %+v, want Key() = k-1", claim)
+	}
+	claim.release()
+	if n := c.jobs.keys.Len(); n != 0 {
+		t.Errorf("after release, %d keys remembered, want 0", n)
+	}
+}
