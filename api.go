@@ -52,6 +52,10 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.stats.Canceled.Add(1)
+	if err := s.journal.finished(req); err != nil {
+		// Canceled here, but a crash now would run it again.
+		s.log.Error("cannot journal a cancel", "id", req.ID, "err", err)
+	}
 	s.jobs.Finished(req)
 	j := req.snapshot()
 	if prev == Running {
@@ -73,8 +77,13 @@ func (s *server) lookup(w http.ResponseWriter, r *http.Request) *WorkRequest {
 }
 
 // healthz handles GET /healthz: 200 while the server accepts work, 503 once
-// it is draining.
+// it is draining or its journal cannot be written.
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.journal.err(); err != nil {
+		b := append(appendJSONString(append(make([]byte, 0, 128), `{"status":"journal failed","error":`...), err.Error()), "}\n"...)
+		writeJSON(w, http.StatusServiceUnavailable, b)
+		return
+	}
 	if s.queue.Closed() {
 		writeObject(w, http.StatusServiceUnavailable, "status", "draining")
 		return

@@ -41,6 +41,7 @@ type Collector struct {
 	log      *slog.Logger
 	debug    bool          // whether log takes debug lines: checked before building one
 	lastID   atomic.Uint64 // the ID given to the latest request
+	journal  *jobJournal   // where acceptances are made durable; nil without -journal
 }
 
 // ServeHTTP handles POST /work.
@@ -60,6 +61,10 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer key.release() // unless bound below
 	}
+	if err := c.journal.err(); err != nil {
+		c.refuse(w, err)
+		return
+	}
 	if c.queue.Len() >= c.queue.Cap() && !c.queue.Closed() {
 		// Full now, so refusing is right; checking first spares a flood
 		// of excess requests the work below.
@@ -74,9 +79,15 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Delay:      delay,
 		EnqueuedAt: time.Now(),
 	}
-	key.hold(seq)
+	key.hold(req)
 	c.jobs.Add(req)
+	if err := c.journal.accepted(req); err != nil {
+		c.jobs.Remove(req)
+		c.refuse(w, err)
+		return
+	}
 	if err := c.queue.Push(req); err != nil {
+		c.journal.refused(req)
 		c.jobs.Remove(req)
 		c.refuse(w, err)
 		return
@@ -89,12 +100,19 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJob(w, http.StatusCreated, req)
 }
 
-// refuse answers 503 for a request WorkQueue cannot take, because it is
-// full or draining (err says which), and counts it.
+// refuse answers 503 for a request the server cannot take, because
+// WorkQueue is full or draining or the journal cannot be written (err says
+// which), and counts it. Only the first two say when to retry: a journal
+// that failed stays failed until a restart.
 func (c *Collector) refuse(w http.ResponseWriter, err error) {
-	if err == errDraining {
+	switch {
+	case err == errDraining:
 		c.stats.RejectedDraining.Add(1)
-	} else {
+	case errors.Is(err, errJournal):
+		c.stats.RejectedJournal.Add(1)
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	default:
 		c.stats.RejectedFull.Add(1)
 	}
 	w.Header()["Retry-After"] = []string{"1"}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"workqueue/internal/journal"
 )
 
 // usageError is a bad command line.
@@ -34,6 +36,15 @@ Flags:
                               accepted jobs before giving up and exiting 1,
                               at most 24h (default 30s)
   -log-level LEVEL            debug, info, warn or error (default info)
+  -journal DIR                keep a write-ahead journal of every job in DIR,
+                              so that accepted jobs survive a crash or kill -9
+                              and run after the restart (default: none, in
+                              memory only)
+  -fsync always|DURATION|never
+                              with -journal: always, a 201 only once the job
+                              is on disk; DURATION such as 50ms, flushed at
+                              least that often (a crash may lose that window);
+                              never, left to the OS (default always)
 
 Durations are written like 250ms, 1.5s or 2m. A second signal stops at once,
 exiting 1.
@@ -67,6 +78,22 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Func("queue", "", wholeNumber(&cfg.queue, maxQueue))
 	fs.Func("max-delay", "", duration(&cfg.maxDelay, false, maxMaxDelay))
 	fs.Func("shutdown-timeout", "", duration(&cfg.shutdownTimeout, true, maxShutdownTimeout))
+	fs.Func("journal", "", func(s string) error {
+		if s == "" {
+			return errors.New("want a directory, such as /var/lib/workqueue")
+		}
+		cfg.journalDir = s
+		return nil
+	})
+	fsync := ""
+	fs.Func("fsync", "", func(s string) error {
+		sync, err := journal.ParseSync(s)
+		if err != nil {
+			return err
+		}
+		cfg.fsync, fsync = sync, s
+		return nil
+	})
 	fs.Func("log-level", "", func(s string) error {
 		switch strings.ToLower(s) {
 		case "debug", "info", "warn", "error":
@@ -82,6 +109,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, &usageError{err}
 	case fs.NArg() > 0:
 		return cfg, &usageError{fmt.Errorf("unexpected argument %q: workqueue takes only flags", fs.Arg(0))}
+	case fsync != "" && cfg.journalDir == "":
+		return cfg, &usageError{fmt.Errorf("-fsync %s needs -journal DIR: without a journal nothing is written to disk", fsync)}
 	}
 	return cfg, nil
 }

@@ -95,11 +95,13 @@ func (c *keyClaim) Key() string {
 	return c.key
 }
 
-// hold ties the claim to the job numbered seq; call it before the Store
-// keeps the job.
-func (c *keyClaim) hold(seq uint64) {
+// hold ties the claim to req, its job, before the Store keeps req: it
+// records the key on req, for the journal, and binds req's number to the
+// key, for the Store to forget.
+func (c *keyClaim) hold(req *WorkRequest) {
 	if c != nil {
-		c.keys.hold(c.key, c.entry, seq)
+		req.key = c.key
+		c.keys.hold(c.key, c.entry, req.seq)
 	}
 }
 

@@ -109,6 +109,13 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.logLevel}))
 	s := newServer(cfg, Sleep, stdout, log)
 	s.logDropped = &logw.dropped
+	if err := s.recover(stop, cfg); err != nil {
+		if stop.Err() != nil {
+			return fmt.Errorf("stopped while starting: %w", context.Cause(stop))
+		}
+		return err
+	}
+	defer s.journal.close()
 	s.start()
 	if hook != nil {
 		if err := hook(stop); err != nil {

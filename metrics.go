@@ -19,22 +19,33 @@ type Stats struct {
 	RejectedFull     atomic.Int64 // requests answered 503 because WorkQueue was full
 	RejectedDraining atomic.Int64 // requests answered 503 because the server was draining
 	RejectedInvalid  atomic.Int64 // requests to POST /work answered 400, 413 or 415
+	RejectedJournal  atomic.Int64 // requests answered 503 because the journal could not be written
+	Replayed         atomic.Int64 // unfinished jobs queued again from the journal at start
 	Done             atomic.Int64 // jobs that completed and printed their greeting
 	Canceled         atomic.Int64 // jobs canceled, queued or running
 	Failed           atomic.Int64 // jobs whose work failed or panicked, or was abandoned
 	Busy             atomic.Int64 // workers running a job now
 	Wait             *Histogram   // time from acceptance to start, for each started job
+	Fsync            *Histogram   // how long each fsync of the journal took
 }
 
 // NewStats returns zeroed Stats.
 func NewStats() *Stats {
-	return &Stats{Wait: NewHistogram(
-		time.Millisecond, 2500*time.Microsecond, 5*time.Millisecond,
-		10*time.Millisecond, 25*time.Millisecond, 50*time.Millisecond,
-		100*time.Millisecond, 250*time.Millisecond, 500*time.Millisecond,
-		time.Second, 2500*time.Millisecond, 5*time.Second,
-		10*time.Second, 30*time.Second, time.Minute,
-	)}
+	return &Stats{
+		Wait: NewHistogram(
+			time.Millisecond, 2500*time.Microsecond, 5*time.Millisecond,
+			10*time.Millisecond, 25*time.Millisecond, 50*time.Millisecond,
+			100*time.Millisecond, 250*time.Millisecond, 500*time.Millisecond,
+			time.Second, 2500*time.Millisecond, 5*time.Second,
+			10*time.Second, 30*time.Second, time.Minute,
+		),
+		Fsync: NewHistogram(
+			100*time.Microsecond, 250*time.Microsecond, 500*time.Microsecond,
+			time.Millisecond, 2500*time.Microsecond, 5*time.Millisecond,
+			10*time.Millisecond, 25*time.Millisecond, 50*time.Millisecond,
+			100*time.Millisecond, 250*time.Millisecond, time.Second,
+		),
+	}
 }
 
 // Unfinished returns how many accepted jobs have not reached a final state.
@@ -71,10 +82,11 @@ func writeMetrics(b *bytes.Buffer, s *Stats, q *WorkQueue, workers int) {
 	family(b, "workqueue_jobs_accepted_total", "counter", "Jobs accepted: answered 201 and queued.")
 	sample(b, "workqueue_jobs_accepted_total", "", s.Accepted.Load())
 	family(b, "workqueue_jobs_rejected_total", "counter",
-		"Job submissions refused: full (queue full, 503), draining (shutting down, 503), invalid (400, 413, 415).")
+		"Job submissions refused: full (queue full, 503), draining (shutting down, 503), invalid (400, 413, 415), journal (the journal cannot be written, 503).")
 	sample(b, "workqueue_jobs_rejected_total", `reason="full"`, s.RejectedFull.Load())
 	sample(b, "workqueue_jobs_rejected_total", `reason="draining"`, s.RejectedDraining.Load())
 	sample(b, "workqueue_jobs_rejected_total", `reason="invalid"`, s.RejectedInvalid.Load())
+	sample(b, "workqueue_jobs_rejected_total", `reason="journal"`, s.RejectedJournal.Load())
 	family(b, "workqueue_jobs_finished_total", "counter", "Jobs that reached a final state, by that state.")
 	sample(b, "workqueue_jobs_finished_total", `state="done"`, s.Done.Load())
 	sample(b, "workqueue_jobs_finished_total", `state="canceled"`, s.Canceled.Load())
@@ -88,6 +100,8 @@ func writeMetrics(b *bytes.Buffer, s *Stats, q *WorkQueue, workers int) {
 	family(b, "workqueue_workers_busy", "gauge", "Workers running a job now.")
 	sample(b, "workqueue_workers_busy", "", s.Busy.Load())
 	s.Wait.write(b, "workqueue_job_wait_seconds", "Time from a job's acceptance to its start on a worker.")
+	family(b, "workqueue_jobs_replayed_total", "counter", "Unfinished jobs queued again from the journal at start.")
+	sample(b, "workqueue_jobs_replayed_total", "", s.Replayed.Load())
 	family(b, "workqueue_goroutines", "gauge", "Goroutines in the process: flat under load, whatever the number of jobs.")
 	sample(b, "workqueue_goroutines", "", int64(runtime.NumGoroutine()))
 }
@@ -131,6 +145,7 @@ func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
 	family(&b, "workqueue_log_lines_dropped_total", "counter",
 		"Log lines dropped because standard error was not taking them.")
 	sample(&b, "workqueue_log_lines_dropped_total", "", s.logDropped.Load())
+	s.writeJournalMetrics(&b)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(b.Bytes())
 }

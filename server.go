@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"workqueue/internal/journal"
 )
 
 // finishedKept is how many finished jobs the Store keeps for GET /work/{id}.
@@ -27,6 +29,8 @@ type config struct {
 	maxDelay        time.Duration // -max-delay
 	shutdownTimeout time.Duration // -shutdown-timeout
 	logLevel        slog.Level    // -log-level
+	journalDir      string        // -journal: the journal's directory, or "" for none
+	fsync           journal.Sync  // -fsync
 }
 
 // server is one workqueue: the Collector, WorkQueue, the dispatcher and its
@@ -44,6 +48,9 @@ type server struct {
 	logDropped *atomic.Int64
 	handler    http.Handler
 	log        *slog.Logger
+	collector  *Collector
+	env        *workerEnv  // what the workers share
+	journal    *jobJournal // nil without -journal
 
 	done chan struct{} // closed when the dispatcher and workers have exited
 	// stopping is closed, once, by drain as it returns; it answers GET ?wait.
@@ -81,8 +88,10 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 		s.dispatcher.Abort()
 		abandon(errAbandoned)
 	}
-	s.handler = s.routes(&Collector{queue: s.queue, jobs: s.jobs, stats: s.stats, maxDelay: cfg.maxDelay,
-		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)})
+	s.env = env
+	s.collector = &Collector{queue: s.queue, jobs: s.jobs, stats: s.stats, maxDelay: cfg.maxDelay,
+		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
+	s.handler = s.routes(s.collector)
 	return s
 }
 

@@ -63,7 +63,12 @@ func shutdown(s *server, hs *http.Server, timeout time.Duration, force context.C
 	if err := s.drain(ctx); err != nil {
 		var ab *abandonedError
 		errors.As(err, &ab)
-		log.Error("drain abandoned", "abandoned", ab.jobs, "ids", strings.Join(ab.ids, ","), "more", ab.more, "reason", ab.why)
+		if s.journal != nil {
+			log.Error("drain abandoned; the unfinished jobs stay in the journal and run at the next start",
+				"abandoned", ab.jobs, "ids", strings.Join(ab.ids, ","), "more", ab.more, "reason", ab.why, "journal", s.journal.dir)
+		} else {
+			log.Error("drain abandoned", "abandoned", ab.jobs, "ids", strings.Join(ab.ids, ","), "more", ab.more, "reason", ab.why)
+		}
 		hs.Close()
 		return err
 	}

@@ -47,6 +47,15 @@ func (s *Store) Remove(r *WorkRequest) {
 	s.mu.Unlock()
 }
 
+// Has reports whether the store keeps the request numbered seq: the
+// journal's compaction keeps the records of exactly those.
+func (s *Store) Has(seq uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.jobs[seq]
+	return ok
+}
+
 // Get returns the request with the given ID, or nil.
 func (s *Store) Get(id string) *WorkRequest {
 	seq, err := strconv.ParseUint(id, 10, 64)

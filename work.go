@@ -51,6 +51,7 @@ type WorkRequest struct {
 	Name       string
 	Delay      time.Duration
 	EnqueuedAt time.Time
+	key        string // the Idempotency-Key it was accepted with, or ""
 
 	mu         sync.Mutex // guards the fields below
 	queue      *WorkQueue // counts r as waiting, while it does; else nil

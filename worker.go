@@ -22,12 +22,13 @@ type Worker struct {
 
 // workerEnv is what all workers of a server share.
 type workerEnv struct {
-	do    Work            // the work itself
-	ctx   context.Context // canceled, with a cause, when the server abandons its jobs
-	out   *lineWriter     // standard output
-	jobs  *Store
-	stats *Stats
-	log   *slog.Logger
+	do      Work            // the work itself
+	ctx     context.Context // canceled, with a cause, when the server abandons its jobs
+	out     *lineWriter     // standard output
+	jobs    *Store
+	stats   *Stats
+	log     *slog.Logger
+	journal *jobJournal // nil without -journal
 }
 
 // NewWorker returns worker number id, which announces itself on workerQueue.
@@ -71,6 +72,7 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 	if !r.start(w.ID, started, cancel) {
 		return
 	}
+	w.env.journal.started(r)
 	w.env.stats.Busy.Add(1)
 	defer w.env.stats.Busy.Add(-1)
 	w.env.stats.Wait.Observe(started.Sub(r.EnqueuedAt))
@@ -112,12 +114,19 @@ func (w *Worker) settle(r *WorkRequest, started time.Time, err error, logFailure
 			return
 		}
 		w.env.stats.Failed.Add(1)
+		if errors.Is(err, errAbandoned) && w.env.journal != nil {
+			// Not journaled as failed: the journal keeps it running, so it
+			// runs again at the next start.
+			w.env.jobs.Finished(r)
+			return
+		}
 		if logFailure {
 			w.log.Error("job failed", "id", r.ID, "err", err)
 		} else if w.debug {
 			w.log.Debug("job failed", "id", r.ID, "err", err)
 		}
 	}
+	w.env.journal.finished(r)
 	w.env.jobs.Finished(r)
 }
 

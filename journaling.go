@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"workqueue/internal/journal"
+)
+
+// errJournal is why POST /work answers 503 once the journal cannot be
+// written (SPEC.md, "The journal": disk errors).
+var errJournal = errors.New("the journal cannot be written")
+
+// jobJournal records each job's life in the write-ahead journal (-journal)
+// and rebuilds the server's jobs from it at start. Its methods on a nil
+// *jobJournal record nothing: that is the server without -journal, whose
+// path costs one nil check.
+//
+// A job's acceptance is durable (per -fsync) before its 201 is sent, and a
+// cancel before its 200. Its start, retries and finish go out with the next
+// group commit, nobody waiting: its finish only after its line was written
+// to standard output, so a crash can repeat a greeting, never lose one.
+type jobJournal struct {
+	j   *journal.Journal
+	dir string // -journal
+	log *slog.Logger
+}
+
+// openJournal opens the journal in cfg.journalDir for s, whose store tells
+// compaction which jobs are still kept. The error says if the directory is
+// in use by another process, or names the file and offset of damage.
+func openJournal(cfg config, s *server) (*jobJournal, error) {
+	j, err := journal.Open(cfg.journalDir, journal.Options{
+		Sync:    cfg.fsync,
+		Live:    s.jobs.Has,
+		Logger:  s.log,
+		OnFsync: s.stats.Fsync.Observe,
+	})
+	if errors.Is(err, journal.ErrLocked) {
+		return nil, fmt.Errorf("-journal %s is in use by another process: %w", cfg.journalDir, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("-journal %s: %w", cfg.journalDir, err)
+	}
+	return &jobJournal{j: j, dir: cfg.journalDir, log: s.log}, nil
+}
+
+// record returns the journal record of type typ about r.
+func record(typ byte, r *WorkRequest, rec *jobRecord) journal.Record {
+	return journal.Record{Type: typ, Key: r.seq, Data: appendRecord(nil, typ, rec)}
+}
+
+// err returns why the journal failed, wrapping errJournal, or nil.
+func (jj *jobJournal) err() error {
+	if jj == nil {
+		return nil
+	}
+	if err := jj.j.Err(); err != nil {
+		return fmt.Errorf("%w in %s: %v", errJournal, jj.dir, err)
+	}
+	return nil
+}
+
+// accepted journals r's acceptance and waits until it is durable. An error
+// means r must be refused: it will never run.
+func (jj *jobJournal) accepted(r *WorkRequest) error {
+	if jj == nil {
+		return nil
+	}
+	rec := jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.key}
+	if err := jj.j.Append(record(recAccepted, r, &rec)); err != nil {
+		return fmt.Errorf("%w in %s: %v", errJournal, jj.dir, err)
+	}
+	return nil
+}
+
+// refused journals that r, whose acceptance was journaled, was refused all
+// the same because WorkQueue was full or closed: replay forgets it.
+func (jj *jobJournal) refused(r *WorkRequest) {
+	if jj != nil {
+		jj.j.Append(record(recRefused, r, &jobRecord{}))
+	}
+}
+
+// started journals that r started an attempt.
+func (jj *jobJournal) started(r *WorkRequest) {
+	if jj != nil {
+		rec := r.record()
+		jj.j.AppendAsync(record(recStarted, r, &rec))
+	}
+}
+
+// retrying journals that an attempt of r failed and r waits for another.
+func (jj *jobJournal) retrying(r *WorkRequest) {
+	if jj != nil {
+		rec := r.record()
+		jj.j.AppendAsync(record(recRetry, r, &rec))
+	}
+}
+
+// finished journals r's final state. A cancel waits until it is durable, so
+// that a job answered canceled stays canceled through a crash; a done or
+// failed job does not wait: at worst a crash runs it again.
+func (jj *jobJournal) finished(r *WorkRequest) error {
+	if jj == nil {
+		return nil
+	}
+	rec := r.record()
+	jr := record(recFinished, r, &rec)
+	if rec.State == Canceled {
+		return jj.j.Append(jr)
+	}
+	return jj.j.AppendAsync(jr)
+}
+
+// close flushes what is pending and releases the journal.
+func (jj *jobJournal) close() error {
+	if jj == nil {
+		return nil
+	}
+	return jj.j.Close()
+}
+
+// record returns r's life as a journal record holds it.
+func (r *WorkRequest) record() jobRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return jobRecord{State: r.state, Attempts: r.attempts, Worker: r.worker,
+		StartedAt: r.startedAt, FinishedAt: r.finishedAt, RetryAt: r.retryAt,
+		Err: r.err, Output: r.output, Truncated: r.truncated}
+}
+
+// restore applies a record of type typ, other than recAccepted, to r while
+// the journal is replayed.
+func (r *WorkRequest) restore(typ byte, rec *jobRecord) {
+	r.attempts, r.err = rec.Attempts, rec.Err
+	switch typ {
+	case recStarted:
+		r.state, r.worker, r.startedAt = Running, rec.Worker, rec.StartedAt
+	case recRetry:
+		r.state, r.retryAt = Queued, rec.RetryAt
+	case recFinished:
+		r.state, r.worker, r.startedAt, r.finishedAt = rec.State, rec.Worker, rec.StartedAt, rec.FinishedAt
+		r.output, r.truncated = rec.Output, rec.Truncated
+	}
+}
+
+// replayed is what the journal held at start.
+type replayed struct {
+	unfinished []*WorkRequest // queued or running when the last process ended, in id order
+	finished   []*WorkRequest // final, in the order they finished
+	records    int
+}
+
+// replayEvery is how many records replay reads between looks at its context.
+const replayEvery = 4096
+
+// replay reads every record of the journal and rebuilds the jobs. Records of
+// a job whose acceptance the journal no longer holds (compacted away once
+// the job left the store) are passed over. It stops, with ctx's cause, if
+// ctx ends first.
+func (jj *jobJournal) replay(ctx context.Context) (replayed, error) {
+	jobs := map[uint64]*WorkRequest{}
+	var out replayed
+	err := jj.j.Replay(func(jr journal.Record) error {
+		out.records++
+		if out.records%replayEvery == 0 && ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		rec, err := decodeRecord(jr.Type, jr.Data)
+		switch {
+		case err != nil:
+			return fmt.Errorf("record %d, of job %d: %w", out.records, jr.Key, err)
+		case jr.Type == recAccepted:
+			jobs[jr.Key] = &WorkRequest{ID: strconv.FormatUint(jr.Key, 10), seq: jr.Key,
+				Name: rec.Name, Delay: rec.Delay, EnqueuedAt: rec.EnqueuedAt, key: rec.Key}
+		case jr.Type == recRefused:
+			delete(jobs, jr.Key)
+		case jobs[jr.Key] != nil:
+			r := jobs[jr.Key]
+			r.restore(jr.Type, &rec)
+			if jr.Type == recFinished {
+				out.finished = append(out.finished, r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	for _, r := range jobs {
+		if !r.state.Final() {
+			r.state, r.worker, r.startedAt = Queued, 0, time.Time{}
+			out.unfinished = append(out.unfinished, r)
+		}
+	}
+	slices.SortFunc(out.unfinished, func(a, b *WorkRequest) int { return cmp.Compare(a.seq, b.seq) })
+	return out, nil
+}
+
+// writeJournalMetrics writes the journal's metrics: zero without -journal,
+// so that dashboards need no special case.
+func (s *server) writeJournalMetrics(b *bytes.Buffer) {
+	var size, compactions, errs int64
+	if jj := s.journal; jj != nil {
+		size, compactions, errs = jj.j.Bytes(), jj.j.Compactions(), jj.j.Errors()
+	}
+	family(b, "workqueue_journal_bytes", "gauge", "Bytes of the journal on disk now.")
+	sample(b, "workqueue_journal_bytes", "", size)
+	s.stats.Fsync.write(b, "workqueue_journal_fsync_seconds", "How long each fsync of the journal took.")
+	family(b, "workqueue_journal_compactions_total", "counter", "Compactions of the journal completed.")
+	sample(b, "workqueue_journal_compactions_total", "", compactions)
+	family(b, "workqueue_journal_errors_total", "counter", "Writes or fsyncs of the journal that failed.")
+	sample(b, "workqueue_journal_errors_total", "", errs)
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"time"
+)
+
+// recover opens the journal of cfg, if any, and rebuilds s from it: the
+// finished jobs (the newest finishedKept) answer GET again, canceled ones
+// stay canceled, and every job that was queued or running is queued again
+// in id order, beyond -queue if need be, while new ids continue after the
+// largest ever given (SPEC.md, "The journal": replay). Call it before
+// s.start. It stops, with ctx's cause, if ctx ends first.
+func (s *server) recover(ctx context.Context, cfg config) error {
+	if cfg.journalDir == "" {
+		return nil
+	}
+	began := time.Now()
+	jj, err := openJournal(cfg, s)
+	if err != nil {
+		return err
+	}
+	rep, err := jj.replay(ctx)
+	if err != nil {
+		jj.close()
+		return err
+	}
+	canceled := 0
+	for _, r := range rep.finished {
+		s.jobs.Add(r)
+		s.jobs.restoreKey(r)
+		s.jobs.Finished(r)
+		if r.state == Canceled {
+			canceled++
+		}
+	}
+	for _, r := range rep.unfinished {
+		s.jobs.Add(r)
+		s.jobs.restoreKey(r)
+		s.queue.PushForced(r) // the dispatcher has not started: the queue is open
+	}
+	n := int64(len(rep.unfinished))
+	s.stats.Accepted.Add(n) // so that the drain waits for them
+	s.stats.Replayed.Add(n)
+	s.collector.lastID.Store(jj.j.MaxKey())
+	s.useJournal(jj)
+	s.log.Info("journal replayed", "dir", cfg.journalDir, "queued", n, "finished", len(rep.finished),
+		"canceled", canceled, "records", rep.records, "next_id", jj.j.MaxKey()+1,
+		"bytes", jj.j.Bytes(), "took", time.Since(began).Round(time.Microsecond))
+	return nil
+}
+
+// useJournal makes s record every job's life in jj from now on.
+func (s *server) useJournal(jj *jobJournal) {
+	s.journal = jj
+	s.collector.journal = jj
+	s.env.journal = jj
+}
