@@ -203,9 +203,9 @@ func validationCases(t testing.TB) []validationCase {
 		{name: "JSON as a form, with query", target: "/work?name=Q", contentType: form, body: `{"name":"x"}`, wantStatus: 400, wantErr: "looks like a JSON object"},
 		{name: "JSON as a form, broken", contentType: form, body: `{name=x`, wantStatus: 400, wantErr: "looks like a JSON object"},
 
-		{name: "GET", method: "GET", target: "/work?name=A", wantStatus: 405, wantErr: "GET is not allowed here; use POST"},
-		{name: "PUT", method: "PUT", target: "/work?name=A", wantStatus: 405, wantErr: "PUT is not allowed here; use POST"},
-		{name: "DELETE", method: "DELETE", target: "/work", wantStatus: 405, wantErr: "use POST"},
+		{name: "GET with a job's parameters", method: "GET", target: "/work?name=A", wantStatus: 400, wantErr: "submit a job with POST /work"},
+		{name: "PUT", method: "PUT", target: "/work?name=A", wantStatus: 405, wantErr: "PUT is not allowed here; use GET, POST"},
+		{name: "DELETE", method: "DELETE", target: "/work", wantStatus: 405, wantErr: "use GET, POST"},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,9 @@ type server struct {
 	journal    *jobJournal // nil without -journal
 
 	done chan struct{} // closed when the dispatcher and workers have exited
+	// stopping is closed, once, by drain as it returns; it answers GET ?wait.
+	stopping chan struct{}
+	stopOnce sync.Once
 	// giveUp cancels the work of running jobs and aborts the dispatcher.
 	giveUp func()
 }
@@ -64,14 +68,15 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	ctx, abandon := context.WithCancelCause(context.Background())
 	stats := NewStats()
 	s := &server{
-		queue:   NewWorkQueue(cfg.queue, &stats.Accepted),
-		jobs:    NewStore(finishedKept),
-		stats:   stats,
-		log:     log,
-		done:    make(chan struct{}),
+		queue: NewWorkQueue(cfg.queue, &stats.Accepted),
+		jobs:  NewStore(finishedKept),
+		stats: stats,
+		log:   log,
+		done:  make(chan struct{}),
 
 		logDropped: new(atomic.Int64),
 	}
+	s.stopping = make(chan struct{})
 	s.out = newLineWriter(stdout, log)
 	s.events = NewEvents(s.statsEvent)
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log}
@@ -123,7 +128,10 @@ const (
 // Concurrent drains are safe.
 func (s *server) drain(ctx context.Context) error {
 	s.queue.Close()
-	defer s.events.Close() // a stream never goes idle: end them, or no graceful shutdown ends
+	// End every /events stream (one never goes idle, so no graceful shutdown
+	// would end), and answer every ?wait.
+	defer s.events.Close()
+	defer s.stopOnce.Do(func() { close(s.stopping) })
 	select {
 	case <-s.done:
 		s.out.Close(outputWait) // nothing is pending: every worker wrote its line

@@ -59,7 +59,7 @@ func (w *Worker) Run() {
 	defer func() { cancel() }()
 	for {
 		w.workerQueue <- w.work // never blocks: WorkerQueue has a slot per worker
-		r, ok := <-w.work // closed: retired by the dispatcher
+		r, ok := <-w.work       // closed: retired by the dispatcher
 		if !ok {
 			return
 		}
