@@ -240,8 +240,8 @@ func TestCollectorValidation(t *testing.T) {
 				if got := ts.stats.Accepted.Load(); got != before {
 					t.Errorf("accepted count went from %d to %d for a refused request", before, got)
 				}
-				if tt.wantStatus == http.StatusMethodNotAllowed && rec.Header().Get("Allow") != "POST" {
-					t.Errorf("Allow = %q, want POST", rec.Header().Get("Allow"))
+				if tt.wantStatus == http.StatusMethodNotAllowed && rec.Header().Get("Allow") != "GET, POST" {
+					t.Errorf("Allow = %q, want GET, POST", rec.Header().Get("Allow"))
 				}
 				return
 			}
