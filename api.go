@@ -13,7 +13,8 @@ import (
 func (s *server) routes(c *Collector) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /work", c)
-	mux.HandleFunc("/work", methodNotAllowed("POST"))
+	mux.HandleFunc("GET /work", s.listJobs)
+	mux.HandleFunc("/work", methodNotAllowed("GET, POST"))
 	mux.HandleFunc("GET /work/{id}", s.getJob)
 	mux.HandleFunc("DELETE /work/{id}", s.cancelJob)
 	mux.HandleFunc("/work/{id}", methodNotAllowed("GET, DELETE"))
@@ -30,14 +31,14 @@ func (s *server) routes(c *Collector) http.Handler {
 	mux.Handle("GET /static/", d)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		closeUnread(w, r)
-		writeError(w, http.StatusNotFound, "no such endpoint: "+quote(r.URL.Path)+" (see POST /work, GET or DELETE /work/{id}, GET or PUT /workers, GET /events, GET /healthz, GET /metrics)")
+		writeError(w, http.StatusNotFound, "no such endpoint: "+quote(r.URL.Path)+" (see GET or POST /work, GET or DELETE /work/{id}, GET or PUT /workers, GET /events, GET /healthz, GET /metrics)")
 	})
 	return crossOrigin(canonicalPaths(mux))
 }
 
-// getJob handles GET /work/{id}.
+// getJob handles GET /work/{id}, waiting first for ?wait=D.
 func (s *server) getJob(w http.ResponseWriter, r *http.Request) {
-	if req := s.lookup(w, r); req != nil {
+	if req := s.lookup(w, r); req != nil && (r.URL.RawQuery == "" || s.waitFinal(w, r, req)) {
 		writeJob(w, http.StatusOK, req)
 	}
 }

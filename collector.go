@@ -37,6 +37,13 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, he.status, he.msg)
 		return
 	}
+	var key *keyClaim // nil without an Idempotency-Key
+	if vs, ok := r.Header["Idempotency-Key"]; ok {
+		if key = c.claimKey(w, vs, name, delay); key == nil {
+			return // answered: a replay, or a 400, 409 or 422
+		}
+		defer key.release() // unless bound below
+	}
 	if err := c.journal.err(); err != nil {
 		c.refuse(w, err)
 		return
@@ -55,6 +62,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Delay:      delay,
 		EnqueuedAt: time.Now(),
 	}
+	key.hold(req)
 	c.jobs.Add(req)
 	if err := c.journal.accepted(req); err != nil {
 		c.jobs.Remove(req)
@@ -70,6 +78,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.debug {
 		c.log.Debug("job accepted", "id", req.ID, "name", req.Name, "delay", req.Delay)
 	}
+	key.bind()
 	w.Header()["Location"] = []string{"/work/" + req.ID}
 	writeJob(w, http.StatusCreated, req)
 }

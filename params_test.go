@@ -203,9 +203,9 @@ func validationCases(t testing.TB) []validationCase {
 		{name: "JSON as a form, with query", target: "/work?name=Q", contentType: form, body: `{"name":"x"}`, wantStatus: 400, wantErr: "looks like a JSON object"},
 		{name: "JSON as a form, broken", contentType: form, body: `{name=x`, wantStatus: 400, wantErr: "looks like a JSON object"},
 
-		{name: "GET", method: "GET", target: "/work?name=A", wantStatus: 405, wantErr: "GET is not allowed here; use POST"},
-		{name: "PUT", method: "PUT", target: "/work?name=A", wantStatus: 405, wantErr: "PUT is not allowed here; use POST"},
-		{name: "DELETE", method: "DELETE", target: "/work", wantStatus: 405, wantErr: "use POST"},
+		{name: "GET with a job's parameters", method: "GET", target: "/work?name=A", wantStatus: 400, wantErr: "submit a job with POST /work"},
+		{name: "PUT", method: "PUT", target: "/work?name=A", wantStatus: 405, wantErr: "PUT is not allowed here; use GET, POST"},
+		{name: "DELETE", method: "DELETE", target: "/work", wantStatus: 405, wantErr: "use GET, POST"},
 	}
 }
 
@@ -240,8 +240,8 @@ func TestCollectorValidation(t *testing.T) {
 				if got := ts.stats.Accepted.Load(); got != before {
 					t.Errorf("accepted count went from %d to %d for a refused request", before, got)
 				}
-				if tt.wantStatus == http.StatusMethodNotAllowed && rec.Header().Get("Allow") != "POST" {
-					t.Errorf("Allow = %q, want POST", rec.Header().Get("Allow"))
+				if tt.wantStatus == http.StatusMethodNotAllowed && rec.Header().Get("Allow") != "GET, POST" {
+					t.Errorf("Allow = %q, want GET, POST", rec.Header().Get("Allow"))
 				}
 				return
 			}

@@ -28,6 +28,7 @@ func (s *server) recover(ctx context.Context, cfg config) error {
 	canceled := 0
 	for _, r := range rep.finished {
 		s.jobs.Add(r)
+		s.jobs.restoreKey(r)
 		s.jobs.Finished(r)
 		if r.state == Canceled {
 			canceled++
@@ -35,6 +36,7 @@ func (s *server) recover(ctx context.Context, cfg config) error {
 	}
 	for _, r := range rep.unfinished {
 		s.jobs.Add(r)
+		s.jobs.restoreKey(r)
 		s.queue.PushForced(r) // the dispatcher has not started: the queue is open
 	}
 	n := int64(len(rep.unfinished))

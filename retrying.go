@@ -209,5 +209,6 @@ func (r *WorkRequest) abandonRetry(now time.Time) bool {
 	}
 	r.state, r.finishedAt, r.retryAt = Failed, now, time.Time{}
 	r.err = errRetryAbandoned.Error() + "; last attempt: " + r.err
+	r.wake()
 	return true
 }

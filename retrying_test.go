@@ -299,6 +299,11 @@ func TestRetrierDrain(t *testing.T) {
 		if j := r.snapshot(); j.State != "failed" || j.Error != want {
 			t.Errorf("job %s: %+v, want failed with %q", r.ID, j, want)
 		}
+		select {
+		case <-r.Final():
+		default:
+			t.Errorf("job %s: failed, but its Final channel is open: a GET ?wait= would not wake", r.ID)
+		}
 	}
 	if n := stats.Failed.Load(); n != 2 {
 		t.Errorf("failed %d, want 2", n)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,9 @@ type server struct {
 	attempts   *attemptStats // attempts by outcome, and how long they ran
 
 	done chan struct{} // closed when the dispatcher and workers have exited
+	// stopping is closed, once, by drain as it returns; it answers GET ?wait.
+	stopping chan struct{}
+	stopOnce sync.Once
 	// giveUp cancels the work of running jobs and aborts the dispatcher.
 	giveUp func()
 }
@@ -77,6 +81,7 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 
 		logDropped: new(atomic.Int64),
 	}
+	s.stopping = make(chan struct{})
 	s.out = newLineWriter(stdout, log)
 	s.events = NewEvents(s.statsEvent)
 	s.retry = newRetrier(cfg.retries, s.queue, s.jobs, stats, s.events, log)
@@ -132,7 +137,10 @@ const (
 func (s *server) drain(ctx context.Context) error {
 	s.retry.drain() // due retries queued, the others given up
 	s.queue.Close()
-	defer s.events.Close() // a stream never goes idle: end them, or no graceful shutdown ends
+	// End every /events stream (one never goes idle, so no graceful shutdown
+	// would end), and answer every ?wait.
+	defer s.events.Close()
+	defer s.stopOnce.Do(func() { close(s.stopping) })
 	select {
 	case <-s.done:
 		s.out.Close(outputWait) // nothing is pending: every worker wrote its line

@@ -19,6 +19,8 @@ type Store struct {
 	finished []uint64                // ring of kept finished seqs, oldest at head
 	head     int                     // index of the oldest entry in finished
 	n        int                     // how many entries of finished are in use
+	order    []uint64                // kept seqs, ascending, with forgotten ones left in until compact
+	keys     *Keys                   // the idempotency keys of kept requests; forgotten with them
 }
 
 // NewStore returns a Store that keeps the newest limit finished requests.
@@ -26,6 +28,7 @@ func NewStore(limit int) *Store {
 	return &Store{
 		jobs:     make(map[uint64]*WorkRequest),
 		finished: make([]uint64, limit),
+		keys:     NewKeys(),
 	}
 }
 
@@ -33,6 +36,7 @@ func NewStore(limit int) *Store {
 func (s *Store) Add(r *WorkRequest) {
 	s.mu.Lock()
 	s.jobs[r.seq] = r
+	s.index(r.seq)
 	s.mu.Unlock()
 }
 
@@ -70,11 +74,11 @@ func (s *Store) Finished(r *WorkRequest) {
 	defer s.mu.Unlock()
 	limit := len(s.finished)
 	if limit == 0 {
-		delete(s.jobs, r.seq)
+		s.forget(r.seq)
 		return
 	}
 	if s.n == limit {
-		delete(s.jobs, s.finished[s.head])
+		s.forget(s.finished[s.head])
 		s.finished[s.head] = r.seq
 		s.head = (s.head + 1) % limit
 		return
@@ -88,6 +92,66 @@ func (s *Store) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.jobs)
+}
+
+// forget drops the request numbered seq and its idempotency key, if any: it
+// has left the store. The caller holds s.mu.
+func (s *Store) forget(seq uint64) {
+	delete(s.jobs, seq)
+	s.keys.forget(seq)
+}
+
+// index adds seq to s.order, keeping it ascending. Requests are numbered in
+// the order received but may be added a little out of order by concurrent
+// handlers, so seq goes at the end or a few places before it. When order
+// holds more forgotten seqs than kept ones (plus slack), index compacts it,
+// so its cost is O(1) amortized and its length about twice the store's
+// plus 1024 at most. The caller holds s.mu.
+func (s *Store) index(seq uint64) {
+	if len(s.order) >= 2*len(s.jobs)+1024 {
+		s.compact()
+	}
+	s.order = append(s.order, seq)
+	for i := len(s.order) - 1; i > 0 && s.order[i-1] > seq; i-- {
+		s.order[i-1], s.order[i] = seq, s.order[i-1]
+	}
+}
+
+// compact drops from s.order the seqs of requests the store no longer
+// keeps. The caller holds s.mu.
+func (s *Store) compact() {
+	kept := s.order[:0]
+	for _, seq := range s.order {
+		if _, ok := s.jobs[seq]; ok {
+			kept = append(kept, seq)
+		}
+	}
+	clear(s.order[len(kept):])
+	s.order = kept
+}
+
+// Older appends to dst up to n kept requests numbered below before, newest
+// first, and returns it. It holds the store's lock only to find them: it
+// costs O(log kept + n) plus the forgotten seqs it skips, which compaction
+// keeps to at most as many as there are kept ones.
+func (s *Store) Older(dst []*WorkRequest, before uint64, n int) []*WorkRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, _ := slices.BinarySearch(s.order, before)
+	for i--; i >= 0 && n > 0; i-- {
+		if r, ok := s.jobs[s.order[i]]; ok {
+			dst = append(dst, r)
+			n--
+		}
+	}
+	return dst
+}
+
+// bySeq returns the request numbered seq, or nil if the store does not keep it.
+func (s *Store) bySeq(seq uint64) *WorkRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jobs[seq]
 }
 
 // Unfinished returns the IDs of the first max requests kept that have not

@@ -66,6 +66,7 @@ type WorkRequest struct {
 	retryAt    time.Time          // while queued after a failed attempt: when the next one starts
 	output     string             // the last 4 KiB of its command's output (-- COMMAND)
 	truncated  bool               // output lost its beginning
+	final      chan struct{}      // made by Final for the first waiter, closed once final
 }
 
 // Work is the work a Worker performs for a request before it greets the
@@ -172,6 +173,7 @@ func (r *WorkRequest) finish(s State, now time.Time, err string) bool {
 		return false
 	}
 	r.state, r.finishedAt, r.err, r.cancel, r.completing = s, now, err, nil, false
+	r.wake()
 	return true
 }
 
@@ -191,6 +193,7 @@ func (r *WorkRequest) cancelJob(now time.Time) (State, bool) {
 	}
 	r.stopWaiting()
 	r.state, r.finishedAt, r.cancel, r.retryAt = Canceled, now, nil, time.Time{}
+	r.wake()
 	return prev, true
 }
 

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Keys binds each idempotency key to the job that the first request carrying
+// it made. A key is remembered exactly as long as the Store keeps its job:
+// the Store, which owns Keys, calls forget as it drops a job. Memory is thus
+// bounded by the store's bound plus the requests being accepted now, never
+// by how many keys were ever seen.
+type Keys struct {
+	mu    sync.Mutex           // guards byKey and bySeq
+	byKey map[string]*keyEntry // every key remembered, bound or pending
+	bySeq map[uint64]string    // the key of each job that has one
+	held  atomic.Int64         // len(bySeq), read without mu by forget
+}
+
+// keyEntry is what a key is bound to: the job's number and the parameters
+// that made it, to tell a retry from a reuse.
+type keyEntry struct {
+	name    string
+	delay   time.Duration
+	seq     uint64 // the job's number; 0 until a request is made for it
+	pending bool   // whether the first request is still being accepted
+}
+
+// NewKeys returns an empty Keys.
+func NewKeys() *Keys {
+	return &Keys{byKey: make(map[string]*keyEntry), bySeq: make(map[uint64]string)}
+}
+
+// Restore binds key to the job numbered seq, made with name and delay: a
+// journal replaying its jobs at start calls it, as it adds the job to the
+// Store (before or after), so the key stays bound across restarts. A key
+// restored for a job the Store does not keep is forgotten at its first use.
+func (k *Keys) Restore(key string, seq uint64, name string, delay time.Duration) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.byKey[key] = &keyEntry{name: name, delay: delay, seq: seq}
+	k.bySeq[seq] = key
+	k.held.Store(int64(len(k.bySeq)))
+}
+
+// Len returns how many keys are remembered.
+func (k *Keys) Len() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.byKey)
+}
+
+// claim looks key up for a request to make a job of name and delay. If the
+// key is new it remembers it as pending and returns its new entry; else it
+// returns the key's entry as it is now (a copy) and nil.
+func (k *Keys) claim(key, name string, delay time.Duration) (keyEntry, *keyEntry) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if e, ok := k.byKey[key]; ok {
+		return *e, nil
+	}
+	e := &keyEntry{name: name, delay: delay, pending: true}
+	k.byKey[key] = e
+	return *e, e
+}
+
+// hold records that the pending entry e of key is making the job numbered
+// seq, before the Store keeps it, so that forget(seq) finds the key.
+func (k *Keys) hold(key string, e *keyEntry, seq uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.byKey[key] == e {
+		e.seq = seq
+		k.bySeq[seq] = key
+		k.held.Store(int64(len(k.bySeq)))
+	}
+}
+
+// bind ends e's pending state: its job was accepted.
+func (k *Keys) bind(e *keyEntry) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e.pending = false
+}
+
+// release forgets key if e is still its entry: its request made no job.
+func (k *Keys) release(key string, e *keyEntry) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.byKey[key] == e {
+		delete(k.byKey, key)
+		if e.seq != 0 {
+			delete(k.bySeq, e.seq)
+			k.held.Store(int64(len(k.bySeq)))
+		}
+	}
+}
+
+// forget drops the key of the job numbered seq, if it has one. The Store
+// calls it, holding its own lock, as the job leaves the store; with no key
+// held it costs one atomic load.
+func (k *Keys) forget(seq uint64) {
+	if k.held.Load() == 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	key, ok := k.bySeq[seq]
+	if !ok {
+		return
+	}
+	delete(k.bySeq, seq)
+	k.held.Store(int64(len(k.bySeq)))
+	if e := k.byKey[key]; e != nil && e.seq == seq {
+		delete(k.byKey, key)
+	}
+}
+
+// restoreKey binds r's idempotency key, if it has one, to r: the journal's
+// replay calls it for each job it adds to the store, before Finished.
+func (s *Store) restoreKey(r *WorkRequest) {
+	if r.key != "" {
+		s.keys.Restore(r.key, r.seq, r.Name, r.Delay)
+	}
+}

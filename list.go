@@ -1,0 +1,121 @@
+package main
+
+import (
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Bounds of GET /work's limit parameter (SPEC.md, "GET /work — list jobs").
+const (
+	defaultListLimit = 100
+	maxListLimit     = 1000
+)
+
+// stateNames lists the states GET /work?state= takes, for its error message.
+const stateNames = "queued, running, done, canceled, failed"
+
+// listQuery is a parsed GET /work query.
+type listQuery struct {
+	states uint8  // bit 1<<State for each state asked for; 0 for all
+	limit  int    // most jobs to list, 1 to maxListLimit
+	before uint64 // list only jobs numbered below this; math.MaxUint64 for all
+}
+
+// wants reports whether q lists jobs in state st.
+func (q listQuery) wants(st string) bool {
+	if q.states == 0 {
+		return true
+	}
+	s, ok := parseState(st)
+	return ok && q.states&(1<<s) != 0
+}
+
+// parseState returns the State named name.
+func parseState(name string) (State, bool) {
+	for s := Queued; s <= Failed; s++ {
+		if s.String() == name {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
+// parseListQuery parses the query of GET /work: state (one or several,
+// comma-separated or repeated), limit (1 to 1000, default 100) and before
+// (a job id). Every error it returns is an *httpError, a 400 naming what is
+// wrong.
+func parseListQuery(rawQuery string) (listQuery, error) {
+	q := listQuery{limit: defaultListLimit, before: math.MaxUint64}
+	values, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return q, badRequest("the query string is malformed: %v", err)
+	}
+	for key, vs := range values {
+		switch key {
+		case "state":
+			for _, name := range strings.Split(strings.Join(vs, ","), ",") {
+				s, ok := parseState(name)
+				if !ok {
+					return q, badRequest("state %s is not a state: use one or several of %s, comma-separated", quote(name), stateNames)
+				}
+				q.states |= 1 << s
+			}
+		case "limit":
+			n, err := strconv.Atoi(vs[0])
+			if err != nil || n < 1 || n > maxListLimit || len(vs) > 1 {
+				return q, badRequest("limit=%s is not a whole number from 1 to %d (give it once)", quote(strings.Join(vs, ",")), maxListLimit)
+			}
+			q.limit = n
+		case "before":
+			seq, err := strconv.ParseUint(vs[0], 10, 64)
+			if err != nil || strconv.FormatUint(seq, 10) != vs[0] || len(vs) > 1 {
+				return q, badRequest("before=%s is not a job id (give it once): use the id of the last job of the page before", quote(strings.Join(vs, ",")))
+			}
+			q.before = seq
+		default:
+			return q, badRequest("GET /work lists jobs and takes state, limit and before, not %s; submit a job with POST /work", quote(key))
+		}
+	}
+	return q, nil
+}
+
+// listJobs handles GET /work: the jobs the store keeps, newest first, that
+// match the query. It takes them from the store in batches of pointers,
+// holding the store's lock only for that, and reads each job's state after
+// releasing it; without a state filter it costs O(limit), whatever the
+// store's size.
+func (s *server) listJobs(w http.ResponseWriter, r *http.Request) {
+	q, err := parseListQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	b := append(make([]byte, 0, 64+200*min(q.limit, 16)), `{"jobs":[`...)
+	batch := make([]*WorkRequest, 0, max(q.limit, 64))
+	n := 0
+	for before := q.before; n < q.limit; {
+		batch = s.jobs.Older(batch[:0], before, cap(batch))
+		for _, req := range batch {
+			j := req.snapshot()
+			if !q.wants(j.State) {
+				continue
+			}
+			if n > 0 {
+				b = append(b, ',')
+			}
+			b = j.appendJSON(b)
+			b = b[:len(b)-1] // appendJSON ends the object with a newline
+			if n++; n == q.limit {
+				break
+			}
+		}
+		if len(batch) < cap(batch) {
+			break // no older jobs
+		}
+		before = batch[len(batch)-1].seq
+	}
+	writeJSON(w, http.StatusOK, append(b, "]}\n"...))
+}

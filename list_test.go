@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// list GETs /work?query and returns the jobs' ids and states, failing the
+// test unless it answers 200.
+func (ts *testServer) list(t *testing.T, query string) (ids, states []string) {
+	t.Helper()
+	rec := ts.do("GET", "/work?"+query, "", "")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /work?%s: status = %d, want 200; %s", query, rec.Code, rec.Body)
+	}
+	var body struct{ Jobs []job }
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("GET /work?%s: %v in %s", query, err, rec.Body)
+	}
+	for _, j := range body.Jobs {
+		ids, states = append(ids, j.ID), append(states, j.State)
+	}
+	return ids, states
+}
+
+// byName is a Work that completes jobs named d…, fails those named f…, and
+// holds the rest until ctx ends.
+func byName(ctx context.Context, r *WorkRequest) error {
+	switch r.Name[0] {
+	case 'd':
+		return nil
+	case 'f':
+		return errors.New("failed as asked")
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestListOrderAndFilters makes jobs in every state and checks GET /work
+// lists them newest first, and every filter: one state, several (by comma
+// and repeated), limit, before, and before with a state.
+func TestListOrderAndFilters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig()
+		cfg.workers = 2
+		ts := newTestServer(t, cfg, byName)
+		for _, name := range []string{"d1", "f2", "d3"} {
+			ts.submitID(t, name, "")
+			synctest.Wait()
+		}
+		for _, name := range []string{"h4", "h5", "q6", "q7", "c8"} { // two run, three wait
+			ts.submitID(t, name, "")
+			synctest.Wait()
+		}
+		ts.do("DELETE", "/work/8", "", "")
+		tests := []struct {
+			query      string
+			ids        string
+			wantStates string
+		}{
+			{"", "8 7 6 5 4 3 2 1", "canceled queued queued running running done failed done"},
+			{"state=queued", "7 6", ""},
+			{"state=running", "5 4", ""},
+			{"state=done", "3 1", ""},
+			{"state=failed", "2", ""},
+			{"state=canceled", "8", ""},
+			{"state=done,failed", "3 2 1", ""},
+			{"state=queued&state=canceled", "8 7 6", ""},
+			{"limit=3", "8 7 6", ""},
+			{"limit=1000", "8 7 6 5 4 3 2 1", ""},
+			{"before=5", "4 3 2 1", ""},
+			{"before=5&limit=2", "4 3", ""},
+			{"before=5&state=done", "3 1", ""},
+			{"before=1", "", ""},
+			{"before=100", "8 7 6 5 4 3 2 1", ""},
+			{"state=done,running&limit=2", "5 4", ""},
+		}
+		for _, tt := range tests {
+			ids, states := ts.list(t, tt.query)
+			if got := strings.Join(ids, " "); got != tt.ids {
+				t.Errorf("GET /work?%s: ids %q, want %q", tt.query, got, tt.ids)
+			}
+			if got := strings.Join(states, " "); tt.wantStates != "" && got != tt.wantStates {
+				t.Errorf("GET /work?%s: states %q, want %q", tt.query, got, tt.wantStates)
+			}
+		}
+	})
+}
+
+// TestListPaging pages through 250 jobs, 7 at a time, each page starting
+// before the last id of the one before, and checks every job is listed
+// exactly once, newest first.
+func TestListPaging(t *testing.T) {
+	cfg := testConfig()
+	cfg.queue = 300
+	ts := newTestServer(t, cfg, newGate(nil).work)
+	for i := range 250 {
+		ts.submitID(t, fmt.Sprint("j", i), "")
+	}
+	var seen []string
+	query := "limit=7"
+	for page := 0; ; page++ {
+		if page > 250 {
+			t.Fatal("more than 250 pages")
+		}
+		ids, _ := ts.list(t, query)
+		if len(ids) == 0 {
+			break
+		}
+		seen = append(seen, ids...)
+		query = "limit=7&before=" + ids[len(ids)-1]
+	}
+	if len(seen) != 250 {
+		t.Fatalf("paging listed %d jobs, want 250", len(seen))
+	}
+	for i, id := range seen {
+		if want := strconv.Itoa(250 - i); id != want {
+			t.Fatalf("job %d of the listing is %s, want %s: each once, newest first", i, id, want)
+		}
+	}
+}
+
+// TestListBadQuery checks every bad parameter is a 400 that names it.
+func TestListBadQuery(t *testing.T) {
+	ts := newTestServer(t, testConfig(), Sleep)
+	tests := []struct{ query, wantErr string }{
+		{"state=finished", `state "finished" is not a state: use one or several of queued, running, done, canceled, failed`},
+		{"state=", `state ""`},
+		{"state=done,", `state ""`},
+		{"state=Done", `state "Done"`},
+		{"limit=0", "limit"},
+		{"limit=1001", "limit"},
+		{"limit=-1", "limit"},
+		{"limit=ten", "limit"},
+		{"limit=", "limit"},
+		{"limit=5&limit=6", "limit"},
+		{"before=abc", "before"},
+		{"before=007", "before"},
+		{"before=-1", "before"},
+		{"before=", "before"},
+		{"name=Alice", "submit a job with POST /work"},
+		{"%zz", "malformed"},
+	}
+	for _, tt := range tests {
+		rec := ts.do("GET", "/work?"+tt.query, "", "")
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("GET /work?%s: status = %d, want 400", tt.query, rec.Code)
+			continue
+		}
+		if msg := decodeError(t, rec.Body.Bytes()); !strings.Contains(msg, tt.wantErr) {
+			t.Errorf("GET /work?%s: error %q, want it to contain %q", tt.query, msg, tt.wantErr)
+		}
+	}
+	rec := ts.do("PUT", "/work", "", "")
+	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, POST" {
+		t.Errorf("PUT /work: %d, Allow %q; want 405, GET, POST", rec.Code, rec.Header().Get("Allow"))
+	}
+}
+
+// TestStoreIndex checks the store's ordered index: requests added out of
+// order come out newest first, forgotten ones are skipped, and compaction
+// keeps the index within twice the store's size plus its slack however
+// many requests pass through.
+func TestStoreIndex(t *testing.T) {
+	s := NewStore(10)
+	add := func(seq uint64) *WorkRequest {
+		r := &WorkRequest{ID: strconv.FormatUint(seq, 10), seq: seq}
+		s.Add(r)
+		return r
+	}
+	for _, seq := range []uint64{3, 1, 2, 5, 4} {
+		add(seq)
+	}
+	s.Remove(s.Get("2"))
+	var got []uint64
+	for _, r := range s.Older(nil, math.MaxUint64, 10) {
+		got = append(got, r.seq)
+	}
+	if want := []uint64{5, 4, 3, 1}; !slices.Equal(got, want) {
+		t.Errorf("Older after adding 3 1 2 5 4 and removing 2: %v, want %v", got, want)
+	}
+	for seq := uint64(6); seq < 100_000; seq++ {
+		s.Finished(add(seq))
+		if len(s.order) > 2*(len(s.jobs)+1)+1024 { // +1: a finish may forget one after the check
+			t.Fatalf("after %d requests the index holds %d seqs for %d kept", seq, len(s.order), len(s.jobs))
+		}
+	}
+	if !slices.IsSorted(s.order) {
+		t.Error("the index is out of order")
+	}
+}
+
+// FuzzListQuery checks GET /work's query parser never panics, answers
+// every error with a 400, and every query it takes within bounds.
+func FuzzListQuery(f *testing.F) {
+	for _, q := range []string{"", "state=queued,running", "limit=1000", "before=7", "state=x", "limit=0", "before=07", "%", "a=b", "state=done&state=failed&limit=5&before=99"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := parseListQuery(raw)
+		if err != nil {
+			var he *httpError
+			if !errors.As(err, &he) || he.status != http.StatusBadRequest || he.msg == "" {
+				t.Fatalf("%q: error %v, want a 400 with a message", raw, err)
+			}
+			return
+		}
+		if q.limit < 1 || q.limit > maxListLimit || q.states >= 1<<(Failed+1) {
+			t.Fatalf("%q: parsed to %+v, out of bounds", raw, q)
+		}
+	})
+}
+
+// BenchmarkList measures GET /work (the default 100 newest) on stores that
+// keep 100 and 20,000 jobs (10,000 finished, 10,000 queued): its cost
+// should not grow with the store.
+func BenchmarkList(b *testing.B) {
+	for _, kept := range []int{100, 20_000} {
+		b.Run(fmt.Sprint("kept=", kept), func(b *testing.B) {
+			s := &server{jobs: NewStore(finishedKept)}
+			now := time.Now()
+			for seq := uint64(1); seq <= uint64(kept); seq++ {
+				r := &WorkRequest{ID: strconv.FormatUint(seq, 10), seq: seq, Name: "bench", EnqueuedAt: now}
+				s.jobs.Add(r)
+				if seq%2 == 0 {
+					r.start(1, now, nil)
+					r.finish(Done, now, "")
+					s.jobs.Finished(r)
+				}
+			}
+			for _, query := range []string{"", "state=done"} {
+				b.Run("query="+query, func(b *testing.B) {
+					req, w := httptest.NewRequest("GET", "/work?"+query, nil), &statusRecorder{header: http.Header{}}
+					b.ReportAllocs()
+					for b.Loop() {
+						s.listJobs(w, req)
+					}
+					if w.status != http.StatusOK {
+						b.Fatalf("status %d", w.status)
+					}
+				})
+			}
+		})
+	}
+}

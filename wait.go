@@ -1,0 +1,96 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// maxWait is the longest GET /work/{id}?wait= a client may ask for (SPEC.md,
+// "GET /work/<id>").
+const maxWait = 60 * time.Second
+
+// waitSlack is how long past its wait an answer may take to write before the
+// connection is cut: the job's JSON, a few hundred bytes.
+const waitSlack = 5 * time.Second
+
+// Final returns a channel that is closed once r is in a final state: at
+// once if it already is. The channel is made by the first caller, so a
+// request no one waits for never has one.
+func (r *WorkRequest) Final() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.final == nil {
+		r.final = make(chan struct{})
+		if r.state.Final() {
+			close(r.final)
+		}
+	}
+	return r.final
+}
+
+// wake closes r's final channel, if a waiter made one. The transitions to a
+// final state (finish, cancelJob) call it, holding r.mu, once each.
+func (r *WorkRequest) wake() {
+	if r.final != nil {
+		close(r.final)
+	}
+}
+
+// parseWait returns the wait a GET /work/{id} asks for in its query: 0 for
+// none, else a duration in (0, maxWait]. Any other value is a 400.
+func parseWait(rawQuery string) (time.Duration, error) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return 0, badRequest("the query string is malformed: %v", err)
+	}
+	vs, ok := q["wait"]
+	switch {
+	case !ok:
+		return 0, nil
+	case len(vs) > 1:
+		return 0, badRequest("give wait once, not %d times", len(vs))
+	}
+	d, err := time.ParseDuration(vs[0])
+	if err != nil || d <= 0 || d > maxWait {
+		return 0, badRequest("wait=%s is not a duration above 0s and at most 60s: use one such as wait=30s or wait=500ms", quote(vs[0]))
+	}
+	return d, nil
+}
+
+// waitFinal holds the answer to r, a GET of job req with ?wait=D, until req
+// is final, D passes, the client hangs up or the server stops (a drain that
+// completed or gave up). It waits in the request's own goroutine, woken by
+// req's transition: no polling, no goroutine of its own. It moves the
+// connection's write deadline past D, so the server's WriteTimeout does not
+// cut the wait short. It reports false if it answered
+// (400 for a bad wait) or the client is gone; true if the caller should
+// answer with the job as it is now.
+func (s *server) waitFinal(w http.ResponseWriter, r *http.Request, req *WorkRequest) bool {
+	d, err := parseWait(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return false
+	}
+	if d == 0 {
+		return true
+	}
+	final := req.Final()
+	select {
+	case <-final:
+		return true
+	default:
+	}
+	// An error is a writer without deadlines: there is nothing to lift.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d + waitSlack))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-final:
+	case <-t.C:
+	case <-s.stopping:
+	case <-r.Context().Done():
+		return false
+	}
+	return true
+}
