@@ -278,6 +278,7 @@ func TestRetrierDrain(t *testing.T) {
 	for _, r := range []*WorkRequest{due, later, late} {
 		jobs.Add(r)
 	}
+	finals := map[*WorkRequest]<-chan struct{}{later: later.Final(), late: late.Final()} // as GET ?wait= does
 	rt.queue.Stop() // keeps the timer from handing due over first
 	rt.queue.Add(due, time.Now().Add(-time.Second))
 	rt.queue.Add(later, time.Now().Add(time.Hour))
@@ -300,7 +301,7 @@ func TestRetrierDrain(t *testing.T) {
 			t.Errorf("job %s: %+v, want failed with %q", r.ID, j, want)
 		}
 		select {
-		case <-r.Final():
+		case <-finals[r]:
 		default:
 			t.Errorf("job %s: failed, but its Final channel is open: a GET ?wait= would not wake", r.ID)
 		}
