@@ -279,7 +279,7 @@ func TestRetrierDrain(t *testing.T) {
 		jobs.Add(r)
 	}
 	finals := map[*WorkRequest]<-chan struct{}{later: later.Final(), late: late.Final()} // as GET ?wait= does
-	rt.queue.Stop() // keeps the timer from handing due over first
+	rt.queue.Stop()                                                                      // keeps the timer from handing due over first
 	rt.queue.Add(due, time.Now().Add(-time.Second))
 	rt.queue.Add(later, time.Now().Add(time.Hour))
 	rt.drain()
