@@ -2,19 +2,27 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	enc "encoding/binary" // "binary" is the tests' path to the built server
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"workqueue/internal/journal"
 )
@@ -279,4 +287,272 @@ func maxKey[V any](m map[uint64]V) uint64 {
 		k = max(k, seq)
 	}
 	return k
+}
+
+// launch starts the binary on a free port and waits until it listens or
+// exits, whichever comes first: p is the running process, or nil with the
+// exit status in code. A process still running is killed when the test ends.
+func launch(t *testing.T, args ...string) (running *proc, code int, stderr string) {
+	t.Helper()
+	p := &proc{stdout: new(syncBuffer), stderr: new(syncBuffer), exited: make(chan error, 1)}
+	p.cmd = exec.Command(binary, append([]string{"-http", "127.0.0.1:0"}, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exited <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		err := <-p.exited
+		p.exited <- err
+	})
+	addrRE := regexp.MustCompile(`msg=listening addr=(\S+)`)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := addrRE.FindStringSubmatch(p.stderr.String()); m != nil {
+			p.url = "http://" + m[1]
+			return p, 0, p.stderr.String()
+		}
+		select {
+		case err := <-p.exited:
+			p.exited <- err
+			code = 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			}
+			return nil, code, p.stderr.String()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("the server neither listened nor exited within 10s:\n%s", p.stderr)
+	return nil, 0, ""
+}
+
+// checkNoPanic fails the test if stderr shows a panic or a goroutine dump.
+func checkNoPanic(t *testing.T, what, stderr string) {
+	t.Helper()
+	if strings.Contains(stderr, "panic:") || strings.Contains(stderr, "goroutine ") {
+		t.Errorf("%s: the server panicked:\n%s", what, stderr)
+	}
+}
+
+// TestJournalLocked starts a second binary on the journal directory of a
+// running one: it exits 1 at once saying the journal is in use, and the
+// first goes on serving.
+func TestJournalLocked(t *testing.T) {
+	dir := t.TempDir()
+	first := startBinary(t, "-journal", dir)
+	second, code, stderr := launch(t, "-journal", dir)
+	if second != nil || code != 1 {
+		t.Fatalf("second server on %s: listening %v, exit status %d, want exit status 1:\n%s", dir, second != nil, code, stderr)
+	}
+	if !strings.Contains(stderr, "in use") || !strings.Contains(stderr, dir) {
+		t.Errorf("second server's stderr %q does not say that %s is in use", stderr, dir)
+	}
+	if status := first.submit(t, "still", "0s"); status != http.StatusCreated {
+		t.Errorf("first server after the second tried: POST status %d, want 201", status)
+	}
+	first.signal(t, syscall.SIGTERM)
+	if code := first.wait(t, 10*time.Second); code != 0 {
+		t.Errorf("first server exited %d, want 0:\n%s", code, first.stderr)
+	}
+}
+
+// hashDir returns the SHA-256 of every file in dir, by name.
+func hashDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := map[string]string{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums[e.Name()] = fmt.Sprintf("%x", sha256.Sum256(b))
+	}
+	return sums
+}
+
+// flipByte inverts the bits of the byte at off in the file.
+func flipByte(t *testing.T, file string, off int) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off] ^= 0xff
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkDamageRefused starts the binary on dir, whose file holds damage in
+// the record at off: it must exit 1 naming the file and offset, and leave
+// every file of dir as it was.
+func checkDamageRefused(t *testing.T, dir, file string, off int) {
+	t.Helper()
+	before := hashDir(t, dir)
+	p, code, stderr := launch(t, "-journal", dir)
+	if p != nil || code != 1 {
+		t.Fatalf("server on a damaged journal: listening %v, exit status %d, want exit status 1:\n%s", p != nil, code, stderr)
+	}
+	if want := fmt.Sprintf("%s at offset %d", file, off); !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not name the damage: want %q", stderr, want)
+	}
+	checkNoPanic(t, "damaged journal", stderr)
+	if after := hashDir(t, dir); !maps.Equal(after, before) {
+		t.Errorf("the directory changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestJournalDamage makes a journal with the binary, flips one byte inside
+// a record followed by good ones, and starts the binary on it: it exits 1
+// naming the file and the record's offset, and changes nothing on disk.
+// Then the same in a sealed segment, not the last one.
+func TestJournalDamage(t *testing.T) {
+	t.Run("last segment", func(t *testing.T) {
+		dir := t.TempDir()
+		p := startBinary(t, "-journal", dir, "-n", "1")
+		for i := range 5 {
+			if code, _ := p.post(t, fmt.Sprintf("d%d", i), "0s"); code != http.StatusCreated {
+				t.Fatalf("POST d%d: status %d", i, code)
+			}
+		}
+		p.kill9(t)
+		segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.wqj"))
+		if len(segs) != 1 {
+			t.Fatalf("segments: %q, want one", segs)
+		}
+		// The first record, at offset 20, is job 1's acceptance: flip a
+		// byte of its name.
+		flipByte(t, segs[0], 20+8+9+2)
+		checkDamageRefused(t, dir, segs[0], 20)
+	})
+	t.Run("sealed segment", func(t *testing.T) {
+		dir := t.TempDir()
+		p := startBinary(t, "-journal", dir, "-fsync", "never", "-queue", "10000")
+		name := strings.Repeat("x", 1000)
+		for i := 0; ; i++ {
+			if code, _ := p.post(t, fmt.Sprint(name, i), "0s"); code != http.StatusCreated {
+				t.Fatalf("POST job %d: status %d", i, code)
+			}
+			if segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.wqj")); len(segs) >= 2 {
+				break
+			}
+			if i > 10_000 {
+				t.Fatal("no second segment after 10,000 jobs of 1 KB")
+			}
+		}
+		p.kill9(t)
+		segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.wqj"))
+		if snaps, _ := filepath.Glob(filepath.Join(dir, "snap-*")); len(snaps) != 0 {
+			t.Fatalf("a compaction ran: %q", snaps)
+		}
+		b, err := os.ReadFile(segs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends, _ := recordEnds(t, b)
+		off := ends[len(ends)/2] // the start of a record in the middle
+		flipByte(t, segs[0], off+8)
+		checkDamageRefused(t, dir, segs[0], off)
+	})
+}
+
+// junkFile returns the contents of a junk file: random bytes, or a valid
+// file header of kind (1 segment, 2 snap) followed by random bytes, so that
+// the reader gets past the header.
+func junkFile(rnd *rand.Rand) []byte {
+	b := make([]byte, rnd.IntN(300))
+	for i := range b {
+		b[i] = byte(rnd.Uint32())
+	}
+	if rnd.IntN(2) == 0 {
+		return b
+	}
+	h := append([]byte("WQJRNL"), 1, byte(1+rnd.IntN(2)))
+	h = enc.LittleEndian.AppendUint64(h, rnd.Uint64N(100))
+	h = enc.LittleEndian.AppendUint32(h, crc32.Checksum(h, crc32.MakeTable(crc32.Castagnoli)))
+	return append(h, b...)
+}
+
+// junkName returns a random file name: one like the journal's own names
+// (segment, snap, leftover), or any other.
+func junkName(rnd *rand.Rand) string {
+	seq := rnd.Uint64N(4)
+	switch rnd.IntN(6) {
+	case 0:
+		return fmt.Sprintf("seg-%016x.wqj", seq)
+	case 1:
+		return fmt.Sprintf("snap-%016x.wqj", seq)
+	case 2:
+		return fmt.Sprintf("snap-%016x.wqj.tmp", seq)
+	case 3:
+		return fmt.Sprintf("seg-%x.wqj", seq) // too few digits
+	case 4:
+		return fmt.Sprintf("seg-%016X.wqj", seq+10) // upper case
+	}
+	return fmt.Sprintf("junk%d-%x", rnd.IntN(100), rnd.Uint32())
+}
+
+// TestJournalGarbageFiles starts the binary, again and again, on a journal
+// directory (empty, or holding a real journal) into which random files were
+// dropped, some named like journal files, one perhaps a directory: it never
+// panics; it either serves (and drains on SIGTERM, exiting 0) or exits 1
+// with a message.
+func TestJournalGarbageFiles(t *testing.T) {
+	base := t.TempDir()
+	p := startBinary(t, "-journal", base, "-n", "1")
+	for i := range 5 {
+		p.post(t, fmt.Sprintf("g%d", i), "0s")
+	}
+	p.kill9(t)
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rnd := rand.New(rand.NewPCG(uint64(seed), 0))
+	served, refused := 0, 0
+	for round := range 30 {
+		dir := filepath.Join(t.TempDir(), "j")
+		if err := os.CopyFS(dir, os.DirFS(base)); err != nil {
+			t.Fatal(err)
+		}
+		if round%3 == 0 { // without the real journal
+			os.RemoveAll(dir)
+			os.Mkdir(dir, 0o700)
+		}
+		var dropped []string
+		for range 1 + rnd.IntN(3) {
+			name := junkName(rnd)
+			dropped = append(dropped, name)
+			if rnd.IntN(10) == 0 {
+				os.Mkdir(filepath.Join(dir, name), 0o700)
+				continue
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), junkFile(rnd), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		what := fmt.Sprintf("round %d, files %q", round, dropped)
+		p, code, stderr := launch(t, "-journal", dir, "-n", "1")
+		if p != nil {
+			served++
+			p.signal(t, syscall.SIGTERM)
+			code := p.wait(t, 10*time.Second)
+			stderr = p.stderr.String()
+			if code != 0 {
+				t.Errorf("%s: the server drained with exit status %d, want 0:\n%s", what, code, stderr)
+			}
+		} else {
+			refused++
+			if code != 1 || !strings.Contains(stderr, "workqueue: ") {
+				t.Errorf("%s: exit status %d, want 1 with a message:\n%s", what, code, stderr)
+			}
+		}
+		checkNoPanic(t, what, stderr)
+	}
+	t.Logf("%d rounds served, %d refused to start", served, refused)
 }
