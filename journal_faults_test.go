@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -555,4 +557,101 @@ func TestJournalGarbageFiles(t *testing.T) {
 		checkNoPanic(t, what, stderr)
 	}
 	t.Logf("%d rounds served, %d refused to start", served, refused)
+}
+
+// TestJournalDiskFull runs the binary with its journal on a 1 MiB tmpfs and
+// submits jobs of 1 KB names until one is refused for the journal: then
+// /healthz answers 503 "journal failed", the metrics count the refusal and
+// the error, every new POST is refused at once, the jobs answered 201 all
+// run and SIGTERM drains them (exit 0), no job answered 503 ever runs, and
+// the error is logged once. It mounts the tmpfs itself, so it skips unless
+// mount(8) works (root).
+func TestJournalDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	p := startBinary(t, "-journal", dir, "-queue", "10000")
+	accepted, refused := map[string]bool{}, map[string]bool{}
+	var failure string
+	for i := 0; i < 5000 && failure == ""; i++ {
+		name := fmt.Sprintf("%04d-%s", i, strings.Repeat("f", 1000))
+		resp, err := http.PostForm(p.url+"/work", url.Values{"name": {name}, "delay": {"0s"}})
+		if err != nil {
+			t.Fatalf("POST job %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusCreated:
+			accepted[name] = true
+		case resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "journal"):
+			refused[name] = true
+			failure = string(body)
+		default:
+			t.Fatalf("POST job %d: status %d: %s", i, resp.StatusCode, body)
+		}
+	}
+	if failure == "" {
+		t.Fatalf("5,000 jobs of 1 KB accepted on a 1 MiB tmpfs: the journal never failed")
+	}
+	t.Logf("%d jobs accepted, then: %s", len(accepted), failure)
+
+	resp, err := http.Get(p.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"status":"journal failed"`) {
+		t.Errorf("/healthz: status %d %s, want 503 journal failed", resp.StatusCode, body)
+	}
+	if n := p.metric(t, `workqueue_jobs_rejected_total{reason="journal"}`); n < 1 {
+		t.Errorf(`workqueue_jobs_rejected_total{reason="journal"} = %d, want >= 1`, n)
+	}
+	if n := p.metric(t, "workqueue_journal_errors_total"); n < 1 {
+		t.Errorf("workqueue_journal_errors_total = %d, want >= 1", n)
+	}
+	for i := range 3 {
+		name := fmt.Sprintf("after-%d", i)
+		refused[name] = true
+		if code := p.submit(t, name, "0s"); code != http.StatusServiceUnavailable {
+			t.Errorf("POST after the failure: status %d, want 503", code)
+		}
+	}
+	waitUnfinished(t, p, 0)
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("drain after the journal failed: exit status %d, want 0:\n%s", code, p.stderr)
+	}
+	printed := map[string]int{}
+	for _, name := range greetings(t, p.stdout) {
+		printed[name]++
+	}
+	for name := range accepted {
+		if printed[name] != 1 {
+			t.Errorf("job %.4s… answered 201 printed %d times, want 1", name, printed[name])
+		}
+	}
+	for name := range refused {
+		if printed[name] != 0 {
+			t.Errorf("job %.4s… answered 503 printed %d times, want 0", name, printed[name])
+		}
+	}
+	stderr := p.stderr.String()
+	checkNoPanic(t, "disk full", stderr)
+	if n := strings.Count(stderr, "level=ERROR msg=\"journal failed"); n != 1 {
+		t.Errorf("the journal's failure is logged %d times, want once:\n%s", n, lastLines(stderr, 20))
+	}
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
