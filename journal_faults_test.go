@@ -564,8 +564,9 @@ func TestJournalGarbageFiles(t *testing.T) {
 // /healthz answers 503 "journal failed", the metrics count the refusal and
 // the error, every new POST is refused at once, the jobs answered 201 all
 // run and SIGTERM drains them (exit 0), no job answered 503 ever runs, and
-// the error is logged once. It mounts the tmpfs itself, so it skips unless
-// mount(8) works (root).
+// the error is logged once. Then, given room, a restart replays none of the
+// jobs answered 503. It mounts the tmpfs itself, so it skips unless mount(8)
+// works (root).
 func TestJournalDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
@@ -577,30 +578,60 @@ func TestJournalDiskFull(t *testing.T) {
 		}
 	})
 	p := startBinary(t, "-journal", dir, "-queue", "10000")
+	// Eight clients at once, so that the batch the disk refuses carries
+	// several acceptances.
 	accepted, refused := map[string]bool{}, map[string]bool{}
-	var failure string
-	for i := 0; i < 5000 && failure == ""; i++ {
-		name := fmt.Sprintf("%04d-%s", i, strings.Repeat("f", 1000))
-		resp, err := http.PostForm(p.url+"/work", url.Values{"name": {name}, "delay": {"0s"}})
-		if err != nil {
-			t.Fatalf("POST job %d: %v", i, err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusCreated:
-			accepted[name] = true
-		case resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "journal"):
-			refused[name] = true
-			failure = string(body)
-		default:
-			t.Fatalf("POST job %d: status %d: %s", i, resp.StatusCode, body)
-		}
+	var (
+		mu       sync.Mutex // guards accepted, refused, failure, other and sent
+		failure  string     // the first 503 naming the journal
+		other    []string   // any other answer: a bug
+		sent     int
+		clientWG sync.WaitGroup
+	)
+	for c := range 8 {
+		clientWG.Go(func() {
+			for i := 0; ; i++ {
+				mu.Lock()
+				stop := failure != "" || sent >= 5000 || len(other) > 0
+				sent++
+				mu.Unlock()
+				if stop {
+					return
+				}
+				name := fmt.Sprintf("%d-%04d-%s", c, i, strings.Repeat("f", 1000))
+				resp, err := http.PostForm(p.url+"/work", url.Values{"name": {name}, "delay": {"0s"}})
+				if err != nil {
+					mu.Lock()
+					other = append(other, err.Error())
+					mu.Unlock()
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				switch {
+				case resp.StatusCode == http.StatusCreated:
+					accepted[name] = true
+				case resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "journal"):
+					refused[name] = true
+					if failure == "" {
+						failure = string(body)
+					}
+				default:
+					other = append(other, fmt.Sprintf("status %d: %s", resp.StatusCode, body))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	clientWG.Wait()
+	if len(other) > 0 {
+		t.Fatalf("POST answered other than 201 or a journal's 503: %q", other)
 	}
 	if failure == "" {
 		t.Fatalf("5,000 jobs of 1 KB accepted on a 1 MiB tmpfs: the journal never failed")
 	}
-	t.Logf("%d jobs accepted, then: %s", len(accepted), failure)
+	t.Logf("%d jobs accepted, %d refused for the journal, the first: %s", len(accepted), len(refused), failure)
 
 	resp, err := http.Get(p.url + "/healthz")
 	if err != nil {
@@ -647,6 +678,25 @@ func TestJournalDiskFull(t *testing.T) {
 	checkNoPanic(t, "disk full", stderr)
 	if n := strings.Count(stderr, "level=ERROR msg=\"journal failed"); n != 1 {
 		t.Errorf("the journal's failure is logged %d times, want once:\n%s", n, lastLines(stderr, 20))
+	}
+
+	// Given room, a restart replays the journal: the jobs answered 503 must
+	// not be in it, however much of their batch reached the disk.
+	if out, err := exec.Command("mount", "-o", "remount,size=8m", dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount %s: %v: %s", dir, err, out)
+	}
+	p = startBinary(t, "-journal", dir, "-queue", "10000")
+	waitUnfinished(t, p, 0)
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("restart: drain exited %d, want 0:\n%s", code, p.stderr)
+	}
+	for _, name := range greetings(t, p.stdout) {
+		if refused[name] {
+			t.Errorf("after a restart, job %.6s…, answered 503, printed its greeting", name)
+		} else if !accepted[name] {
+			t.Errorf("after a restart, job %.6s…, never submitted, printed its greeting", name)
+		}
 	}
 }
 
@@ -707,9 +757,9 @@ func metricValue(body, name string) int64 {
 // would pass the bound by 60,000 jobs (about 1.1 KB a job against 2 × 11 MB
 // + 16 MiB), so the check fails if compaction stops.
 //
-// It sends 300,000 jobs (SPEC's figure) when WORKQUEUE_LONG=1 is set (make
-// stress sets it) and -short is not, 60,000 otherwise: 300,000 take about
-// TODO s under -race.
+// It sends 300,000 jobs (the issue's figure) when WORKQUEUE_LONG=1 is set
+// (make stress sets it) and -short is not, 60,000 otherwise: under -race on
+// a shared 2-core machine 60,000 take 20 to 30 s, 300,000 about 3.5 minutes.
 func TestJournalBounded(t *testing.T) {
 	total := 60_000
 	if os.Getenv("WORKQUEUE_LONG") == "1" && !testing.Short() {
