@@ -559,6 +559,80 @@ func TestJournalGarbageFiles(t *testing.T) {
 	t.Logf("%d rounds served, %d refused to start", served, refused)
 }
 
+// mountTmpfs mounts a tmpfs of size (mount's syntax, "1m") on a new
+// directory, unmounted when the test ends, or skips the test if it cannot.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (needs root): %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// diskFiller posts jobs of 1 KB names to a server from eight clients at once
+// (so that the batch the disk refuses carries several acceptances) until one
+// is refused for the journal, or max were sent.
+type diskFiller struct {
+	mu       sync.Mutex      // guards the fields below
+	accepted map[string]bool // answered 201
+	refused  map[string]bool // answered 503 naming the journal
+	failure  string          // the first such answer
+	other    []string        // any other answer: a bug
+	sent     int
+}
+
+// fill posts until the journal fails, another answer comes, or max were sent.
+func (d *diskFiller) fill(p *proc, max int) {
+	var wg sync.WaitGroup
+	for c := range 8 {
+		wg.Go(func() {
+			for i := 0; d.more(max); i++ {
+				name := fmt.Sprintf("%d-%04d-%s", c, i, strings.Repeat("f", 1000))
+				resp, err := http.PostForm(p.url+"/work", url.Values{"name": {name}, "delay": {"0s"}})
+				if err != nil {
+					d.record(name, 0, err.Error())
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				d.record(name, resp.StatusCode, string(body))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// more counts one more submission and reports whether to make it.
+func (d *diskFiller) more(max int) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.sent++
+	return d.failure == "" && len(d.other) == 0 && d.sent <= max
+}
+
+// record records the answer to the job named name: status 0 is no answer.
+func (d *diskFiller) record(name string, status int, body string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case status == http.StatusCreated:
+		d.accepted[name] = true
+	case status == http.StatusServiceUnavailable && strings.Contains(body, "journal"):
+		d.refused[name] = true
+		if d.failure == "" {
+			d.failure = body
+		}
+	default:
+		d.other = append(d.other, fmt.Sprintf("status %d: %s", status, body))
+	}
+}
+
 // TestJournalDiskFull runs the binary with its journal on a 1 MiB tmpfs and
 // submits jobs of 1 KB names until one is refused for the journal: then
 // /healthz answers 503 "journal failed", the metrics count the refusal and
@@ -568,86 +642,19 @@ func TestJournalGarbageFiles(t *testing.T) {
 // jobs answered 503. It mounts the tmpfs itself, so it skips unless mount(8)
 // works (root).
 func TestJournalDiskFull(t *testing.T) {
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
+	dir := mountTmpfs(t, "1m")
 	p := startBinary(t, "-journal", dir, "-queue", "10000")
-	// Eight clients at once, so that the batch the disk refuses carries
-	// several acceptances.
-	accepted, refused := map[string]bool{}, map[string]bool{}
-	var (
-		mu       sync.Mutex // guards accepted, refused, failure, other and sent
-		failure  string     // the first 503 naming the journal
-		other    []string   // any other answer: a bug
-		sent     int
-		clientWG sync.WaitGroup
-	)
-	for c := range 8 {
-		clientWG.Go(func() {
-			for i := 0; ; i++ {
-				mu.Lock()
-				stop := failure != "" || sent >= 5000 || len(other) > 0
-				sent++
-				mu.Unlock()
-				if stop {
-					return
-				}
-				name := fmt.Sprintf("%d-%04d-%s", c, i, strings.Repeat("f", 1000))
-				resp, err := http.PostForm(p.url+"/work", url.Values{"name": {name}, "delay": {"0s"}})
-				if err != nil {
-					mu.Lock()
-					other = append(other, err.Error())
-					mu.Unlock()
-					return
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				mu.Lock()
-				switch {
-				case resp.StatusCode == http.StatusCreated:
-					accepted[name] = true
-				case resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "journal"):
-					refused[name] = true
-					if failure == "" {
-						failure = string(body)
-					}
-				default:
-					other = append(other, fmt.Sprintf("status %d: %s", resp.StatusCode, body))
-				}
-				mu.Unlock()
-			}
-		})
+	d := &diskFiller{accepted: map[string]bool{}, refused: map[string]bool{}}
+	d.fill(p, 5000)
+	accepted, refused := d.accepted, d.refused
+	if len(d.other) > 0 {
+		t.Fatalf("POST answered other than 201 or a journal's 503: %q", d.other)
 	}
-	clientWG.Wait()
-	if len(other) > 0 {
-		t.Fatalf("POST answered other than 201 or a journal's 503: %q", other)
-	}
-	if failure == "" {
+	if d.failure == "" {
 		t.Fatalf("5,000 jobs of 1 KB accepted on a 1 MiB tmpfs: the journal never failed")
 	}
-	t.Logf("%d jobs accepted, %d refused for the journal, the first: %s", len(accepted), len(refused), failure)
-
-	resp, err := http.Get(p.url + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"status":"journal failed"`) {
-		t.Errorf("/healthz: status %d %s, want 503 journal failed", resp.StatusCode, body)
-	}
-	if n := p.metric(t, `workqueue_jobs_rejected_total{reason="journal"}`); n < 1 {
-		t.Errorf(`workqueue_jobs_rejected_total{reason="journal"} = %d, want >= 1`, n)
-	}
-	if n := p.metric(t, "workqueue_journal_errors_total"); n < 1 {
-		t.Errorf("workqueue_journal_errors_total = %d, want >= 1", n)
-	}
+	t.Logf("%d jobs accepted, %d refused for the journal, the first: %s", len(accepted), len(refused), d.failure)
+	checkJournalFailed(t, p)
 	for i := range 3 {
 		name := fmt.Sprintf("after-%d", i)
 		refused[name] = true
@@ -697,6 +704,27 @@ func TestJournalDiskFull(t *testing.T) {
 		} else if !accepted[name] {
 			t.Errorf("after a restart, job %.6s…, never submitted, printed its greeting", name)
 		}
+	}
+}
+
+// checkJournalFailed checks that p says its journal failed: /healthz answers
+// 503 "journal failed", and the metrics count a refusal and an error.
+func checkJournalFailed(t *testing.T, p *proc) {
+	t.Helper()
+	resp, err := http.Get(p.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"status":"journal failed"`) {
+		t.Errorf("/healthz: status %d %s, want 503 journal failed", resp.StatusCode, body)
+	}
+	if n := p.metric(t, `workqueue_jobs_rejected_total{reason="journal"}`); n < 1 {
+		t.Errorf(`workqueue_jobs_rejected_total{reason="journal"} = %d, want >= 1`, n)
+	}
+	if n := p.metric(t, "workqueue_journal_errors_total"); n < 1 {
+		t.Errorf("workqueue_journal_errors_total = %d, want >= 1", n)
 	}
 }
 
