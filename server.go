@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ type config struct {
 	maxDelay        time.Duration // -max-delay
 	shutdownTimeout time.Duration // -shutdown-timeout
 	logLevel        slog.Level    // -log-level
+	kept            int           // finished jobs the store keeps; 0 means finishedKept (tests set fewer)
 	journalDir      string        // -journal: the journal's directory, or "" for none
 	fsync           journal.Sync  // -fsync
 }
@@ -69,7 +71,7 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	stats := NewStats()
 	s := &server{
 		queue: NewWorkQueue(cfg.queue, &stats.Accepted),
-		jobs:  NewStore(finishedKept),
+		jobs:  NewStore(cmp.Or(cfg.kept, finishedKept)),
 		stats: stats,
 		log:   log,
 		done:  make(chan struct{}),
