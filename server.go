@@ -64,11 +64,11 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	ctx, abandon := context.WithCancelCause(context.Background())
 	stats := NewStats()
 	s := &server{
-		queue:   NewWorkQueue(cfg.queue, &stats.Accepted),
-		jobs:    NewStore(finishedKept),
-		stats:   stats,
-		log:     log,
-		done:    make(chan struct{}),
+		queue: NewWorkQueue(cfg.queue, &stats.Accepted),
+		jobs:  NewStore(finishedKept),
+		stats: stats,
+		log:   log,
+		done:  make(chan struct{}),
 
 		logDropped: new(atomic.Int64),
 	}
