@@ -368,3 +368,166 @@ func TestResizeBurst(t *testing.T) {
 		t.Errorf("names greeted = %d, want %d", len(greeted), jobs)
 	}
 }
+
+// TestPutWorkersBadValues checks that PUT /workers refuses what is not a
+// number of workers from 1 to -max-workers with a 400 that says what to
+// send, and leaves the pool as it was.
+func TestPutWorkersBadValues(t *testing.T) {
+	tests := []struct {
+		name, target, contentType, body string
+		max                             int    // -max-workers; 0 for the default
+		wantInError                     string // in the 400's message
+	}{
+		{"zero", "/workers?workers=0", "", "", 0, "from 1 to 1024"},
+		{"negative", "/workers?workers=-1", "", "", 0, "from 1 to 1024"},
+		{"above the default max", "/workers?workers=1025", "", "", 0, "from 1 to 1024"},
+		{"not a number", "/workers?workers=abc", "", "", 0, "say how many workers"},
+		{"empty body", "/workers", "", "", 0, "say how many workers"},
+		{"empty JSON body", "/workers", "application/json", "", 0, "say how many workers"},
+		{"JSON string", "/workers", "application/json", `{"workers":"8"}`, 0, "say how many workers"},
+		{"JSON unknown field", "/workers", "application/json", `{"workers":8,"extra":1}`, 0, "say how many workers"},
+		{"JSON null", "/workers", "application/json", `{"workers":null}`, 0, "say how many workers"},
+		{"JSON two values", "/workers", "application/json", `{"workers":8}{"workers":9}`, 0, "say how many workers"},
+		{"form zero", "/workers", "application/x-www-form-urlencoded", "workers=0", 0, "from 1 to 1024"},
+		{"form not a number", "/workers", "application/x-www-form-urlencoded", "workers=eight", 0, "say how many workers"},
+		{"above -max-workers 4", "/workers?workers=5", "", "", 4, "from 1 to 4 (-max-workers), not 5"},
+		{"JSON above -max-workers 4", "/workers", "application/json", `{"workers":5}`, 4, "from 1 to 4 (-max-workers), not 5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.workers = 3
+			if tt.max != 0 {
+				cfg.maxWorkers = tt.max
+			}
+			ts := newTestServer(t, cfg, Sleep)
+			rec := ts.do("PUT", tt.target, tt.contentType, tt.body)
+			if rec.Code != http.StatusBadRequest {
+				t.Fatalf("PUT %s %q: status = %d, want 400; body %s", tt.target, tt.body, rec.Code, rec.Body)
+			}
+			if msg := decodeError(t, rec.Body.Bytes()); !strings.Contains(msg, tt.wantInError) {
+				t.Errorf("error = %q, want it to contain %q", msg, tt.wantInError)
+			}
+			var d poolDoc
+			json.Unmarshal(ts.do("GET", "/workers", "", "").Body.Bytes(), &d)
+			if d.Target != 3 {
+				t.Errorf("target after a refused resize = %d, want 3", d.Target)
+			}
+		})
+	}
+}
+
+// TestPutWorkersForms checks each way to say the number: JSON, a form
+// field, the query, and a form field over the query.
+func TestPutWorkersForms(t *testing.T) {
+	tests := []struct {
+		name, target, contentType, body string
+		want                            int
+	}{
+		{"JSON", "/workers", "application/json", `{"workers": 5}`, 5},
+		{"JSON with charset", "/workers", "application/json; charset=utf-8", `{"workers": 6}`, 6},
+		{"form", "/workers", "application/x-www-form-urlencoded", "workers=7", 7},
+		{"query", "/workers?workers=2", "", "", 2},
+		{"form over query", "/workers?workers=2", "application/x-www-form-urlencoded", "workers=9", 9},
+		{"the max", "/workers?workers=1024", "", "", 1024},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t, testConfig(), Sleep)
+			rec := ts.do("PUT", tt.target, tt.contentType, tt.body)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("PUT %s %q: status = %d, want 200; body %s", tt.target, tt.body, rec.Code, rec.Body)
+			}
+			var d poolDoc
+			if err := json.Unmarshal(rec.Body.Bytes(), &d); err != nil || d.Target != tt.want || d.Workers < tt.want {
+				t.Errorf("PUT answered %s (%v), want target %d and at least as many workers", rec.Body, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestWorkersMethodNotAllowed(t *testing.T) {
+	ts := newTestServer(t, testConfig(), Sleep)
+	for _, method := range []string{"POST", "DELETE", "PATCH"} {
+		rec := ts.do(method, "/workers?workers=3", "", "")
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, PUT" {
+			t.Errorf("%s /workers: %d, Allow %q; want 405, Allow %q", method, rec.Code, rec.Header().Get("Allow"), "GET, PUT")
+		}
+	}
+}
+
+// TestResizeDuringDrain resizes the pool, up and down, while a drain waits
+// for the jobs still held: the drain ends normally with every job run, and
+// a PUT once the dispatcher has taken its workers back answers 503.
+func TestResizeDuringDrain(t *testing.T) {
+	cfg := testConfig()
+	cfg.workers = 4
+	started := make(chan *WorkRequest, 20)
+	g := newGate(started)
+	ts := newTestServer(t, cfg, g.work)
+	base := httpServer(t, ts)
+	for i := range 20 {
+		if rec := ts.submit("job-"+strconv.Itoa(i+1), "0s"); rec.Code != http.StatusCreated {
+			t.Fatalf("POST /work: status = %d, want 201", rec.Code)
+		}
+	}
+	receive(t, started, 4)
+	drained := make(chan error, 1)
+	go func() { drained <- ts.drain(context.Background()) }()
+	for _, n := range []int{1, 8, 2, 16, 3} {
+		code, body, err := putPool(base, n)
+		if err != nil || (code != http.StatusOK && code != http.StatusServiceUnavailable) {
+			t.Fatalf("PUT /workers?workers=%d during the drain: %d %s %v; want 200, or 503 once the workers stop", n, code, body, err)
+		}
+	}
+	close(g.open)
+	select {
+	case err := <-drained:
+		if err != nil {
+			t.Fatalf("drain: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the drain did not end within a minute of the jobs being released")
+	}
+	if got := len(greetings(t, ts.out)); got != 20 {
+		t.Errorf("greetings = %d, want 20: every accepted job runs", got)
+	}
+	code, body, err := putPool(base, 4)
+	if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "shutting down") {
+		t.Errorf("PUT /workers after the drain: %d %s %v; want 503 saying the server is shutting down", code, body, err)
+	}
+	if d, err := getPool(base); err != nil || d.Workers != 0 || d.Busy != 0 {
+		t.Errorf("GET /workers after the drain = %+v, %v; want 0 workers, 0 busy", d, err)
+	}
+}
+
+// BenchmarkResize measures how long a resize takes to show on an idle
+// server: PUT /workers one up, until GET /workers shows it, then back
+// down, until GET /workers shows that (the target: within 10 ms). One op is
+// both, over loopback HTTP.
+func BenchmarkResize(b *testing.B) {
+	cfg := testConfig()
+	cfg.workers, cfg.logLevel = 2, slog.LevelWarn
+	s := newServer(cfg, Sleep, io.Discard, slog.New(slog.DiscardHandler))
+	s.start()
+	defer s.drain(context.Background())
+	srv := httptest.NewServer(s.handler)
+	defer srv.Close()
+	for b.Loop() {
+		for _, n := range []int{3, 2} {
+			if code, body, err := putPool(srv.URL, n); err != nil || code != http.StatusOK {
+				b.Fatalf("PUT /workers?workers=%d: %d %s %v", n, code, body, err)
+			}
+			for {
+				d, err := getPool(srv.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if d.Workers == n {
+					break
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/resize")
+}
