@@ -241,6 +241,7 @@ type burstRecord struct {
 	running map[int]bool  // worker numbers whose job's work is running
 	byW     map[int][]int // the seqs each worker number ran, in start order
 	runs    map[int]int   // how many times each seq ran
+	worker  map[int]int   // the worker number each seq ran on
 	errs    []string      // worker numbers found running twice at once
 }
 
@@ -253,6 +254,7 @@ func (b *burstRecord) work(ctx context.Context, r *WorkRequest) error {
 	b.running[w] = true
 	b.byW[w] = append(b.byW[w], seq)
 	b.runs[seq]++
+	b.worker[seq] = w
 	b.mu.Unlock()
 	runtime.Gosched() // a window for another job on the same number to show
 
@@ -300,7 +302,7 @@ func TestResizeBurst(t *testing.T) {
 	const jobs, resizes = 5000, 100
 	cfg := testConfig()
 	cfg.workers, cfg.queue, cfg.logLevel = 4, jobs, slog.LevelInfo
-	rec := &burstRecord{running: map[int]bool{}, byW: map[int][]int{}, runs: map[int]int{}}
+	rec := &burstRecord{running: map[int]bool{}, byW: map[int][]int{}, runs: map[int]int{}, worker: map[int]int{}}
 	ts := newTestServer(t, cfg, rec.work)
 	base := httpServer(t, ts)
 
@@ -358,6 +360,12 @@ func TestResizeBurst(t *testing.T) {
 	greeted := map[string]int{}
 	for _, name := range greetings(t, ts.out) {
 		greeted[name]++
+	}
+	for _, line := range ts.out.lines() {
+		var k, seq int
+		if _, err := fmt.Sscanf(line, "worker%d: Hello, j-%d!", &k, &seq); err != nil || k != rec.worker[seq] {
+			t.Errorf("greeting %q: want job %d greeted by worker%d, its worker when it started", line, seq, rec.worker[seq])
+		}
 	}
 	for i := range jobs {
 		if name := "j-" + strconv.Itoa(i+1); greeted[name] != 1 {
