@@ -102,6 +102,9 @@ func (s *server) start() {
 	if f != nil {
 		go f.run(s.env)
 	}
+	if err := s.dispatcher.StartWorkers(); err != nil {
+		s.log.Error("starting the workers", "err", err) // -n is checked against -max-workers: never
+	}
 	go func() {
 		defer close(s.done)
 		s.dispatcher.Run()
