@@ -116,7 +116,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	t.Run("jobs submitted before the page opened", func(t *testing.T) {
 		if rec := ts.do("GET", "/work?limit=100", "", ""); rec.Code != http.StatusOK {
-			t.Skip("TODO(issue 12): GET /work is not built yet; the page lists earlier jobs through it")
+			t.Fatalf("GET /work: status %d, want 200: the page lists earlier jobs through it", rec.Code)
 		}
 		p.waitFor(t, "the earlier jobs", `[...document.querySelectorAll("#job-rows tr")].filter(
 			(tr) => tr.cells[1].textContent.startsWith("before-") && tr.dataset.state === "done").length === 2`)
