@@ -3,8 +3,10 @@
 BIN := ./workqueue
 GO  ?= go
 
-# How long make test fuzzes the Collector, and how long make stress does.
+# How long make test fuzzes the Collector and the job records, and how long
+# make stress runs each fuzzer.
 FUZZTIME        ?= 10s
+RECORD_FUZZTIME ?= 5s
 STRESS_FUZZTIME ?= 5m
 STRESS_RUNS     ?= 20
 
@@ -19,22 +21,28 @@ run: build
 	$(BIN)
 
 # test is exactly what CI runs: formatting, vet, the race-enabled tests, and
-# a short fuzz of the Collector.
+# short fuzzes of the Collector and of the journal's job records.
 test:
 	@unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz FuzzCollector -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzRecord -fuzztime $(RECORD_FUZZTIME) .
 
 # stress runs the long forms: the whole suite STRESS_RUNS times in a row with
-# -race, stopping at the first failure, then the fuzzer for STRESS_FUZZTIME.
+# -race, stopping at the first failure; once, the long form of the journal's
+# bound (WORKQUEUE_LONG=1: 300,000 jobs, about 4 minutes); then each fuzzer
+# (the Collector, the journal's reader, the job records) for STRESS_FUZZTIME.
 stress:
 	@for i in $$(seq 1 $(STRESS_RUNS)); do \
 		echo "suite run $$i of $(STRESS_RUNS)"; \
 		$(GO) test -race -count=1 ./... || exit 1; \
 	done
+	WORKQUEUE_LONG=1 $(GO) test -race -count=1 -run 'TestJournalBounded' -v .
 	$(GO) test -run '^$$' -fuzz FuzzCollector -fuzztime $(STRESS_FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzJournal -fuzztime $(STRESS_FUZZTIME) ./internal/journal
+	$(GO) test -run '^$$' -fuzz FuzzRecord -fuzztime $(STRESS_FUZZTIME) .
 
 # demo builds the server, starts it, sends bursts of jobs, then drains it.
 demo: build

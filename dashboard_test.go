@@ -116,7 +116,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	t.Run("jobs submitted before the page opened", func(t *testing.T) {
 		if rec := ts.do("GET", "/work?limit=100", "", ""); rec.Code != http.StatusOK {
-			t.Skip("TODO(issue 12): GET /work is not built yet; the page lists earlier jobs through it")
+			t.Fatalf("GET /work: status %d, want 200: the page lists earlier jobs through it", rec.Code)
 		}
 		p.waitFor(t, "the earlier jobs", `[...document.querySelectorAll("#job-rows tr")].filter(
 			(tr) => tr.cells[1].textContent.startsWith("before-") && tr.dataset.state === "done").length === 2`)
@@ -212,23 +212,22 @@ func TestDashboardInBrowser(t *testing.T) {
 	})
 
 	t.Run("resize control", func(t *testing.T) {
-		if rec := ts.do("GET", "/workers", "", ""); rec.Code == http.StatusNotFound {
-			var hidden bool
-			p.mustEval(t, `getComputedStyle(document.getElementById("resize")).display === "none"`, &hidden)
-			if !hidden {
-				t.Error("the resize control shows, but the server has no /workers")
-			}
-			t.Skip("TODO(issue 12): GET/PUT /workers is not built yet")
-		}
 		p.waitFor(t, "the resize control", `!document.getElementById("resize").hidden`)
-		p.mustEval(t, `(() => { document.getElementById("resize-n").value = "6";
-			document.getElementById("resize").requestSubmit(); })()`, nil)
-		p.waitFor(t, "the resize to be answered", `document.getElementById("resize-msg").textContent.includes("6")`)
-		var pool struct{ Target int }
-		json.Unmarshal(ts.do("GET", "/workers", "", "").Body.Bytes(), &pool)
-		if pool.Target != 6 {
-			t.Errorf("after resizing to 6 on the page: target = %d, want 6", pool.Target)
+		for _, n := range []string{"6", "3"} {
+			p.mustEval(t, `(() => { const input = document.getElementById("resize-n");
+				input.focus(); input.value = `+jsString(n)+`;
+				document.querySelector('#resize button[type="submit"]').click(); })()`, nil)
+			p.waitFor(t, "the resize to "+n+" to be answered", `document.getElementById("resize-msg").textContent === "target `+n+` workers"`)
+			var pool poolDoc
+			if err := json.Unmarshal(ts.do("GET", "/workers", "", "").Body.Bytes(), &pool); err != nil {
+				t.Fatal(err)
+			}
+			if strconv.Itoa(pool.Target) != n {
+				t.Errorf("after resizing to %s on the page: GET /workers target = %d, want %s", n, pool.Target, n)
+			}
+			p.waitFor(t, "the page to show "+n+" workers", `document.getElementById("workers").textContent === `+jsString(n))
 		}
+		p.mustEval(t, `document.activeElement.blur()`, nil)
 	})
 
 	if os.Getenv("WORKQUEUE_SCREENSHOT") == "1" {

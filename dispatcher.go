@@ -25,12 +25,17 @@ func NewDispatcher(queue *WorkQueue, workerQueue WorkerQueue, pool *Pool, n int)
 	return &Dispatcher{queue: queue, workerQueue: workerQueue, pool: pool, workers: n}
 }
 
-// Run starts the workers and dispatches requests until WorkQueue has ended
-// (see WorkQueue). Before it returns, every worker has finished its last request
-// and exited: Run takes each worker's channel back from WorkerQueue, which
-// the worker puts there only when idle, and closes it.
+// StartWorkers starts the first workers, n of them. The caller calls it
+// once, before Run and before serving, so that GET /workers never shows an
+// empty pool and the start cannot undo an early PUT /workers.
+func (d *Dispatcher) StartWorkers() error { return d.pool.Resize(d.workers) }
+
+// Run dispatches requests until WorkQueue has ended (see WorkQueue) to the
+// workers StartWorkers started and PUT /workers adds. Before it returns,
+// every worker has finished its last request and exited: Run takes each
+// worker's channel back from WorkerQueue, which the worker puts there only
+// when idle, and closes it.
 func (d *Dispatcher) Run() {
-	d.pool.Resize(d.workers)
 	d.dispatch()
 	d.pool.closeAll(d.workerQueue)
 }

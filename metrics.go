@@ -80,6 +80,10 @@ func (h *Histogram) Observe(d time.Duration) {
 // exposition format, version 0.0.4.
 func writeMetrics(b *bytes.Buffer, s *Stats, q *WorkQueue, pool *Pool) {
 	workers, _ := pool.Counts()
+	// Busy never exceeds the workers alive at one instant, but these are
+	// two reads: a grow, or a shrink, between them could make busy exceed
+	// workers in the document. Clamp, as GET /workers does.
+	busy := min(s.Busy.Load(), int64(workers))
 	family(b, "workqueue_jobs_accepted_total", "counter", "Jobs accepted: answered 201 and queued.")
 	sample(b, "workqueue_jobs_accepted_total", "", s.Accepted.Load())
 	family(b, "workqueue_jobs_rejected_total", "counter",
@@ -99,7 +103,7 @@ func writeMetrics(b *bytes.Buffer, s *Stats, q *WorkQueue, pool *Pool) {
 	family(b, "workqueue_workers", "gauge", "Workers alive: -n at start, then as PUT /workers sets; a retiring worker counts until its job ends.")
 	sample(b, "workqueue_workers", "", int64(workers))
 	family(b, "workqueue_workers_busy", "gauge", "Workers running a job now.")
-	sample(b, "workqueue_workers_busy", "", s.Busy.Load())
+	sample(b, "workqueue_workers_busy", "", busy)
 	s.Wait.write(b, "workqueue_job_wait_seconds", "Time from a job's acceptance to its start on a worker.")
 	family(b, "workqueue_jobs_replayed_total", "counter", "Unfinished jobs queued again from the journal at start.")
 	sample(b, "workqueue_jobs_replayed_total", "", s.Replayed.Load())

@@ -16,7 +16,7 @@ var errPoolClosed = errors.New("the server is shutting down: its workers are sto
 // dispatcher does, and it is the dispatcher that retires an idle worker,
 // by taking that worker's channel out of WorkerQueue and closing it, as
 // the drain does. A busy worker over the target retires itself when its
-// job ends, instead of putting its channel back (see Worker.Run).
+// job ends, instead of putting its channel back (see Pool.idle).
 //
 // Worker numbers are unique among the workers alive: a new worker takes
 // the lowest number free.
@@ -86,17 +86,21 @@ func (p *Pool) Counts() (alive, target int) {
 	return p.alive, p.target
 }
 
-// retireSelf reports whether worker w, whose job just ended, must retire
-// because the pool is over its target; if so it is no longer counted. The
-// worker then exits without putting its channel back into WorkerQueue.
-func (p *Pool) retireSelf(w *Worker) bool {
+// idle puts the channel of worker w, now idle, back into WorkerQueue, or,
+// if the pool is over its target, retires w instead and reports false: the
+// worker then exits. Both happen under p.mu, as retireIdle does: were the
+// check and the put apart, a shrink between them would find the channel not
+// yet back, and leave an idle worker over the target until the next resize.
+// The send never blocks: WorkerQueue has a slot for every worker.
+func (p *Pool) idle(w *Worker) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closing || p.alive <= p.target {
+	if !p.closing && p.alive > p.target {
+		p.retireLocked(w.ID)
+		delete(p.ids, w.work)
 		return false
 	}
-	p.retireLocked(w.ID)
-	delete(p.ids, w.work)
+	w.workerQueue <- w.work
 	return true
 }
 

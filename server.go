@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,7 @@ type config struct {
 	retries         int           // -retries
 	jobTimeout      time.Duration // -job-timeout; also in command
 	command         *Command      // the words after --; nil for the greeting alone
+	kept            int           // finished jobs the store keeps; 0 means finishedKept (tests set fewer)
 	journalDir      string        // -journal: the journal's directory, or "" for none
 	fsync           journal.Sync  // -fsync
 }
@@ -74,7 +76,7 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	stats := NewStats()
 	s := &server{
 		queue: NewWorkQueue(cfg.queue, &stats.Accepted),
-		jobs:  NewStore(finishedKept),
+		jobs:  NewStore(cmp.Or(cfg.kept, finishedKept)),
 		stats: stats,
 		log:   log,
 		done:  make(chan struct{}),
@@ -107,6 +109,9 @@ func (s *server) start() {
 	f := s.env.finisher
 	if f != nil {
 		go f.run(s.env)
+	}
+	if err := s.dispatcher.StartWorkers(); err != nil {
+		s.log.Error("starting the workers", "err", err) // -n is checked against -max-workers: never
 	}
 	go func() {
 		defer close(s.done)

@@ -193,7 +193,8 @@ func (s *server) statsEvent() []byte {
 	b = strconv.AppendInt(append(b, `,"queue_capacity":`...), int64(s.queue.Cap()), 10)
 	workers, _ := s.pool.Counts()
 	b = strconv.AppendInt(append(b, `,"workers":`...), int64(workers), 10)
-	b = strconv.AppendInt(append(b, `,"busy":`...), s.stats.Busy.Load(), 10)
+	// Two reads, not one instant: clamp, so that busy never exceeds workers.
+	b = strconv.AppendInt(append(b, `,"busy":`...), min(s.stats.Busy.Load(), int64(workers)), 10)
 	b = strconv.AppendInt(append(b, `,"accepted":`...), s.stats.Accepted.Load(), 10)
 	b = strconv.AppendInt(append(b, `,"done":`...), s.stats.Done.Load(), 10)
 	b = strconv.AppendInt(append(b, `,"canceled":`...), s.stats.Canceled.Load(), 10)

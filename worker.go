@@ -50,7 +50,8 @@ func NewWorker(id int, workerQueue WorkerQueue, env *workerEnv) *Worker {
 	}
 }
 
-// Run serves requests until the dispatcher closes the worker's channel.
+// Run serves requests until the dispatcher closes the worker's channel,
+// or the pool, shrunk, retires it (see Pool.idle).
 //
 // Each job runs under a context that DELETE /work/{id} cancels through the
 // request. Rather than make and cancel a context for every job, the worker
@@ -60,8 +61,12 @@ func (w *Worker) Run() {
 	ctx, cancel := context.WithCancel(w.env.ctx)
 	defer func() { cancel() }()
 	for {
-		w.workerQueue <- w.work // never blocks: WorkerQueue has a slot per worker
-		r, ok := <-w.work       // closed: retired by the dispatcher
+		if w.pool == nil {
+			w.workerQueue <- w.work // never blocks: WorkerQueue has a slot per worker
+		} else if !w.pool.idle(w) {
+			return // the pool shrank while this worker was busy
+		}
+		r, ok := <-w.work // closed: retired by the dispatcher
 		if !ok {
 			return
 		}
@@ -69,9 +74,6 @@ func (w *Worker) Run() {
 			ctx, cancel = context.WithCancel(w.env.ctx)
 		}
 		w.run(ctx, cancel, r)
-		if w.pool != nil && w.pool.retireSelf(w) {
-			return // the pool shrank while this worker was busy
-		}
 	}
 }
 

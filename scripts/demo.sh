@@ -6,15 +6,22 @@
 #   scripts/demo.sh [URL]        URL defaults to $WORKQUEUE_URL, then
 #                                http://127.0.0.1:8000
 #
+# During the flood it resizes the pool (PUT /workers up, then back down,
+# printing GET /workers after each), and it prints each /events event of the
+# job it follows as the event arrives.
+#
 # It exits non-zero if the server is unreachable, answers anything but 201 or
-# 503, or never refuses a burst meant to overflow its queue. Its last line is
-# "demo: accepted N refused M" over all bursts.
+# 503, never refuses a burst meant to overflow its queue, or refuses a
+# resize. Its last line is "demo: accepted N refused M canceled C" over all
+# bursts.
 set -euo pipefail
 
 url=${1:-${WORKQUEUE_URL:-http://127.0.0.1:8000}}
 url=${url%/}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+events_pid=
+# On exit, end the /events stream if it is still open, then clean up.
+trap 'stop_curl; rm -rf "$tmp"' EXIT
 
 total_accepted=0
 total_refused=0
@@ -73,6 +80,65 @@ follow() {
 	exit 1
 }
 
+# pool: prints GET /workers, the pool's workers, busy ones and target.
+pool() {
+	curl --silent "$url/workers"
+}
+
+# resize N: asks for N workers with PUT /workers, then prints GET /workers.
+resize() {
+	local answer
+	answer=$(curl --silent --request PUT --write-out ' %{http_code}' "$url/workers?workers=$1")
+	case $answer in
+	*' 200') echo "demo: PUT /workers?workers=$1: 200; GET /workers: $(pool)" ;;
+	*) echo "demo: PUT /workers?workers=$1 answered $answer, want 200" >&2 && exit 1 ;;
+	esac
+}
+
+# events JOB: prints, in the background, a line for each /events event of
+# JOB (a path such as /work/17) as it arrives, until JOB's final state. It
+# asks the stream to replay from event 0 (Last-Event-ID), so that the events
+# before it connected come first: the server keeps the newest 10,000.
+events() {
+	local id=${1##*/}
+	(
+		curl --silent --no-buffer --header 'Last-Event-ID: 0' "$url/events" &
+		echo $! >"$tmp/curl.pid"
+		wait
+	) | awk -v id="$id" '
+		/^id: / { ev = $2 }
+		/^data: / && index($0, "\"id\":\"" id "\"") {
+			state = $0; sub(/.*"state":"/, "", state); sub(/".*/, "", state)
+			worker = ""
+			if (match($0, /"worker":[0-9]+/)) worker = " on worker" substr($0, RSTART + 9, RLENGTH - 9)
+			printf "demo: /events id %s: job %s %s%s\n", ev, id, state, worker
+			fflush()
+			if (state == "done" || state == "canceled" || state == "failed") exit
+		}' &
+	events_pid=$!
+}
+
+# stop_events waits a little for the events of the job followed to end (the
+# last event may come just after GET shows the final state), then closes the
+# stream: curl -N keeps it open for ever otherwise.
+stop_events() {
+	for _ in $(seq 1 250); do
+		kill -0 "$events_pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	stop_curl
+	wait "$events_pid" 2>/dev/null || true
+	events_pid=
+}
+
+# stop_curl ends the /events stream's curl, if it runs.
+stop_curl() {
+	if [ -s "$tmp/curl.pid" ]; then
+		kill "$(cat "$tmp/curl.pid")" 2>/dev/null || true
+		rm -f "$tmp/curl.pid"
+	fi
+}
+
 if ! curl --silent --fail "$url/healthz" >/dev/null; then
 	echo "demo: no workqueue server answers at $url (start one with: make run)" >&2
 	exit 1
@@ -92,10 +158,18 @@ case $answer in
 *'"state":"canceled"'*' 200') canceled=1 && echo "demo: DELETE $next_to_last_job: 200 canceled" ;;
 *) echo "demo: DELETE $next_to_last_job answered $answer, want 200 and the job canceled" >&2 && exit 1 ;;
 esac
-echo "demo: following the flood's last job, $last_job, until it is done"
+echo "demo: following the flood's last job, $last_job, until it is done; its events:"
+events "$last_job"
+echo "demo: growing the pool while the flood runs"
+resize 16
+sleep 1
+echo "demo: shrinking it back: idle workers retire at once, busy ones when their job ends"
+resize 4
 follow "$last_job"
+stop_events
+echo "demo: GET /workers once the flood is done: $(pool)"
 burst after 30
 
 echo "demo: what /metrics counted:"
-curl --silent "$url/metrics" | grep -E '^workqueue_(jobs_|queue_length|workers_busy|job_wait_seconds_count)' | sed 's/^/  /'
+curl --silent "$url/metrics" | grep -E '^workqueue_(jobs_|queue_length|workers|job_wait_seconds_count)' | sed 's/^/  /'
 echo "demo: accepted $total_accepted refused $total_refused canceled $canceled"

@@ -88,13 +88,14 @@ var errInjected = errors.New("injected I/O error")
 // faultyFile wraps a segment file: it counts writes and fsyncs, fails them
 // when told to, and can hold each fsync until the test releases it.
 type faultyFile struct {
-	f         *os.File
-	failWrite atomic.Bool
-	failSync  atomic.Bool
-	writes    atomic.Int64
-	syncs     atomic.Int64
-	syncing   chan struct{} // if not nil, Sync sends on it, then waits on release
-	release   chan struct{}
+	f          *os.File
+	failWrite  atomic.Bool
+	shortWrite atomic.Bool // write the first half, then fail, as a full disk does
+	failSync   atomic.Bool
+	writes     atomic.Int64
+	syncs      atomic.Int64
+	syncing    chan struct{} // if not nil, Sync sends on it, then waits on release
+	release    chan struct{}
 }
 
 // Write counts the write and fails it if told to.
@@ -102,6 +103,10 @@ func (f *faultyFile) Write(b []byte) (int, error) {
 	f.writes.Add(1)
 	if f.failWrite.Load() {
 		return 0, errInjected
+	}
+	if f.shortWrite.Load() {
+		n, _ := f.f.Write(b[:len(b)/2])
+		return n, errInjected
 	}
 	return f.f.Write(b)
 }
@@ -119,6 +124,9 @@ func (f *faultyFile) Sync() error {
 	}
 	return f.f.Sync()
 }
+
+// Truncate truncates the file.
+func (f *faultyFile) Truncate(size int64) error { return f.f.Truncate(size) }
 
 // Close closes the file.
 func (f *faultyFile) Close() error { return f.f.Close() }

@@ -48,6 +48,7 @@ type Options struct {
 type segmentFile interface {
 	Write(b []byte) (int, error)
 	Sync() error
+	Truncate(size int64) error
 	Close() error
 }
 

@@ -182,17 +182,38 @@ func (j *Journal) writeBatch(batch []request) error {
 			j.maxKey.Store(r.maxKey) // only the writer stores
 		}
 	}
+	before := j.segSize
 	n, err := j.seg.Write(buf)
 	j.segSize += int64(n)
 	j.bytes.Add(int64(n))
 	if err != nil {
-		return j.fail(err)
+		err = j.fail(err)
+	} else {
+		j.dirty = true
+		if j.o.Sync == SyncAlways {
+			err = j.fsync()
+		}
 	}
-	j.dirty = true
-	if j.o.Sync == SyncAlways {
-		return j.fsync()
+	if err != nil {
+		j.cutFailed(before)
 	}
-	return nil
+	return err
+}
+
+// cutFailed truncates the segment back to size, its size before a batch
+// whose write or fsync failed. Every caller of that batch is told it failed
+// (the server answers 503: the job never runs), so the next Open must find
+// none of its records, not even those a short write put on disk whole, or
+// those an fsync did not confirm. If the truncate fails too, it logs that
+// the batch's records may be replayed.
+func (j *Journal) cutFailed(size int64) {
+	if err := j.seg.Truncate(size); err != nil {
+		j.log.Error("journal: cannot cut off a failed write; its records may be replayed at the next start",
+			"file", j.segName, "offset", size, "err", err)
+		return
+	}
+	j.bytes.Add(size - j.segSize)
+	j.segSize = size
 }
 
 // fsync flushes the segment to disk, reporting its latency to OnFsync; a

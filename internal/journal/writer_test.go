@@ -103,6 +103,28 @@ func TestWriteFailure(t *testing.T) {
 	checkFailed(t, j, ff, &logs)
 }
 
+// TestShortWriteCut fails a write after it put half of one Append's records
+// on disk, the first of them whole: the next Open must find none of them,
+// since their caller was told they failed.
+func TestShortWriteCut(t *testing.T) {
+	ff := &faultyFile{}
+	dir := t.TempDir()
+	j := openT(t, dir, withFaulty(Options{}, ff))
+	if err := j.Append(rec(1)); err != nil {
+		t.Fatalf("Append = %v", err)
+	}
+	ff.shortWrite.Store(true)
+	if err := j.Append(rec(2), rec(3), rec(4)); !errors.Is(err, ErrFailed) {
+		t.Fatalf("Append with a short write = %v, want ErrFailed", err)
+	}
+	j.Close()
+	j = openT(t, dir, Options{})
+	defer j.Close()
+	if got, want := replayAll(t, j), []Record{rec(1)}; !equalRecords(got, want) {
+		t.Errorf("Replay after a short write = %d records %v, want only the one whose Append succeeded", len(got), got)
+	}
+}
+
 func TestSyncFailureFailsWholeBatch(t *testing.T) {
 	const n = 10
 	ff := &faultyFile{syncing: make(chan struct{}), release: make(chan struct{})}
