@@ -418,7 +418,7 @@ func TestEventsStatsTick(t *testing.T) {
 func TestStatsEvent(t *testing.T) {
 	cfg := testConfig()
 	cfg.workers, cfg.queue = 2, 10
-	started := make(chan *WorkRequest)
+	started := make(chan *WorkRequest, 5) // room for every job: none blocks telling the test
 	g := newGate(started)
 	ts := newTestServer(t, cfg, g.work)
 	for i := range 5 {

@@ -130,7 +130,11 @@ func newGate(started chan *WorkRequest) *gate {
 
 func (g *gate) work(ctx context.Context, r *WorkRequest) error {
 	if g.started != nil {
-		g.started <- r
+		select {
+		case g.started <- r:
+		case <-ctx.Done(): // nobody listens any more: the test is ending
+			return ctx.Err()
+		}
 	}
 	select {
 	case <-g.open:
