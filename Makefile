@@ -32,17 +32,21 @@ test:
 
 # stress runs the long forms: the whole suite STRESS_RUNS times in a row with
 # -race, stopping at the first failure; once, the long form of the journal's
-# bound (WORKQUEUE_LONG=1: 300,000 jobs, about 4 minutes); then each fuzzer
-# (the Collector, the journal's reader, the job records) for STRESS_FUZZTIME.
+# bound (WORKQUEUE_LONG=1: 300,000 jobs, about 4 minutes), and 20 cycles of
+# kill -9 under load; then each fuzzer (the Collector, the journal's reader,
+# the job records, Idempotency-Key, the listing's query) for STRESS_FUZZTIME.
 stress:
 	@for i in $$(seq 1 $(STRESS_RUNS)); do \
 		echo "suite run $$i of $(STRESS_RUNS)"; \
 		$(GO) test -race -count=1 ./... || exit 1; \
 	done
 	WORKQUEUE_LONG=1 $(GO) test -race -count=1 -run 'TestJournalBounded' -v .
+	$(GO) test -race -count=10 -run 'TestJournalKill9' .
 	$(GO) test -run '^$$' -fuzz FuzzCollector -fuzztime $(STRESS_FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz FuzzJournal -fuzztime $(STRESS_FUZZTIME) ./internal/journal
 	$(GO) test -run '^$$' -fuzz FuzzRecord -fuzztime $(STRESS_FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzIdempotencyKey -fuzztime $(STRESS_FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzListQuery -fuzztime $(STRESS_FUZZTIME) .
 
 # demo builds the server, starts it, sends bursts of jobs, then drains it.
 demo: build
