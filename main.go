@@ -5,18 +5,25 @@
 // WorkQueue, answering 503 at once when it is full. One dispatcher goroutine
 // takes each request off WorkQueue and hands it to the next idle Worker,
 // whose own channel it takes from WorkerQueue, a buffered channel of the
-// workers' channels. A worker waits out the request's delay, prints
-// "worker<K>: Hello, <NAME>!" on standard output, and puts its channel back.
+// workers' channels. A worker waits out the request's delay, runs the
+// command given after -- if there is one (the job is done only if it exits
+// 0, and is retried up to -retries times if not), prints
+// "worker<K>: Hello, <NAME>!" on standard output for a done job, and puts its
+// channel back.
+// With -journal every job's life is kept in a write-ahead journal, so that
+// accepted jobs survive a crash and run after the restart.
 //
 // On SIGINT, SIGTERM or SIGHUP it stops accepting work, runs every job it
 // accepted, and exits 0; past -shutdown-timeout, or on a second signal, it
 // exits 1. Neither a standard output nor a standard error that stops taking
 // lines, nor one whose reader went away, holds up the API or the drain.
 //
-// Usage:
+// Usage (workqueue -h lists every flag):
 //
-//	workqueue [-n 4] [-http 127.0.0.1:8000] [-queue 100] [-max-delay 10s]
-//	          [-shutdown-timeout 30s] [-log-level info]
+//	workqueue [-n 4] [-max-workers 1024] [-http 127.0.0.1:8000] [-queue 100]
+//	          [-max-delay 10s] [-shutdown-timeout 30s] [-log-level info]
+//	          [-journal DIR [-fsync always]]
+//	          [-retries 0] [-job-timeout 0] [-- COMMAND [ARG...]]
 package main
 
 import (
