@@ -23,7 +23,8 @@
 # separated; BENCH_RUNS (default 5) rounds of the Go benchmarks, of which the
 # median ratio counts; BENCH_TIME (default 1s) per benchmark; WRK_TIME
 # (default 10s) per wrk or loadgen run; EXEC_JOBS (default 5000) jobs per
-# round of the commands section. It exits 0 whether or not the targets are
+# round of the commands section; BENCH_BIN (default: built from this tree) a
+# workqueue binary to drive instead. It exits 0 whether or not the targets are
 # met: it reports. Ports used: 18100-18199 on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -222,7 +223,7 @@ section_flood() {
 		"$(rps "$tmp/flood")" "$accepted" "$refused" "$(pct "$tmp/flood" 50)" "$(pct "$tmp/flood" 99)"
 	printf '%-62s %6s  target < 32 MiB  %s\n' "resident memory after the flood, MiB" "$rss_after" "$(verdict "$rss_after" '<=' 32)"
 	printf '%-62s %s → %s → %s  (before, during: + wrk'"'"'s 64 connections, after)\n' "goroutines" "$g0" "$g1" "$g2"
-	local bare_p50=n/a
+	local bare_p50="n/a (the ingest section did not run)"
 	[ -s "$tmp/bare2" ] && bare_p50=$(ms "$(pct "$tmp/bare2" 50)")
 	printf '%-62s %6s  (the bare server'"'"'s under the same wrk load: %s ms)\n' "median latency in the flood, ms" "$(ms "$(pct "$tmp/flood" 50)")" "$bare_p50"
 	if [ -s "$tmp/refuse" ]; then
@@ -410,7 +411,11 @@ run_section() {
 }
 
 echo "machine: $(nproc) cores, $(go version | cut -d' ' -f3), $(uname -r); tools: wrk $(command -v wrk >/dev/null && echo yes || echo no), beanstalkd $(command -v beanstalkd >/dev/null && echo yes || echo no)"
-go build -o "$tmp/workqueue" .
+if [ -n "${BENCH_BIN:-}" ]; then
+	cp "$BENCH_BIN" "$tmp/workqueue"
+else
+	go build -o "$tmp/workqueue" .
+fi
 go build -o "$tmp/bare" ./scripts/bare
 go build -o "$tmp/loadgen" ./scripts/loadgen
 cat >"$tmp/post.lua" <<'LUA'
