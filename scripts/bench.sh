@@ -330,7 +330,7 @@ section_replay() {
 		[ -n "$max" ] || { echo "replay: workqueue would not start: $(why replay-build)"; return 1; }
 		echo "replay: -queue $q refused ($(why replay-build)); using -queue $max, so at most $((max + 1)) jobs are unfinished"
 		q=$max
-		start_wq 18131 replay-build "${args[@]}" -queue $q || { echo "replay: workqueue would not start: $(why replay-build)"; return 1; }
+		start_wq 18131 replay-build "${args[@]}" -queue "$q" || { echo "replay: workqueue would not start: $(why replay-build)"; return 1; }
 	fi
 	# -n 1 and 1h jobs: the first runs (sleeps) and every other one waits.
 	loadgen "$tmp/replay-lg" -proto http -url $u/work -c 64 -n $want -d 300s -delay 1h
@@ -341,7 +341,7 @@ section_replay() {
 	wait $wq_pid 2>/dev/null || true
 	local t0 t1
 	t0=$(date +%s.%N)
-	"$tmp/workqueue" -http 127.0.0.1:18131 "${args[@]}" -queue $q >/dev/null 2>"$tmp/replay.err" &
+	"$tmp/workqueue" -http 127.0.0.1:18131 "${args[@]}" -queue "$q" >/dev/null 2>"$tmp/replay.err" &
 	wq_pid=$!
 	track $wq_pid
 	for _ in $(seq 1 6000); do
@@ -352,7 +352,7 @@ section_replay() {
 	t1=$(date +%s.%N)
 	grep -q 'msg=listening' "$tmp/replay.err" || { echo "replay: no \"listening\" within 60 s"; return 1; }
 	local took
-	took=$(grep -i 'replay' "$tmp/replay.err" | grep -o ' took=[^ ]*' | head -1 || true)
+	took=$(grep -i 'replay' "$tmp/replay.err" | grep -oE ' (took|elapsed|duration)=[^ ]*' | head -1 || true)
 	echo "the server's own line: $(grep -i 'replay' "$tmp/replay.err" | head -1)"
 	echo "replayed (workqueue_jobs_replayed_total): $(metric $u workqueue_jobs_replayed_total) of $built accepted before the kill"
 	target "replay: start to \"listening\", s (server's$took)" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" '<' 1
