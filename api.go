@@ -153,11 +153,11 @@ func (j *job) appendJSON(b []byte) []byte {
 		b = strconv.AppendInt(append(b, `,"worker":`...), int64(j.Worker), 10)
 	}
 	b = appendJSONTime(append(b, `,"enqueued_at":`...), j.EnqueuedAt)
-	if j.StartedAt != nil {
-		b = appendJSONTime(append(b, `,"started_at":`...), *j.StartedAt)
+	if !j.StartedAt.IsZero() {
+		b = appendJSONTime(append(b, `,"started_at":`...), j.StartedAt)
 	}
-	if j.FinishedAt != nil {
-		b = appendJSONTime(append(b, `,"finished_at":`...), *j.FinishedAt)
+	if !j.FinishedAt.IsZero() {
+		b = appendJSONTime(append(b, `,"finished_at":`...), j.FinishedAt)
 	}
 	if j.Error != "" {
 		b = appendJSONString(append(b, `,"error":`...), j.Error)
@@ -165,8 +165,8 @@ func (j *job) appendJSON(b []byte) []byte {
 	if j.Attempts != 0 {
 		b = strconv.AppendInt(append(b, `,"attempts":`...), int64(j.Attempts), 10)
 	}
-	if j.RetryAt != nil {
-		b = appendJSONTime(append(b, `,"retry_at":`...), *j.RetryAt)
+	if !j.RetryAt.IsZero() {
+		b = appendJSONTime(append(b, `,"retry_at":`...), j.RetryAt)
 	}
 	if j.Output != nil {
 		b = appendJSONString(append(b, `,"output":`...), *j.Output)

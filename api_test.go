@@ -56,21 +56,21 @@ func TestJobStates(t *testing.T) {
 		synctest.Wait()
 
 		j := ts.getJob(t, queued)
-		if j.State != "queued" || j.Worker != 0 || j.StartedAt != nil || j.FinishedAt != nil {
+		if j.State != "queued" || j.Worker != 0 || !j.StartedAt.IsZero() || !j.FinishedAt.IsZero() {
 			t.Errorf("waiting behind another job: %+v, want queued, no worker, start or finish", j)
 		}
 		time.Sleep(1500 * time.Millisecond)
-		if j := ts.getJob(t, first); j.State != "done" || j.FinishedAt == nil {
+		if j := ts.getJob(t, first); j.State != "done" || j.FinishedAt.IsZero() {
 			t.Errorf("after its delay: %+v, want done with finished_at", j)
 		}
 		j = ts.getJob(t, queued)
-		if j.State != "running" || j.Worker != 1 || j.StartedAt == nil || j.FinishedAt != nil {
+		if j.State != "running" || j.Worker != 1 || j.StartedAt.IsZero() || !j.FinishedAt.IsZero() {
 			t.Fatalf("on its worker: %+v, want running on worker 1, started, not finished", j)
 		}
 		time.Sleep(2 * time.Second)
 		j = ts.getJob(t, queued)
-		if j.State != "done" || j.FinishedAt == nil || j.FinishedAt.Sub(*j.StartedAt) != 2*time.Second ||
-			!j.EnqueuedAt.Before(*j.StartedAt) {
+		if j.State != "done" || j.FinishedAt.IsZero() || j.FinishedAt.Sub(j.StartedAt) != 2*time.Second ||
+			!j.EnqueuedAt.Before(j.StartedAt) {
 			t.Errorf("done: %+v, want enqueued < started, finished 2s after start", j)
 		}
 
@@ -82,15 +82,15 @@ func TestJobStates(t *testing.T) {
 			t.Fatalf("DELETE a running job: status = %d, want 200", rec.Code)
 		}
 		j = ts.getJob(t, toCancel)
-		if j.State != "canceled" || j.Worker != 1 || j.StartedAt == nil || j.FinishedAt == nil ||
+		if j.State != "canceled" || j.Worker != 1 || j.StartedAt.IsZero() || j.FinishedAt.IsZero() ||
 			!j.FinishedAt.Equal(canceledAt) || !j.StartedAt.Before(canceledAt) {
 			t.Errorf("canceled while running: %+v, want canceled at %v, after its start", j, canceledAt)
 		}
 
 		synctest.Wait() // the panicking job has run
 		j = ts.getJob(t, failing)
-		if j.State != "failed" || !strings.Contains(j.Error, "panic: boom went the work") || j.FinishedAt == nil ||
-			j.FinishedAt.Before(*j.StartedAt) {
+		if j.State != "failed" || !strings.Contains(j.Error, "panic: boom went the work") || j.FinishedAt.IsZero() ||
+			j.FinishedAt.Before(j.StartedAt) {
 			t.Errorf("panicked: %+v, want failed with the panic's message and times in order", j)
 		}
 		if got := greetings(t, ts.out); strings.Join(got, " ") != "first second" {
@@ -114,7 +114,7 @@ func TestCancelQueued(t *testing.T) {
 		for _, id := range []string{ids[1], ids[3]} {
 			rec := ts.do("DELETE", "/work/"+id, "", "")
 			j := decodeJob(t, rec.Body.Bytes())
-			if rec.Code != http.StatusOK || j.State != "canceled" || j.StartedAt != nil || j.FinishedAt == nil {
+			if rec.Code != http.StatusOK || j.State != "canceled" || !j.StartedAt.IsZero() || j.FinishedAt.IsZero() {
 				t.Fatalf("DELETE queued job %s: %d %+v, want 200 canceled, never started", id, rec.Code, j)
 			}
 		}
@@ -207,14 +207,14 @@ func TestJobJSON(t *testing.T) {
 	output, empty := "line 1\nline <2> \u2028 \xff\n", ""
 	for _, j := range []job{
 		{ID: "1", Name: "Alice", Delay: "0s", State: "queued", EnqueuedAt: at},
-		{ID: "2", Name: `Bob "the <b>" & \co`, Delay: "2s", State: "running", Worker: 3, EnqueuedAt: at, StartedAt: &at},
-		{ID: "3", Name: "Élodie 🐹 \u2028\u2029", Delay: "1.5s", State: "done", Worker: 12, EnqueuedAt: at, StartedAt: &at, FinishedAt: &later},
-		{ID: "4", Name: "x", Delay: "10ms", State: "failed", Worker: 1, EnqueuedAt: at, StartedAt: &at, FinishedAt: &later,
+		{ID: "2", Name: `Bob "the <b>" & \co`, Delay: "2s", State: "running", Worker: 3, EnqueuedAt: at, StartedAt: at},
+		{ID: "3", Name: "Élodie 🐹 \u2028\u2029", Delay: "1.5s", State: "done", Worker: 12, EnqueuedAt: at, StartedAt: at, FinishedAt: later},
+		{ID: "4", Name: "x", Delay: "10ms", State: "failed", Worker: 1, EnqueuedAt: at, StartedAt: at, FinishedAt: later,
 			Error: "panic: bad \xff byte\n\ttab"},
 		{ID: "5", Name: "~!#$%^*()_+{}|:?,./;'[]=-`", Delay: "0s", State: "canceled", EnqueuedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
-		{ID: "6", Name: "r", Delay: "0s", State: "queued", EnqueuedAt: at, StartedAt: &at, Attempts: 2, RetryAt: &later,
+		{ID: "6", Name: "r", Delay: "0s", State: "queued", EnqueuedAt: at, StartedAt: at, Attempts: 2, RetryAt: later,
 			Error: "exit status 3", Output: &output, Truncated: true},
-		{ID: "7", Name: "e", Delay: "0s", State: "done", Worker: 2, EnqueuedAt: at, StartedAt: &at, FinishedAt: &later, Attempts: 1, Output: &empty},
+		{ID: "7", Name: "e", Delay: "0s", State: "done", Worker: 2, EnqueuedAt: at, StartedAt: at, FinishedAt: later, Attempts: 1, Output: &empty},
 	} {
 		var want bytes.Buffer
 		if err := json.NewEncoder(&want).Encode(j); err != nil {

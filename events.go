@@ -123,7 +123,7 @@ func (e *Events) Enqueue(r *WorkRequest, push func(*WorkRequest) error) error {
 		return err
 	}
 	j := r.snapshot()
-	j.State, j.Worker, j.StartedAt, j.FinishedAt = Queued.String(), 0, nil, nil // as it was pushed
+	j.State, j.Worker, j.StartedAt, j.FinishedAt = Queued.String(), 0, time.Time{}, time.Time{} // as it was pushed
 	e.publishLocked(Event{Kind: "job", job: j})
 	return nil
 }

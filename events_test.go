@@ -628,7 +628,7 @@ func TestEnqueuePublishesQueuedFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 		states = append(states, j.State)
-		if j.State == "queued" && (j.Worker != 0 || j.StartedAt != nil) {
+		if j.State == "queued" && (j.Worker != 0 || !j.StartedAt.IsZero()) {
 			t.Errorf("queued event %s shows a start", ev.AppendData(nil))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // errPoolClosed is why a resize has no effect once the dispatcher is taking
@@ -32,6 +33,10 @@ type Pool struct {
 	numbers []bool                    // numbers[k]: worker k is alive; index 0 unused
 	ids     map[chan *WorkRequest]int // each alive worker's number, by its channel
 	closing bool                      // the dispatcher is taking every worker back: no more growth or self-retirement
+	// over is alive - target while that is positive and the pool is not
+	// closing, else 0: set under mu, read without it by idle, so that a
+	// worker back from a job takes no lock while the pool is not shrinking.
+	over atomic.Int64
 }
 
 // NewPool returns a pool of up to max workers made by newWorker, which
@@ -58,6 +63,7 @@ func (p *Pool) Resize(n int) error {
 	for p.alive < p.target {
 		p.startLocked()
 	}
+	p.setOverLocked()
 	select {
 	case p.wake <- struct{}{}:
 	default: // the dispatcher is already due to look
@@ -88,26 +94,47 @@ func (p *Pool) Counts() (alive, target int) {
 
 // idle puts the channel of worker w, now idle, back into WorkerQueue, or,
 // if the pool is over its target, retires w instead and reports false: the
-// worker then exits. Both happen under p.mu, as retireIdle does: were the
-// check and the put apart, a shrink between them would find the channel not
-// yet back, and leave an idle worker over the target until the next resize.
-// The send never blocks: WorkerQueue has a slot for every worker.
+// worker then exits. While the pool is not over its target it takes no
+// lock. A shrink that comes between its check and its put would find the
+// channel not yet back and leave an idle worker over the target, so after
+// the put idle looks again and, if the pool is now over, wakes the
+// dispatcher to retire idle workers, this one among them. The send never
+// blocks: WorkerQueue has a slot for every worker.
 func (p *Pool) idle(w *Worker) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.closing && p.alive > p.target {
-		p.retireLocked(w.ID)
-		delete(p.ids, w.work)
-		return false
+	if p.over.Load() > 0 {
+		p.mu.Lock()
+		if !p.closing && p.alive > p.target {
+			p.retireLocked(w.ID)
+			delete(p.ids, w.work)
+			p.mu.Unlock()
+			return false
+		}
+		p.mu.Unlock()
 	}
 	w.workerQueue <- w.work
+	if p.over.Load() > 0 {
+		select {
+		case p.wake <- struct{}{}:
+		default: // the dispatcher is already due to look
+		}
+	}
 	return true
+}
+
+// setOverLocked sets over from alive, target and closing. p.mu is held.
+func (p *Pool) setOverLocked() {
+	if p.closing || p.alive <= p.target {
+		p.over.Store(0)
+		return
+	}
+	p.over.Store(int64(p.alive - p.target))
 }
 
 // retireLocked stops counting worker id. p.mu is held.
 func (p *Pool) retireLocked(id int) {
 	p.numbers[id] = false
 	p.alive--
+	p.setOverLocked()
 }
 
 // retireChanLocked stops counting the worker whose channel is ch, and
@@ -141,6 +168,7 @@ func (p *Pool) retireIdle(workerQueue WorkerQueue) {
 func (p *Pool) closeAll(workerQueue WorkerQueue) {
 	p.mu.Lock()
 	p.closing = true // from now on no worker retires itself: each comes back
+	p.setOverLocked()
 	n := p.alive
 	p.mu.Unlock()
 	for range n {

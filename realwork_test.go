@@ -218,7 +218,7 @@ func TestCommandDelete(t *testing.T) {
 	if j := ts.waitJob(t, next, "final", final); j.State != "done" || j.Worker != 1 {
 		t.Errorf("next job: %+v, want done by worker 1", j)
 	}
-	if j := ts.getJob(t, long); j.State != "canceled" || j.Attempts != 1 || j.RetryAt != nil {
+	if j := ts.getJob(t, long); j.State != "canceled" || j.Attempts != 1 || !j.RetryAt.IsZero() {
 		t.Errorf("canceled job: %+v, want canceled after 1 attempt, no retry", j)
 	}
 }

@@ -68,10 +68,10 @@ func TestRetryThenDone(t *testing.T) {
 		synctest.Wait()
 
 		j := ts.getJob(t, id)
-		if j.State != "queued" || j.Attempts != 1 || j.RetryAt == nil || j.Error != "attempt 1 failed" || j.Worker != 0 || j.StartedAt != nil {
+		if j.State != "queued" || j.Attempts != 1 || j.RetryAt.IsZero() || j.Error != "attempt 1 failed" || j.Worker != 0 || !j.StartedAt.IsZero() {
 			t.Fatalf("after a failed attempt: %+v, want queued, attempts 1, retry_at, error %q, no worker or start", j, "attempt 1 failed")
 		}
-		retryAt := []time.Time{*j.RetryAt}
+		retryAt := []time.Time{j.RetryAt}
 		// Both workers take other jobs while the flaky one waits.
 		ts.submitID(t, "other1", "0s")
 		ts.submitID(t, "other2", "0s")
@@ -86,15 +86,15 @@ func TestRetryThenDone(t *testing.T) {
 		time.Sleep(retryAt[0].Sub(time.Now())) // the second attempt fails too
 		synctest.Wait()
 		j = ts.getJob(t, id)
-		if j.State != "queued" || j.Attempts != 2 || j.RetryAt == nil || j.Error != "attempt 2 failed" {
+		if j.State != "queued" || j.Attempts != 2 || j.RetryAt.IsZero() || j.Error != "attempt 2 failed" {
 			t.Fatalf("after the second attempt: %+v, want queued, attempts 2, retry_at, error %q", j, "attempt 2 failed")
 		}
-		retryAt = append(retryAt, *j.RetryAt)
+		retryAt = append(retryAt, j.RetryAt)
 		time.Sleep(time.Until(retryAt[1]))
 		synctest.Wait()
 
 		j = ts.getJob(t, id)
-		if j.State != "done" || j.Attempts != 3 || j.RetryAt != nil {
+		if j.State != "done" || j.Attempts != 3 || !j.RetryAt.IsZero() {
 			t.Fatalf("after the third attempt: %+v, want done, attempts 3, no retry_at", j)
 		}
 		starts := f.attemptStarts(id)
@@ -150,7 +150,7 @@ func TestRetriesRunOut(t *testing.T) {
 			{doomed, "attempt 2 failed"},
 			{late, "killed by SIGTERM after -job-timeout 1s"},
 		} {
-			if j := ts.getJob(t, tt.id); j.State != "failed" || j.Attempts != 2 || j.Error != tt.err || j.RetryAt != nil {
+			if j := ts.getJob(t, tt.id); j.State != "failed" || j.Attempts != 2 || j.Error != tt.err || !j.RetryAt.IsZero() {
 				t.Errorf("job %s: %+v, want failed after 2 attempts with error %q, no retry_at", tt.id, j, tt.err)
 			}
 		}
@@ -182,7 +182,7 @@ func TestRetryCanceled(t *testing.T) {
 		synctest.Wait()
 		rec := ts.do("DELETE", "/work/"+id, "", "")
 		j := decodeJob(t, rec.Body.Bytes())
-		if rec.Code != http.StatusOK || j.State != "canceled" || j.RetryAt != nil {
+		if rec.Code != http.StatusOK || j.State != "canceled" || !j.RetryAt.IsZero() {
 			t.Fatalf("DELETE during the backoff: %d %+v, want 200, canceled, no retry_at", rec.Code, j)
 		}
 		if m, _ := scrape(t, ts); m["workqueue_jobs_retrying"] != 0 || m["workqueue_queue_length"] != 0 {

@@ -199,19 +199,19 @@ func (r *WorkRequest) cancelJob(now time.Time) (State, bool) {
 
 // job is a WorkRequest as the API shows it.
 type job struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Delay      string     `json:"delay"`
-	State      string     `json:"state"`
-	Worker     int        `json:"worker,omitempty"`
-	EnqueuedAt time.Time  `json:"enqueued_at"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	Error      string     `json:"error,omitempty"`
-	Attempts   int        `json:"attempts,omitempty"`
-	RetryAt    *time.Time `json:"retry_at,omitempty"`
-	Output     *string    `json:"output,omitempty"`
-	Truncated  bool       `json:"output_truncated,omitempty"`
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Delay      string    `json:"delay"`
+	State      string    `json:"state"`
+	Worker     int       `json:"worker,omitempty"`
+	EnqueuedAt time.Time `json:"enqueued_at"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Error      string    `json:"error,omitempty"`
+	Attempts   int       `json:"attempts,omitempty"`
+	RetryAt    time.Time `json:"retry_at,omitzero"`
+	Output     *string   `json:"output,omitempty"`
+	Truncated  bool      `json:"output_truncated,omitempty"`
 }
 
 // snapshot returns a consistent copy of r for the API.
@@ -230,20 +230,17 @@ func (r *WorkRequest) snapshot() job {
 		Truncated:  r.truncated,
 	}
 	if !r.retryAt.IsZero() {
-		t := r.retryAt.UTC()
-		j.RetryAt = &t
+		j.RetryAt = r.retryAt.UTC()
 	}
 	if r.output != "" || r.truncated {
 		o := r.output
 		j.Output = &o
 	}
 	if !r.startedAt.IsZero() {
-		t := r.startedAt.UTC()
-		j.StartedAt = &t
+		j.StartedAt = r.startedAt.UTC()
 	}
 	if !r.finishedAt.IsZero() {
-		t := r.finishedAt.UTC()
-		j.FinishedAt = &t
+		j.FinishedAt = r.finishedAt.UTC()
 	}
 	return j
 }
