@@ -9,7 +9,7 @@ import (
 // Sizes and intervals of the event hub (SPEC "GET /events").
 const (
 	eventsKept     = 10_000           // job events kept for Last-Event-ID resume
-	subscriberBuf  = 256              // events a subscriber may fall behind before it is dropped
+	subscriberBuf  = 4096             // events a subscriber may fall behind before it is dropped: a second of a busy server
 	statsEvery     = time.Second      // how often subscribers get a stats event
 	keepAliveEvery = 15 * time.Second // how often an idle stream gets a comment line
 )

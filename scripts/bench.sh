@@ -145,7 +145,7 @@ loadgen() {
 section_go() {
 	echo "== Go benchmarks: $runs rounds of -benchtime $benchtime, each target the median of its per-round ratios"
 	for i in $(seq 1 "$runs"); do
-		go test -run '^$' -bench 'Ingest|Dispatch|Schedule|Refuse' -benchtime "$benchtime" -count 1 . >"$tmp/round$i.txt"
+		go test -run '^$' -bench 'Ingest|Dispatch|Schedule|Refuse|Resize' -benchtime "$benchtime" -count 1 . >"$tmp/round$i.txt"
 		cat "$tmp/round$i.txt" >>"$tmp/all.txt"
 	done
 	for i in $(seq 1 "$runs"); do
@@ -157,6 +157,8 @@ section_go() {
 		field "$f" BenchmarkIngest B/op >>"$tmp/ingestB"
 		field "$f" BenchmarkIngestBare B/op >>"$tmp/bareB"
 		field "$f" BenchmarkRefuse ns/op >>"$tmp/refuse"
+		div "$(field "$f" BenchmarkIngestKeyPair/key=none ns/op)" "$(field "$f" BenchmarkIngestKeyPair/key=fresh ns/op)" >>"$tmp/key"
+		div "$(field "$f" BenchmarkResize ns/op)" 2000000 >>"$tmp/resize" # one op grows and shrinks: ms per resize
 	done
 	target "ingest, in process: throughput ratio to a bare handler" "$(median <"$tmp/ingest")" '>=' 0.90
 	target "dispatch: ns per no-op job, ratio to a bare pipeline" "$(median <"$tmp/dispatch")" '<=' 1.50
@@ -164,6 +166,8 @@ section_go() {
 	printf '%-62s %6.3f  (4 goroutines sleeping 100 x 10ms: what timers allow here)\n' "scheduling baseline: bare sleeps, ideal / taken" "$(median <"$tmp/schedule-bare")"
 	printf '%-62s %6s  (bare handler %s; both include the Go client)\n' "bytes allocated per POST /work" "$(median <"$tmp/ingestB")" "$(median <"$tmp/bareB")"
 	printf '%-62s %6s  (the handler alone, no network)\n' "ns to refuse a submission to a full queue with 503" "$(median <"$tmp/refuse")"
+	target "ingest with an Idempotency-Key on every request, ratio to none" "$(median <"$tmp/key")" '>=' 0.85
+	target "resize on an idle server: PUT /workers until GET shows it, ms" "$(median <"$tmp/resize")" '<=' 10
 	echo "ratios per round: ingest $(paste -sd' ' "$tmp/ingest"); dispatch $(paste -sd' ' "$tmp/dispatch"); scheduling $(paste -sd' ' "$tmp/schedule")"
 }
 
@@ -184,13 +188,24 @@ section_ingest() {
 		wrk_run http://127.0.0.1:18101 "$tmp/post.lua" "$tmp/bare$round"
 		wrk_run http://127.0.0.1:18102 "$tmp/post.lua" "$tmp/wq$round"
 	done
-	local bare_rps wq_rps refused
+	# Then once more with one /events subscriber reading the whole stream.
+	curl -sN http://127.0.0.1:18102/events >/dev/null &
+	local sub_pid=$!
+	track $sub_pid
+	wrk_run http://127.0.0.1:18102 "$tmp/post.lua" "$tmp/wqsub"
+	local sub_state="still connected at the end: it kept up"
+	kill -0 $sub_pid 2>/dev/null || sub_state="DROPPED for falling behind: the figure is not the target's"
+	kill $sub_pid 2>/dev/null || true
+	local bare_rps wq_rps refused sub_rps
+	sub_rps=$(awk '/^Requests\/sec/ { print $2 }' "$tmp/wqsub")
 	bare_rps=$(cat "$tmp/bare1" "$tmp/bare2" | awk '/^Requests\/sec/ { s += $2 } END { print s / 2 }')
 	wq_rps=$(cat "$tmp/wq1" "$tmp/wq2" | awk '/^Requests\/sec/ { s += $2 } END { print s / 2 }')
 	refused=$(full503 http://127.0.0.1:18102)
 	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB\n' "bare net/http handler" "$bare_rps" "$(pct "$tmp/bare2" 50)" "$(pct "$tmp/bare2" 99)" "$(rss $bare_pid)"
 	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB, %s goroutines\n' "workqueue -queue 10000, 0s jobs" "$wq_rps" "$(pct "$tmp/wq2" 50)" "$(pct "$tmp/wq2" 99)" "$(rss $wq_pid)" "$(metric http://127.0.0.1:18102 workqueue_goroutines)"
 	target "ingest, wrk: throughput ratio to the bare server" "$(div "$wq_rps" "$bare_rps")" '>=' 0.90
+	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s subscriber %s\n' "workqueue, one /events subscriber" "$sub_rps" "$(pct "$tmp/wqsub" 50)" "$(pct "$tmp/wqsub" 99)" "$sub_state"
+	target "ingest with one /events subscriber, ratio to the bare server" "$(div "$sub_rps" "$bare_rps")" '>=' 0.80
 	target "ingest, wrk: p99 latency ratio to the bare server" "$(div "$(ms "$(pct "$tmp/wq2" 99)")" "$(ms "$(pct "$tmp/bare2" 99)")")" '<=' 1.50
 	echo "refused with 503 (queue full): $refused (must be 0 for the ratio to mean anything); non-2xx answers seen by wrk: $(($(non2xx "$tmp/wq1") + $(non2xx "$tmp/wq2")))"
 	[ "$refused" = 0 ] || echo "ingest: WARNING: $refused submissions were refused: the ratio counts cheap 503s"
