@@ -188,6 +188,14 @@ section_ingest() {
 		wrk_run http://127.0.0.1:18101 "$tmp/post.lua" "$tmp/bare$round"
 		wrk_run http://127.0.0.1:18102 "$tmp/post.lua" "$tmp/wq$round"
 	done
+	# Then a bare handler that answers as POST /work does (Location, the job
+	# as JSON): the part of the gap that is the answer itself, not the queue.
+	"$tmp/bare" 127.0.0.1:18104 answer 2>/dev/null &
+	local answer_pid=$!
+	track $answer_pid
+	curl -s -o /dev/null --retry 20 --retry-delay 0 --retry-connrefused http://127.0.0.1:18104/ || true
+	wrk_run http://127.0.0.1:18104 "$tmp/post.lua" "$tmp/answer"
+	kill $answer_pid 2>/dev/null || true
 	# Then once more with one /events subscriber reading the whole stream.
 	curl -sN http://127.0.0.1:18102/events >/dev/null &
 	local sub_pid=$!
@@ -204,6 +212,11 @@ section_ingest() {
 	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB\n' "bare net/http handler" "$bare_rps" "$(pct "$tmp/bare2" 50)" "$(pct "$tmp/bare2" 99)" "$(rss $bare_pid)"
 	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB, %s goroutines\n' "workqueue -queue 10000, 0s jobs" "$wq_rps" "$(pct "$tmp/wq2" 50)" "$(pct "$tmp/wq2" 99)" "$(rss $wq_pid)" "$(metric http://127.0.0.1:18102 workqueue_goroutines)"
 	target "ingest, wrk: throughput ratio to the bare server" "$(div "$wq_rps" "$bare_rps")" '>=' 0.90
+	local answer_rps
+	answer_rps=$(awk '/^Requests\/sec/ { print $2 }' "$tmp/answer")
+	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s\n' "bare handler answering as POST /work" "$answer_rps" "$(pct "$tmp/answer" 50)" "$(pct "$tmp/answer" 99)"
+	printf '%-62s %6.3f  (the answer alone: Location and the job as JSON)\n' "bare handler with the answer, ratio to the bare one" "$(div "$answer_rps" "$bare_rps")"
+	printf '%-62s %6.3f  (what the queue behind the handler costs)\n' "workqueue, ratio to the bare handler with the answer" "$(div "$wq_rps" "$answer_rps")"
 	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s subscriber %s\n' "workqueue, one /events subscriber" "$sub_rps" "$(pct "$tmp/wqsub" 50)" "$(pct "$tmp/wqsub" 99)" "$sub_state"
 	target "ingest with one /events subscriber, ratio to the bare server" "$(div "$sub_rps" "$bare_rps")" '>=' 0.80
 	target "ingest, wrk: p99 latency ratio to the bare server" "$(div "$(ms "$(pct "$tmp/wq2" 99)")" "$(ms "$(pct "$tmp/bare2" 99)")")" '<=' 1.50
