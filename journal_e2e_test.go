@@ -86,11 +86,11 @@ func TestJournalKill9UnderLoad(t *testing.T) {
 	}
 	const cycles, clients, workers = 20, 8, 4
 	dir := t.TempDir()
-	accepted := map[string]string{} // name → id, answered 201
-	refused := map[string]bool{}    // answered anything else
+	load := newLoadClients(func(n int) string { return fmt.Sprintf("job-%d", n) },
+		func() string { return fmt.Sprintf("%dms", rand.IntN(15)) })
+	load.sent = make(chan struct{}, clients)
+	accepted, refused := load.accepted, load.refused
 	printed := map[string]int{}
-	var mu sync.Mutex // guards the maps while clients run
-	next := 0
 	for cycle := range cycles + 1 {
 		p := startBinary(t, "-journal", dir, "-n", strconv.Itoa(workers), "-queue", "1000")
 		if cycle == cycles { // the last run: let it run what is left, then check
@@ -104,53 +104,19 @@ func TestJournalKill9UnderLoad(t *testing.T) {
 				t.Fatalf("final drain exited %d:\n%s", code, p.stderr)
 			}
 			break
-		} else {
-			var wg sync.WaitGroup
-			stop := make(chan struct{})
-			kill := 20 + rand.IntN(200) // submissions before the kill
-			sent := make(chan struct{}, clients)
-			for range clients {
-				wg.Go(func() {
-					client := &http.Client{Timeout: 5 * time.Second}
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						mu.Lock()
-						next++
-						name := fmt.Sprintf("job-%d", next)
-						mu.Unlock()
-						delay := fmt.Sprintf("%dms", rand.IntN(15))
-						resp, err := client.PostForm(p.url+"/work", url.Values{"name": {name}, "delay": {delay}})
-						if err != nil {
-							continue // no answer: the job may or may not exist
-						}
-						io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						mu.Lock()
-						if resp.StatusCode == http.StatusCreated {
-							accepted[name] = strings.TrimPrefix(resp.Header.Get("Location"), "/work/")
-						} else {
-							refused[name] = true
-						}
-						mu.Unlock()
-						select {
-						case sent <- struct{}{}:
-						default:
-						}
-					}
-				})
-			}
-			for range kill {
-				<-sent
-			}
-			p.signal(t, syscall.SIGKILL)
-			p.wait(t, 10*time.Second)
-			close(stop)
-			wg.Wait()
 		}
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			load.run(p, clients, stop)
+		}()
+		for range 20 + rand.IntN(200) { // submissions answered before the kill
+			<-load.sent
+		}
+		p.kill9(t)
+		close(stop)
+		<-done
 		for _, name := range greetings(t, p.stdout) {
 			printed[name]++
 		}
@@ -169,6 +135,66 @@ func TestJournalKill9UnderLoad(t *testing.T) {
 		t.Errorf("only %d jobs accepted in %d cycles: the load did not run", len(accepted), cycles)
 	}
 	t.Logf("%d accepted, %d refused, %d printed more than once", len(accepted), len(refused), countOver(printed, 1))
+}
+
+// loadClients posts jobs of unique names to a process from several
+// goroutines until told to stop, recording each answer.
+type loadClients struct {
+	name  func(n int) string // the name of the nth job
+	delay func() string      // a job's delay
+	sent  chan struct{}      // if not nil, offered a token, without waiting, after each answer
+
+	mu       sync.Mutex        // guards the fields below
+	next     int               // the number of the next name
+	accepted map[string]string // name → id, answered 201
+	refused  map[string]bool   // answered anything else
+}
+
+// newLoadClients returns loadClients that name the nth job name(n) and give
+// each job the delay delay().
+func newLoadClients(name func(n int) string, delay func() string) *loadClients {
+	return &loadClients{name: name, delay: delay, accepted: map[string]string{}, refused: map[string]bool{}}
+}
+
+// run posts to p from n goroutines until stop is closed, then returns once
+// every one has. A submission with no answer is recorded as neither: its job
+// may or may not exist.
+func (l *loadClients) run(p *proc, n int, stop <-chan struct{}) {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 5 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				l.mu.Lock()
+				l.next++
+				name := l.name(l.next)
+				l.mu.Unlock()
+				resp, err := client.PostForm(p.url+"/work", url.Values{"name": {name}, "delay": {l.delay()}})
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				l.mu.Lock()
+				if resp.StatusCode == http.StatusCreated {
+					l.accepted[name] = strings.TrimPrefix(resp.Header.Get("Location"), "/work/")
+				} else {
+					l.refused[name] = true
+				}
+				l.mu.Unlock()
+				select {
+				case l.sent <- struct{}{}:
+				default:
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // checkRepeats checks that at most max names were printed more than once,

@@ -854,51 +854,6 @@ func compactionTmp(dir string) bool {
 	return false
 }
 
-// loadClients posts jobs of unique 1 KB names to p from n goroutines until
-// stop is closed, recording each answer under mu.
-type loadClients struct {
-	mu       sync.Mutex        // guards the fields below
-	next     int               // the number in the next name
-	accepted map[string]string // name → id, answered 201
-	refused  map[string]bool   // answered anything else
-}
-
-// run posts until stop is closed, then returns once every client has.
-func (l *loadClients) run(p *proc, n int, stop <-chan struct{}) {
-	pad := strings.Repeat("c", 1000)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			client := &http.Client{Timeout: 5 * time.Second}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				l.mu.Lock()
-				l.next++
-				name := fmt.Sprintf("%07d-%s", l.next, pad)
-				l.mu.Unlock()
-				resp, err := client.PostForm(p.url+"/work", url.Values{"name": {name}, "delay": {"0s"}})
-				if err != nil {
-					continue // no answer: the job may or may not exist
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				l.mu.Lock()
-				if resp.StatusCode == http.StatusCreated {
-					l.accepted[name] = strings.TrimPrefix(resp.Header.Get("Location"), "/work/")
-				} else {
-					l.refused[name] = true
-				}
-				l.mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-}
-
 // TestJournalKill9DuringCompaction runs the binary under a load of 1 KB
 // jobs, watches its journal directory for a compaction's temporary file and
 // kills it with SIGKILL as soon as one appears, three times, restarting on
@@ -913,7 +868,9 @@ func TestJournalKill9DuringCompaction(t *testing.T) {
 	const kills, clients, workers = 3, 8, 4
 	dir := t.TempDir()
 	args := []string{"-journal", dir, "-fsync", "never", "-n", strconv.Itoa(workers), "-queue", "100000"}
-	load := &loadClients{accepted: map[string]string{}, refused: map[string]bool{}}
+	pad := strings.Repeat("c", 1000)
+	load := newLoadClients(func(n int) string { return fmt.Sprintf("%07d-%s", n, pad) },
+		func() string { return "0s" })
 	printed := map[string]int{}
 	caught := 0 // kills that left the temporary file behind
 	for kill := range kills {
