@@ -1,0 +1,106 @@
+package main
+
+// The operating system's side of running a command (command.go): its
+// pipes, its process group, and how it ended, in words a user can act on.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+)
+
+// exitError returns nil if the process exited with status 0, else an error
+// saying how it ended: "exit status 3", "killed by SIGKILL".
+func exitError(ps *os.ProcessState) error {
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	switch {
+	case !ok:
+		return errors.New(ps.String())
+	case ws.Signaled():
+		return errors.New("killed by " + signalName(ws.Signal()))
+	case ws.ExitStatus() != 0:
+		return errors.New("exit status " + strconv.Itoa(ws.ExitStatus()))
+	}
+	return nil
+}
+
+// killGroup sends sig to every process of the group that pgid leads. A group
+// with no process left is not an error.
+func killGroup(pgid int, sig syscall.Signal) error {
+	err := syscall.Kill(-pgid, sig)
+	if errors.Is(err, syscall.ESRCH) {
+		return os.ErrProcessDone
+	}
+	return err
+}
+
+// nameReader returns the read end of a pipe that holds name and a newline,
+// then end of file. The write never blocks: the line is at most PIPE_BUF
+// bytes (4 KiB, the least a pipe holds; names are at most maxNameBytes).
+// Neither end is registered with Go's poller: the command reads the pipe,
+// not the server.
+func nameReader(name string) (*os.File, error) {
+	if len(name) >= 4<<10 {
+		return nil, fmt.Errorf("name is %d bytes long; too long for standard input", len(name))
+	}
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	_, err := syscall.Write(p[1], []byte(name+"\n"))
+	syscall.Close(p[1])
+	if err != nil {
+		syscall.Close(p[0])
+		return nil, os.NewSyscallError("write", err)
+	}
+	return os.NewFile(uintptr(p[0]), "|0"), nil
+}
+
+// outputPipe returns a pipe for the command's output. Only its read end is
+// registered with Go's poller, so that closing it ends a Read in progress;
+// the write end is the command's alone.
+func outputPipe() (r, w *os.File, err error) {
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return nil, nil, os.NewSyscallError("pipe2", err)
+	}
+	if err := syscall.SetNonblock(p[0], true); err != nil {
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+		return nil, nil, os.NewSyscallError("fcntl", err)
+	}
+	return os.NewFile(uintptr(p[0]), "|0"), os.NewFile(uintptr(p[1]), "|1"), nil
+}
+
+// startError returns the error for a command that could not be started:
+// "cannot start: PATH: REASON".
+func startError(path string, err error) error {
+	var pe *fs.PathError
+	var ee *exec.Error
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &ee):
+		err = ee.Err
+	}
+	return fmt.Errorf("cannot start: %s: %w", path, err)
+}
+
+// signalName returns the conventional name of sig, such as "SIGTERM".
+func signalName(sig syscall.Signal) string {
+	names := [...]string{
+		syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
+		syscall.SIGILL: "SIGILL", syscall.SIGABRT: "SIGABRT", syscall.SIGBUS: "SIGBUS",
+		syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL", syscall.SIGUSR1: "SIGUSR1",
+		syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2", syscall.SIGPIPE: "SIGPIPE",
+		syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
+	}
+	if int(sig) < len(names) && names[sig] != "" {
+		return names[sig]
+	}
+	return "signal " + strconv.Itoa(int(sig))
+}
