@@ -83,7 +83,7 @@ func TestRetryThenDone(t *testing.T) {
 		close(f.g.open)
 		synctest.Wait()
 
-		time.Sleep(retryAt[0].Sub(time.Now())) // the second attempt fails too
+		time.Sleep(time.Until(retryAt[0])) // the second attempt fails too
 		synctest.Wait()
 		j = ts.getJob(t, id)
 		if j.State != "queued" || j.Attempts != 2 || j.RetryAt.IsZero() || j.Error != "attempt 2 failed" {
