@@ -31,6 +31,15 @@ type proc struct {
 // until it listens. The process is killed when the test ends, if still alive.
 func startBinary(t *testing.T, args ...string) *proc {
 	t.Helper()
+	p := spawn(t, args...)
+	p.url = waitListening(t, p.stderr, p.exited)
+	return p
+}
+
+// spawn starts the workqueue binary with args on a free loopback port, its
+// output captured, and kills it when the test ends if it is still alive.
+func spawn(t *testing.T, args ...string) *proc {
+	t.Helper()
 	p := &proc{stdout: new(syncBuffer), stderr: new(syncBuffer), exited: make(chan error, 1)}
 	p.cmd = exec.Command(binary, append([]string{"-http", "127.0.0.1:0"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -42,7 +51,6 @@ func startBinary(t *testing.T, args ...string) *proc {
 		p.cmd.Process.Kill()
 		<-p.exited
 	})
-	p.url = waitListening(t, p.stderr, p.exited)
 	return p
 }
 

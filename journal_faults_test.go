@@ -296,18 +296,7 @@ func maxKey[V any](m map[uint64]V) uint64 {
 // exit status in code. A process still running is killed when the test ends.
 func launch(t *testing.T, args ...string) (running *proc, code int, stderr string) {
 	t.Helper()
-	p := &proc{stdout: new(syncBuffer), stderr: new(syncBuffer), exited: make(chan error, 1)}
-	p.cmd = exec.Command(binary, append([]string{"-http", "127.0.0.1:0"}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		err := <-p.exited
-		p.exited <- err
-	})
+	p := spawn(t, args...)
 	addrRE := regexp.MustCompile(`msg=listening addr=(\S+)`)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
