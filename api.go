@@ -33,7 +33,20 @@ func (s *server) routes(c *Collector) http.Handler {
 		closeUnread(w, r)
 		writeError(w, http.StatusNotFound, "no such endpoint: "+quote(r.URL.Path)+" (see GET or POST /work, GET or DELETE /work/{id}, GET or PUT /workers, GET /events, GET /healthz, GET /metrics)")
 	})
-	return crossOrigin(canonicalPaths(mux))
+	return crossOrigin(canonicalPaths(collectFirst(c, mux)))
+}
+
+// collectFirst hands POST /work, nearly every request of a busy server,
+// straight to the Collector, sparing it the mux's pattern matching, and
+// every other request to mux (which routes POST /work the same way).
+func collectFirst(c *Collector, mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/work" {
+			c.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // getJob handles GET /work/{id}, waiting first for ?wait=D.

@@ -55,8 +55,10 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	seq := c.lastID.Add(1)
+	// One string for both: the job's URL path, and its ID at the end of it.
+	location := string(strconv.AppendUint(append(make([]byte, 0, 32), "/work/"...), seq, 10))
 	req := &WorkRequest{
-		ID:         strconv.FormatUint(seq, 10),
+		ID:         location[len("/work/"):],
 		seq:        seq,
 		Name:       name,
 		Delay:      delay,
@@ -79,7 +81,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.log.Debug("job accepted", "id", req.ID, "name", req.Name, "delay", req.Delay)
 	}
 	key.bind()
-	w.Header()["Location"] = []string{"/work/" + req.ID}
+	w.Header()["Location"] = []string{location}
 	writeJob(w, http.StatusCreated, req)
 }
 

@@ -20,13 +20,17 @@ type Event struct {
 	ID   uint64 // 1, 2, ... in the order published; 0 for stats
 	Kind string // the SSE event type: "job" or "stats"
 	Data []byte // one JSON value, never changed once published; nil for a job event from PublishJob
-	job  job    // a job event from PublishJob: turned into JSON only when it is sent, if ever
+	// A job event from PublishJob: the job and its state when published,
+	// turned into JSON only when it is sent, if ever.
+	job   *WorkRequest
+	state jobState
 }
 
 // AppendData appends ev's data, one JSON value on one line, to b.
 func (ev *Event) AppendData(b []byte) []byte {
-	if ev.Data == nil && ev.job.ID != "" {
-		b = ev.job.appendJSON(b)
+	if ev.job != nil {
+		j := ev.job.view(ev.state)
+		b = j.appendJSON(b)
 		return b[:len(b)-1] // without appendJSON's newline
 	}
 	return append(b, ev.Data...)
@@ -105,7 +109,7 @@ func (e *Events) PublishJob(r *WorkRequest) {
 		return
 	}
 	e.mu.Lock()
-	e.publishLocked(Event{Kind: "job", job: r.snapshot()})
+	e.publishLocked(Event{Kind: "job", job: r, state: r.now()})
 	e.mu.Unlock()
 }
 
@@ -122,9 +126,9 @@ func (e *Events) Enqueue(r *WorkRequest, push func(*WorkRequest) error) error {
 	if err := push(r); err != nil {
 		return err
 	}
-	j := r.snapshot()
-	j.State, j.Worker, j.StartedAt, j.FinishedAt = Queued.String(), 0, time.Time{}, time.Time{} // as it was pushed
-	e.publishLocked(Event{Kind: "job", job: j})
+	st := r.now()
+	st.state, st.worker, st.startedAt, st.finishedAt = Queued, 0, 0, 0 // as it was pushed
+	e.publishLocked(Event{Kind: "job", job: r, state: st})
 	return nil
 }
 

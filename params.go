@@ -60,12 +60,7 @@ func parseWork(w http.ResponseWriter, r *http.Request, maxDelay time.Duration) (
 	}
 	var p params
 	if r.URL.RawQuery != "" {
-		query, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			// url's errors quote at most 3 bytes of the input.
-			return "", 0, unread(badRequest("the query string is malformed: %v", err))
-		}
-		if err := p.take(query, "the query"); err != nil {
+		if err := p.takeForm(r.URL.RawQuery, "the query", "the query string"); err != nil {
 			return "", 0, unread(err)
 		}
 	}
@@ -127,6 +122,52 @@ func (p *params) take(values url.Values, where string) error {
 	return nil
 }
 
+// takeForm sets p's parameters from s, a query string or a URL-encoded form
+// body, parsed as url.ParseQuery does, refusing a parameter given more than
+// once (see take). what names s in the error for a malformed s. A plain s,
+// with no escapes, no '+', no ';' and a few pairs (nearly every POST /work),
+// is read in place: url.ParseQuery would make the same of it, and a map.
+func (p *params) takeForm(s, where, what string) error {
+	if !plainForm(s) {
+		values, err := url.ParseQuery(s)
+		if err != nil {
+			// url's errors quote at most 3 bytes of the input.
+			return badRequest("%s is malformed: %v", what, err)
+		}
+		return p.take(values, where)
+	}
+	var name, delay int // how many times each is given
+	for s != "" {
+		var pair string
+		pair, s, _ = strings.Cut(s, "&")
+		key, value, _ := strings.Cut(pair, "=")
+		switch key {
+		case "name":
+			if name++; name == 1 {
+				p.name = value
+			}
+		case "delay":
+			if delay++; delay == 1 {
+				p.delay = value
+			}
+		}
+	}
+	switch {
+	case name > 1:
+		return badRequest("name is given %d times in %s; give it once", name, where)
+	case delay > 1:
+		return badRequest("delay is given %d times in %s; give it once", delay, where)
+	}
+	return nil
+}
+
+// plainForm reports whether url.ParseQuery would read s as it is: no
+// escapes or '+' to decode, no ';' to refuse, and far fewer pairs than its
+// limit (GODEBUG urlmaxqueryparams, 10,000 by default).
+func plainForm(s string) bool {
+	return !strings.ContainsAny(s, "%+;") && strings.Count(s, "&") < 16
+}
+
 // readBody overrides p with the parameters given in r's body, if it has
 // one. A request without a body is judged by its query alone, whatever its
 // Content-Type says.
@@ -162,7 +203,7 @@ func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch mediaType {
 	case formType:
-		return p.readForm(r.Body)
+		return p.readForm(r.Body, r.ContentLength)
 	case multipartType:
 		return p.readMultipart(r)
 	}
@@ -188,19 +229,15 @@ func errUnsupported(contentType string) error {
 // readForm takes the parameters from a URL-encoded form body. A body that
 // looks like a JSON object is refused with a hint: it is what curl -d sends
 // when given JSON, and read as a form it would hold no parameter at all.
-func (p *params) readForm(body io.Reader) error {
-	b, err := readAll(body)
+func (p *params) readForm(body io.Reader, length int64) error {
+	b, err := readBody(body, length)
 	if err != nil {
 		return err
 	}
 	if t := bytes.TrimLeft(bytes.TrimPrefix(b, []byte(utf8BOM)), " \t\r\n"); len(t) > 0 && t[0] == '{' {
 		return badRequest("the body looks like a JSON object but was sent as a form (Content-Type: %s): send Content-Type: application/json, as with curl --json", formType)
 	}
-	values, err := url.ParseQuery(string(b))
-	if err != nil {
-		return badRequest("the form body is malformed: %v", err)
-	}
-	return p.take(values, "the form body")
+	return p.takeForm(string(b), "the form body", "the form body")
 }
 
 // readMultipart takes the parameters from r's multipart form body.
@@ -218,16 +255,30 @@ func (p *params) readMultipart(r *http.Request) error {
 	return p.take(r.MultipartForm.Value, "the form body")
 }
 
+// readBody reads a whole body of length bytes (from Content-Length, at most
+// maxBodyBytes), or of unknown length if length < 0.
+func readBody(body io.Reader, length int64) ([]byte, error) {
+	if length < 0 {
+		return readAll(body)
+	}
+	b := make([]byte, length)
+	if _, err := io.ReadFull(body, b); err != nil {
+		return nil, badRequest("could not read the body: %s", clip(err.Error()))
+	}
+	return b, nil
+}
+
 // readAll reads a whole body, at most maxBodyBytes long.
 func readAll(body io.Reader) ([]byte, error) {
 	b, err := io.ReadAll(body)
 	switch {
+	case err == nil:
+		return b, nil
 	case tooLarge(err):
 		return nil, errTooLarge()
-	case err != nil:
+	default:
 		return nil, badRequest("could not read the body: %s", clip(err.Error()))
 	}
-	return b, nil
 }
 
 func tooLarge(err error) bool {

@@ -14,7 +14,7 @@ import (
 // Redirect to the cleaned path, but with a JSON body saying so: without it
 // the mux answers an empty body. 307 keeps the method and body, so a client
 // that follows it submits its job once, at the right path.
-func canonicalPaths(mux *http.ServeMux) http.Handler {
+func canonicalPaths(mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.EscapedPath()
 		if r.Method == http.MethodConnect || !needsCleaning(p) {

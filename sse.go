@@ -150,8 +150,9 @@ func appendEvent(b []byte, ev Event) []byte {
 		b = append(strconv.AppendUint(append(b, "id: "...), ev.ID, 10), '\n')
 	}
 	b = append(append(append(b, "event: "...), ev.Kind...), '\n')
-	if ev.Data == nil && ev.job.ID != "" {
-		return append(ev.job.appendJSON(append(b, "data: "...)), '\n') // one line: JSON escapes newlines
+	if ev.job != nil {
+		j := ev.job.view(ev.state)
+		return append(j.appendJSON(append(b, "data: "...)), '\n') // one line: JSON escapes newlines
 	}
 	data := ev.Data
 	for {

@@ -215,32 +215,71 @@ type job struct {
 }
 
 // snapshot returns a consistent copy of r for the API.
-func (r *WorkRequest) snapshot() job {
+func (r *WorkRequest) snapshot() job { return r.view(r.now()) }
+
+// jobState is the part of a WorkRequest that changes, copied at one
+// instant: what a job event keeps of its job, a third of a job's size. Times
+// are Unix nanoseconds, 0 when unset.
+type jobState struct {
+	state                          State
+	truncated                      bool
+	worker, attempts               int32
+	startedAt, finishedAt, retryAt int64
+	err, output                    string
+}
+
+// now returns r's state as it is now.
+func (r *WorkRequest) now() jobState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return jobState{
+		state:      r.state,
+		truncated:  r.truncated,
+		worker:     int32(r.worker),
+		attempts:   int32(r.attempts),
+		startedAt:  unixNano(r.startedAt),
+		finishedAt: unixNano(r.finishedAt),
+		retryAt:    unixNano(r.retryAt),
+		err:        r.err,
+		output:     r.output,
+	}
+}
+
+// view returns r as the API shows it in state st.
+func (r *WorkRequest) view(st jobState) job {
 	j := job{
 		ID:         r.ID,
 		Name:       r.Name,
 		Delay:      r.Delay.String(),
-		State:      r.state.String(),
-		Worker:     r.worker,
+		State:      st.state.String(),
+		Worker:     int(st.worker),
 		EnqueuedAt: r.EnqueuedAt.UTC(),
-		Error:      r.err,
-		Attempts:   r.attempts,
-		Truncated:  r.truncated,
+		StartedAt:  utc(st.startedAt),
+		FinishedAt: utc(st.finishedAt),
+		Error:      st.err,
+		Attempts:   int(st.attempts),
+		RetryAt:    utc(st.retryAt),
+		Truncated:  st.truncated,
 	}
-	if !r.retryAt.IsZero() {
-		j.RetryAt = r.retryAt.UTC()
-	}
-	if r.output != "" || r.truncated {
-		o := r.output
+	if st.output != "" || st.truncated {
+		o := st.output
 		j.Output = &o
 	}
-	if !r.startedAt.IsZero() {
-		j.StartedAt = r.startedAt.UTC()
-	}
-	if !r.finishedAt.IsZero() {
-		j.FinishedAt = r.finishedAt.UTC()
-	}
 	return j
+}
+
+// unixNano returns t in Unix nanoseconds, or 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// utc returns the time n Unix nanoseconds, in UTC, or the zero time for 0.
+func utc(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
 }
