@@ -341,8 +341,9 @@ func TestEventsCloseEndsStreams(t *testing.T) {
 // synctest bubble, where no real connection can be.
 type streamRecorder struct {
 	header http.Header
-	mu     sync.Mutex // guards b
+	mu     sync.Mutex // guards b and writes
 	b      bytes.Buffer
+	writes int // Write calls
 }
 
 func (s *streamRecorder) Header() http.Header { return s.header }
@@ -352,7 +353,15 @@ func (s *streamRecorder) Flush()              {}
 func (s *streamRecorder) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.writes++
 	return s.b.Write(p)
+}
+
+// Writes returns how many Write calls the stream made.
+func (s *streamRecorder) Writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
 }
 
 func (s *streamRecorder) String() string {
@@ -389,6 +398,35 @@ func TestEventsKeepAlive(t *testing.T) {
 		synctest.Wait()
 		if got := strings.Count(rec.String(), ": keep-alive\n\n"); got != 1 {
 			t.Fatalf("after %v: %d keep-alive comments, want 1 in %q", keepAliveEvery, got, rec.String())
+		}
+	})
+}
+
+// TestEventsLinger checks that a burst of job events goes out in one write:
+// the stream waits lingerFor after the first before it writes.
+func TestEventsLinger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := NewEvents(nil)
+		rec, stop := serveInBubble(hub)
+		defer stop()
+		synctest.Wait()
+		before := rec.Writes() // the stream's opening
+		r := &WorkRequest{ID: "1", Name: "Alice", EnqueuedAt: time.Now()}
+		hub.PublishJob(r)
+		synctest.Wait()
+		if got := rec.Writes(); got != before {
+			t.Fatalf("the first event of a burst was written at once (%d writes, want %d): the stream did not wait for the rest", got, before)
+		}
+		for range 99 {
+			hub.PublishJob(r)
+		}
+		time.Sleep(lingerFor)
+		synctest.Wait()
+		if got := strings.Count(rec.String(), "event: job\n"); got != 100 {
+			t.Fatalf("after %v: %d job events written, want 100", lingerFor, got)
+		}
+		if got := rec.Writes() - before; got != 1 {
+			t.Errorf("100 job events published in a burst went out in %d writes, want 1", got)
 		}
 	})
 }

@@ -16,6 +16,15 @@ const kickGrace = time.Second
 // batchBytes is about how much of a stream is written with one flush.
 const batchBytes = 32 << 10
 
+// lingerFor is how long a stream waits after an event for more to gather,
+// when fewer than lingerBelow are waiting, before it writes them: a busy
+// server's events then go out a few hundred to a write, not one or two,
+// for a delay a person watching cannot see.
+const (
+	lingerFor   = 5 * time.Millisecond
+	lingerBelow = 64
+)
+
 // ServeHTTP handles GET /events: a stream of server-sent events in the
 // format of the WHATWG HTML standard, section "Server-sent events" (9.2):
 // "id:" (job events only), "event: job" or "event: stats", one "data:" line
@@ -83,6 +92,8 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (e *Events) stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sub *Subscription, b []byte) {
 	keepAlive := time.NewTicker(keepAliveEvery)
 	defer keepAlive.Stop()
+	linger := time.NewTimer(lingerFor)
+	defer linger.Stop()
 	for {
 		select {
 		case ev, ok := <-sub.c:
@@ -92,6 +103,16 @@ func (e *Events) stream(w http.ResponseWriter, r *http.Request, rc *http.Respons
 			}
 			if !ok {
 				return
+			}
+			if ev.job != nil && len(sub.c) < lingerBelow {
+				// Let the job events that follow gather, and go out with
+				// this one in one write: a busy server publishes in bursts.
+				linger.Reset(lingerFor)
+				select {
+				case <-linger.C:
+				case <-r.Context().Done():
+					return
+				}
 			}
 			b, ok = appendBatch(appendEvent(b[:0], ev), sub.c)
 			if send(w, rc, b) != nil || !ok {
