@@ -62,6 +62,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		seq:        seq,
 		Name:       name,
 		Delay:      delay,
+		delay:      delay.String(),
 		EnqueuedAt: time.Now(),
 	}
 	key.hold(req)

@@ -52,6 +52,7 @@ type WorkRequest struct {
 	Delay      time.Duration
 	EnqueuedAt time.Time
 	key        string // the Idempotency-Key it was accepted with, or ""
+	delay      string // Delay as the API shows it, such as "1.5s", if made when r was (see delayText)
 
 	mu         sync.Mutex // guards the fields below
 	queue      *WorkQueue // counts r as waiting, while it does; else nil
@@ -250,7 +251,7 @@ func (r *WorkRequest) view(st jobState) job {
 	j := job{
 		ID:         r.ID,
 		Name:       r.Name,
-		Delay:      r.Delay.String(),
+		Delay:      r.delayText(),
 		State:      st.state.String(),
 		Worker:     int(st.worker),
 		EnqueuedAt: r.EnqueuedAt.UTC(),
@@ -266,6 +267,15 @@ func (r *WorkRequest) view(st jobState) job {
 		j.Output = &o
 	}
 	return j
+}
+
+// delayText returns r's delay as the API shows it: made once, when r was,
+// rather than for every answer and event that shows r.
+func (r *WorkRequest) delayText() string {
+	if r.delay != "" {
+		return r.delay
+	}
+	return r.Delay.String()
 }
 
 // unixNano returns t in Unix nanoseconds, or 0 for the zero time.
