@@ -22,7 +22,11 @@
 # Environment: BENCH_ONLY (default all) the sections to run, by name, space
 # separated; BENCH_RUNS (default 5) rounds of the Go benchmarks, of which the
 # median ratio counts; BENCH_TIME (default 1s) per benchmark; WRK_TIME
-# (default 10s) per wrk or loadgen run; EXEC_JOBS (default 5000) jobs per
+# (default 5s) per wrk or loadgen run; WRK_ROUNDS (default 5) rounds of the
+# ingest and durable sections, each running the server and its baseline
+# one after the other, of which the median ratio counts (a ratio of two runs
+# seconds apart, so that the drift of a shared machine hits both alike);
+# EXEC_JOBS (default 5000) jobs per
 # round of the commands section; BENCH_BIN (default: built from this tree) a
 # workqueue binary to drive instead. It exits 0 whether or not the targets are
 # met: it reports. Ports used: 18100-18199 on 127.0.0.1.
@@ -31,7 +35,8 @@ cd "$(dirname "$0")/.."
 
 runs=${BENCH_RUNS:-5}
 benchtime=${BENCH_TIME:-1s}
-wrktime=${WRK_TIME:-10s}
+wrktime=${WRK_TIME:-5s}
+wrkrounds=${WRK_ROUNDS:-5}
 only=${BENCH_ONLY:-go ingest flood durable beanstalkd replay commands}
 exec_jobs=${EXEC_JOBS:-5000}
 tmp=$(mktemp -d)
@@ -171,56 +176,59 @@ section_go() {
 	echo "ratios per round: ingest $(paste -sd' ' "$tmp/ingest"); dispatch $(paste -sd' ' "$tmp/dispatch"); scheduling $(paste -sd' ' "$tmp/schedule")"
 }
 
-# section_ingest compares the binary's in-memory ingest with the bare server.
+# section_ingest compares the binary's in-memory ingest with the bare server,
+# round by round: the bare server, workqueue, the bare server sending
+# workqueue's answer, and workqueue with one /events subscriber.
 section_ingest() {
-	echo "== in-memory ingest: wrk -t2 -c64 -d$wrktime, POST /work with 0s jobs, -queue 10000, client and server on this machine"
+	echo "== in-memory ingest: $wrkrounds rounds of wrk -t2 -c64 -d$wrktime against each server in turn, POST /work with 0s jobs, -queue 10000, client and server on this machine"
 	command -v wrk >/dev/null || { skip ingest "wrk is not installed (apt-get install wrk)"; return 0; }
 	"$tmp/bare" 127.0.0.1:18101 2>/dev/null &
 	local bare_pid=$!
 	track $bare_pid
+	# Then a bare handler that answers as POST /work does (Location, the job
+	# as JSON): the part of the gap that is the answer itself, not the queue.
+	"$tmp/bare" 127.0.0.1:18104 answer 2>/dev/null &
+	track $!
 	# -queue 10000, as users run it: at the default -queue 100 about 10 % of
 	# a 0 s flood is refused (bursts of 64 connections overflow 100 slots),
 	# and the ratio then counts cheap 503s as throughput (issue 9).
 	start_wq 18102 ingest -queue 10000 || { echo "ingest: workqueue would not start: $(why ingest)"; return 1; }
 	curl -s -o /dev/null --retry 20 --retry-delay 0 --retry-connrefused http://127.0.0.1:18101/ || true
-	# Alternate the two servers, twice, so drift in the machine hits both.
-	for round in 1 2; do
+	curl -s -o /dev/null --retry 20 --retry-delay 0 --retry-connrefused http://127.0.0.1:18104/ || true
+	local round sub_pid sub_state="still connected at the end of every round: it kept up" b w a v
+	for round in $(seq 1 "$wrkrounds"); do
 		wrk_run http://127.0.0.1:18101 "$tmp/post.lua" "$tmp/bare$round"
 		wrk_run http://127.0.0.1:18102 "$tmp/post.lua" "$tmp/wq$round"
+		wrk_run http://127.0.0.1:18104 "$tmp/post.lua" "$tmp/answer$round"
+		# One /events subscriber reading the whole stream.
+		curl -sN http://127.0.0.1:18102/events >/dev/null &
+		sub_pid=$!
+		track $sub_pid
+		wrk_run http://127.0.0.1:18102 "$tmp/post.lua" "$tmp/wqsub$round"
+		kill -0 $sub_pid 2>/dev/null || sub_state="DROPPED for falling behind in round $round: the figure is not the target's"
+		kill $sub_pid 2>/dev/null || true
+		b=$(rps "$tmp/bare$round") w=$(rps "$tmp/wq$round") a=$(rps "$tmp/answer$round") v=$(rps "$tmp/wqsub$round")
+		echo "$b $w $a $v $(ms "$(pct "$tmp/bare$round" 99)") $(ms "$(pct "$tmp/wq$round" 99)")" >>"$tmp/ingest.rounds"
+		printf '  round %d: bare %6.0f, workqueue %6.0f, bare with the answer %6.0f, workqueue with a subscriber %6.0f req/s\n' "$round" "$b" "$w" "$a" "$v"
 	done
-	# Then a bare handler that answers as POST /work does (Location, the job
-	# as JSON): the part of the gap that is the answer itself, not the queue.
-	"$tmp/bare" 127.0.0.1:18104 answer 2>/dev/null &
-	local answer_pid=$!
-	track $answer_pid
-	curl -s -o /dev/null --retry 20 --retry-delay 0 --retry-connrefused http://127.0.0.1:18104/ || true
-	wrk_run http://127.0.0.1:18104 "$tmp/post.lua" "$tmp/answer"
-	kill $answer_pid 2>/dev/null || true
-	# Then once more with one /events subscriber reading the whole stream.
-	curl -sN http://127.0.0.1:18102/events >/dev/null &
-	local sub_pid=$!
-	track $sub_pid
-	wrk_run http://127.0.0.1:18102 "$tmp/post.lua" "$tmp/wqsub"
-	local sub_state="still connected at the end: it kept up"
-	kill -0 $sub_pid 2>/dev/null || sub_state="DROPPED for falling behind: the figure is not the target's"
-	kill $sub_pid 2>/dev/null || true
-	local bare_rps wq_rps refused sub_rps
-	sub_rps=$(awk '/^Requests\/sec/ { print $2 }' "$tmp/wqsub")
-	bare_rps=$(cat "$tmp/bare1" "$tmp/bare2" | awk '/^Requests\/sec/ { s += $2 } END { print s / 2 }')
-	wq_rps=$(cat "$tmp/wq1" "$tmp/wq2" | awk '/^Requests\/sec/ { s += $2 } END { print s / 2 }')
+	# medcol EXPR: the median over the rounds of EXPR, an awk expression of
+	# the round's columns ($1 bare, $2 workqueue, $3 answer, $4 subscriber,
+	# $5 and $6 the p99s of bare and workqueue, ms).
+	medcol() { awk "{ print ($1) }" "$tmp/ingest.rounds" | median; }
+	local refused
 	refused=$(full503 http://127.0.0.1:18102)
-	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB\n' "bare net/http handler" "$bare_rps" "$(pct "$tmp/bare2" 50)" "$(pct "$tmp/bare2" 99)" "$(rss $bare_pid)"
-	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB, %s goroutines\n' "workqueue -queue 10000, 0s jobs" "$wq_rps" "$(pct "$tmp/wq2" 50)" "$(pct "$tmp/wq2" 99)" "$(rss $wq_pid)" "$(metric http://127.0.0.1:18102 workqueue_goroutines)"
-	target "ingest, wrk: throughput ratio to the bare server" "$(div "$wq_rps" "$bare_rps")" '>=' 0.90
-	local answer_rps
-	answer_rps=$(awk '/^Requests\/sec/ { print $2 }' "$tmp/answer")
-	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s\n' "bare handler answering as POST /work" "$answer_rps" "$(pct "$tmp/answer" 50)" "$(pct "$tmp/answer" 99)"
-	printf '%-62s %6.3f  (the answer alone: Location and the job as JSON)\n' "bare handler with the answer, ratio to the bare one" "$(div "$answer_rps" "$bare_rps")"
-	printf '%-62s %6.3f  (what the queue behind the handler costs)\n' "workqueue, ratio to the bare handler with the answer" "$(div "$wq_rps" "$answer_rps")"
-	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s subscriber %s\n' "workqueue, one /events subscriber" "$sub_rps" "$(pct "$tmp/wqsub" 50)" "$(pct "$tmp/wqsub" 99)" "$sub_state"
-	target "ingest with one /events subscriber, ratio to the bare server" "$(div "$sub_rps" "$bare_rps")" '>=' 0.80
-	target "ingest, wrk: p99 latency ratio to the bare server" "$(div "$(ms "$(pct "$tmp/wq2" 99)")" "$(ms "$(pct "$tmp/bare2" 99)")")" '<=' 1.50
-	echo "refused with 503 (queue full): $refused (must be 0 for the ratio to mean anything); non-2xx answers seen by wrk: $(($(non2xx "$tmp/wq1") + $(non2xx "$tmp/wq2")))"
+	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB\n' "bare net/http handler (median)" "$(medcol '$1')" "$(pct "$tmp/bare1" 50)" "$(pct "$tmp/bare1" 99)" "$(rss $bare_pid)"
+	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB, %s goroutines\n' "workqueue -queue 10000, 0s jobs (median)" "$(medcol '$2')" "$(pct "$tmp/wq1" 50)" "$(pct "$tmp/wq1" 99)" "$(rss $wq_pid)" "$(metric http://127.0.0.1:18102 workqueue_goroutines)"
+	target "ingest, wrk: throughput ratio to the bare server" "$(medcol '$2 / $1')" '>=' 0.90
+	printf '%-62s %6.3f  (the answer alone: Location and the job as JSON)\n' "bare handler with the answer, ratio to the bare one" "$(medcol '$3 / $1')"
+	printf '%-62s %6.3f  (what the queue behind the handler costs)\n' "workqueue, ratio to the bare handler with the answer" "$(medcol '$2 / $3')"
+	echo "one /events subscriber: $sub_state"
+	target "ingest with one /events subscriber, ratio to the bare server" "$(medcol '$4 / $1')" '>=' 0.80
+	target "ingest, wrk: p99 latency ratio to the bare server" "$(medcol '$6 / $5')" '<=' 1.50
+	echo "ratios per round (workqueue / bare): $(awk '{ printf "%.3f ", $2 / $1 }' "$tmp/ingest.rounds"); with a subscriber: $(awk '{ printf "%.3f ", $4 / $1 }' "$tmp/ingest.rounds")"
+	local non2xx=0
+	for round in $(seq 1 "$wrkrounds"); do non2xx=$((non2xx + $(non2xx "$tmp/wq$round") + $(non2xx "$tmp/wqsub$round"))); done
+	echo "refused with 503 (queue full): $refused (must be 0 for the ratio to mean anything); non-2xx answers seen by wrk: $non2xx"
 	[ "$refused" = 0 ] || echo "ingest: WARNING: $refused submissions were refused: the ratio counts cheap 503s"
 }
 
@@ -267,32 +275,35 @@ section_flood() {
 # section_durable compares ingest with -journal -fsync always to ingest
 # without the journal (issue 9: ≥ 0.60×).
 section_durable() {
-	echo "== durable ingest: wrk -t2 -c64 -d$wrktime, 0s jobs, -queue 10000, -journal -fsync always vs no journal"
+	echo "== durable ingest: $wrkrounds rounds of wrk -t2 -c64 -d$wrktime against each server in turn, 0s jobs, -queue 10000, -journal -fsync always vs no journal"
 	command -v wrk >/dev/null || { skip durable "wrk is not installed (apt-get install wrk)"; return 0; }
 	supports -journal "$tmp/probe" -fsync always || { skip durable "this workqueue has no -journal/-fsync flags yet (issue 9)"; return 0; }
-	local j=http://127.0.0.1:18111 m=http://127.0.0.1:18112 jpid
+	local j=http://127.0.0.1:18111 m=http://127.0.0.1:18112 jpid round f0 a0 s0 d r
 	start_wq 18111 durable -queue 10000 -journal "$tmp/journal-durable" -fsync always || { echo "durable: workqueue would not start: $(why durable)"; return 1; }
 	jpid=$wq_pid
 	start_wq 18112 durable-mem -queue 10000 || { echo "durable: workqueue would not start: $(why durable-mem)"; return 1; }
-	for round in 1 2; do
-		local f0 a0
+	for round in $(seq 1 "$wrkrounds"); do
 		f0=$(metric $j workqueue_journal_fsync_seconds_count)
+		s0=$(metric $j workqueue_journal_fsync_seconds_sum)
 		a0=$(metric $j workqueue_jobs_accepted_total)
 		wrk_run $j "$tmp/post.lua" "$tmp/durable$round"
 		echo "$(awk -v a="$(metric $j workqueue_journal_fsync_seconds_count)" -v b="${f0:-0}" 'BEGIN { print a - b }')" \
 			"$(awk -v a="$(metric $j workqueue_jobs_accepted_total)" -v b="$a0" 'BEGIN { print a - b }')" \
-			"$(wrk_secs "$tmp/durable$round")" >>"$tmp/durable.fsyncs"
+			"$(wrk_secs "$tmp/durable$round")" \
+			"$(awk -v a="$(metric $j workqueue_journal_fsync_seconds_sum)" -v b="${s0:-0}" 'BEGIN { print a - b }')" >>"$tmp/durable.fsyncs"
 		wrk_run $m "$tmp/post.lua" "$tmp/durable-mem$round"
+		d=$(rps "$tmp/durable$round") r=$(rps "$tmp/durable-mem$round")
+		echo "$d $r" >>"$tmp/durable.rounds"
+		printf '  round %d: -journal -fsync always %6.0f, no journal %6.0f req/s: %.3f\n' "$round" "$d" "$r" "$(div "$d" "$r")"
 	done
-	local d_rps m_rps fsyncs jobs secs
-	d_rps=$(cat "$tmp/durable1" "$tmp/durable2" | awk '/^Requests\/sec/ { s += $2 } END { print s / 2 }')
-	m_rps=$(cat "$tmp/durable-mem1" "$tmp/durable-mem2" | awk '/^Requests\/sec/ { s += $2 } END { print s / 2 }')
-	read -r fsyncs jobs secs < <(awk '{ f += $1; j += $2; s += $3 } END { print f, j, s }' "$tmp/durable.fsyncs")
-	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB\n' "workqueue, no journal" "$m_rps" "$(pct "$tmp/durable-mem2" 50)" "$(pct "$tmp/durable-mem2" 99)" "$(rss $wq_pid)"
-	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB\n' "workqueue -journal -fsync always" "$d_rps" "$(pct "$tmp/durable2" 50)" "$(pct "$tmp/durable2" 99)" "$(rss $jpid)"
-	target "durable ingest: throughput ratio to no journal" "$(div "$d_rps" "$m_rps")" '>=' 0.60
+	local fsyncs jobs secs fsync_secs
+	read -r fsyncs jobs secs fsync_secs < <(awk '{ f += $1; j += $2; s += $3; t += $4 } END { print f, j, s, t }' "$tmp/durable.fsyncs")
+	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB\n' "workqueue, no journal (median)" "$(awk '{ print $2 }' "$tmp/durable.rounds" | median)" "$(pct "$tmp/durable-mem1" 50)" "$(pct "$tmp/durable-mem1" 99)" "$(rss $wq_pid)"
+	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB\n' "workqueue -journal -fsync always (median)" "$(awk '{ print $1 }' "$tmp/durable.rounds" | median)" "$(pct "$tmp/durable1" 50)" "$(pct "$tmp/durable1" 99)" "$(rss $jpid)"
+	target "durable ingest: throughput ratio to no journal" "$(awk '{ print $1 / $2 }' "$tmp/durable.rounds" | median)" '>=' 0.60
 	printf '%-62s %6.0f  (%s fsyncs in %s s of wrk)\n' "fsyncs per second (workqueue_journal_fsync_seconds_count)" "$(div "$fsyncs" "$secs")" "$fsyncs" "$secs"
 	printf '%-62s %6.1f  (%s jobs accepted: group commit)\n' "jobs per fsync" "$(div "$jobs" "$fsyncs")" "$jobs"
+	printf '%-62s %6.2f  (this disk, now: durable throughput is about jobs per fsync / this)\n' "mean fsync, ms (workqueue_journal_fsync_seconds)" "$(div "$(awk -v t="$fsync_secs" 'BEGIN { print t * 1000 }')" "$fsyncs")"
 	printf '%-62s %s B, %s compactions\n' "journal on disk after the runs" "$(metric $j workqueue_journal_bytes)" "$(metric $j workqueue_journal_compactions_total)"
 	local r1 r2
 	r1=$(full503 $j)
