@@ -151,8 +151,9 @@ func TestEventsResume(t *testing.T) {
 			for i := range tt.published {
 				hub.Publish("job", []byte(strconv.Itoa(i+1)))
 			}
-			missed, last, complete, sub := hub.Subscribe(tt.last, true, nil)
+			last, complete, sub := hub.Subscribe(tt.last, true, nil)
 			defer hub.Unsubscribe(sub)
+			missed := takeAll(hub, sub)
 			if last != uint64(tt.published) {
 				t.Errorf("last = %d, want %d", last, tt.published)
 			}
@@ -166,6 +167,17 @@ func TestEventsResume(t *testing.T) {
 			}
 		})
 	}
+}
+
+// takeAll returns every job event sub has pending, oldest first.
+func takeAll(hub *Events, sub *Subscription) []Event {
+	var all []Event
+	buf := make([]Event, 0, takeMax)
+	for more := true; more; {
+		buf, _, more = hub.Take(sub, buf[:0])
+		all = append(all, buf...)
+	}
+	return all
 }
 
 func TestEventsResumeOverHTTP(t *testing.T) {
@@ -511,13 +523,24 @@ func BenchmarkPublishJobNoSubscriber(b *testing.B) {
 func BenchmarkPublishOneSubscriber(b *testing.B) {
 	hub := NewEvents(nil)
 	defer hub.Close()
-	_, _, _, sub := hub.Subscribe(0, false, nil)
+	_, _, sub := hub.Subscribe(0, false, nil)
 	caughtUp := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for ev := range sub.C() {
-			if ev.ID%128 == 0 {
-				caughtUp <- struct{}{}
+		evs := make([]Event, 0, takeMax)
+		for {
+			select {
+			case <-sub.Notify():
+			case <-sub.Done():
+				return
+			}
+			for more := true; more; {
+				evs, _, more = hub.Take(sub, evs[:0])
+				for i := range evs {
+					if evs[i].ID%128 == 0 {
+						caughtUp <- struct{}{}
+					}
+				}
 			}
 		}
 	})
@@ -561,7 +584,8 @@ func TestPublishJobMatchesTheAPI(t *testing.T) {
 			tt.change(r)
 			hub := NewEvents(nil)
 			hub.PublishJob(r)
-			missed, _, _, sub := hub.Subscribe(0, true, nil)
+			_, _, sub := hub.Subscribe(0, true, nil)
+			missed := takeAll(hub, sub)
 			hub.Unsubscribe(sub)
 			j := r.snapshot()
 			want := strings.TrimSuffix(string(j.appendJSON(nil)), "\n")
@@ -657,7 +681,8 @@ func TestEnqueuePublishesQueuedFirst(t *testing.T) {
 		t.Fatalf("Enqueue: %v", err)
 	}
 	hub.PublishJob(r)
-	missed, _, _, sub := hub.Subscribe(0, true, nil)
+	_, _, sub := hub.Subscribe(0, true, nil)
+	missed := takeAll(hub, sub)
 	hub.Unsubscribe(sub)
 	var states []string
 	for _, ev := range missed {
