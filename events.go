@@ -74,6 +74,7 @@ type Subscription struct {
 	dropped atomic.Bool   // set before done is closed if the hub dropped the subscriber
 
 	next  uint64 // guarded by the hub's mu: the id of the next job event to send
+	end   uint64 // guarded by the hub's mu: once the hub has ended s, the id the hub's next had then; 0 before
 	stats []byte // guarded by the hub's mu: the newest stats data not taken yet; nil if none
 }
 
@@ -184,7 +185,8 @@ func (e *Events) drop(s *Subscription) {
 }
 
 // Take copies into buf (from its length up to its capacity) the job events
-// s has yet to send, oldest first, and moves s past them; stats is the
+// s has yet to send, oldest first, and moves s past them (once the hub has
+// ended s, only those published before it did); stats is the
 // newest stats data left for s since the last Take, nil if none. more
 // reports that buf filled up with more events pending. It takes nothing
 // from a subscription the hub dropped, and drops s itself if the ring no
@@ -200,19 +202,28 @@ func (e *Events) Take(s *Subscription, buf []Event) (evs []Event, stats []byte, 
 		e.drop(s)
 		return buf, nil, false
 	}
-	n := min(e.next-s.next, uint64(cap(buf)-len(buf)))
+	n := min(e.pending(s), uint64(cap(buf)-len(buf)))
 	for id := s.next; id < s.next+n; id++ {
 		buf = append(buf, e.ring[id%eventsKept])
 	}
 	s.next += n
 	stats, s.stats = s.stats, nil
-	return buf, stats, s.next < e.next
+	return buf, stats, e.pending(s) > 0
 }
 
 // Pending returns how many job events s has yet to send.
 func (e *Events) Pending(s *Subscription) uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.pending(s)
+}
+
+// pending returns how many job events s has yet to send. The caller holds
+// e.mu.
+func (e *Events) pending(s *Subscription) uint64 {
+	if s.end != 0 {
+		return s.end - s.next
+	}
 	return e.next - s.next
 }
 
@@ -225,23 +236,23 @@ func (e *Events) remove(s *Subscription) {
 	}
 }
 
-// forget forgets s if it is subscribed, closes its done channel, and stops
-// the stats goroutine when s was the last subscriber. It reports whether s
-// was subscribed. The caller holds e.mu.
-func (e *Events) forget(s *Subscription) bool {
+// forget forgets s if it is subscribed, ends it where the ring is now,
+// closes its done channel, and stops the stats goroutine when s was the
+// last subscriber. The caller holds e.mu.
+func (e *Events) forget(s *Subscription) {
 	i := slices.Index(e.subs, s)
 	if i < 0 {
-		return false
+		return
 	}
 	last := len(e.subs) - 1
 	e.subs[i], e.subs[last] = e.subs[last], nil
 	e.subs = e.subs[:last]
+	s.end = e.next
 	close(s.done)
 	if len(e.subs) == 0 && e.stopTick != nil {
 		close(e.stopTick)
 		e.stopTick = nil
 	}
-	return true
 }
 
 // Subscribe adds a subscriber, whose stream starts after the newest job

@@ -577,6 +577,35 @@ func TestEventsPublishNeverBlocks(t *testing.T) {
 	}
 }
 
+// TestEventsEndAtClose checks that a subscription the hub closed still
+// has the job events published before Close, and none published after, so
+// that its stream ends.
+func TestEventsEndAtClose(t *testing.T) {
+	hub := NewEvents(nil)
+	_, _, sub := hub.Subscribe(0, false, nil)
+	for id := 1; id <= 5; id++ {
+		if id == 4 {
+			hub.Close()
+		}
+		hub.Publish("job", []byte(strconv.Itoa(id)))
+	}
+	select {
+	case <-sub.Done():
+	default:
+		t.Fatal("the subscription is not done after Close")
+	}
+	var ids []uint64
+	for _, ev := range takeAll(hub, sub) {
+		ids = append(ids, ev.ID)
+	}
+	if got, want := fmt.Sprint(ids), "[1 2 3]"; got != want {
+		t.Errorf("job events left after Close = %s, want %s", got, want)
+	}
+	if sub.Dropped() {
+		t.Error("a subscription ended by Close reads as dropped")
+	}
+}
+
 // TestEventsStatsNewestWaits checks that a subscriber gets a stats event
 // once a second, and that one that has not taken them finds only the
 // newest.
