@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -8,8 +9,8 @@ import (
 
 // Sizes and intervals of the event hub (SPEC "GET /events").
 const (
-	eventsKept     = 10_000           // job events kept for Last-Event-ID resume
-	subscriberBuf  = 4096             // events a subscriber may fall behind before it is dropped: a second of a busy server
+	eventsKept     = 10_000           // job events kept in the ring: for Last-Event-ID resume, and how far a subscriber may fall behind before it is dropped
+	takeMax        = 256              // job events a stream takes from the ring at once, under the hub's lock: about batchBytes of JSON
 	statsEvery     = time.Second      // how often subscribers get a stats event
 	keepAliveEvery = 15 * time.Second // how often an idle stream gets a comment line
 )
@@ -36,41 +37,57 @@ func (ev *Event) AppendData(b []byte) []byte {
 	return append(b, ev.Data...)
 }
 
-// Events is the hub of the server-sent events at GET /events. Publishers
-// (the Collector, workers, cancels) call Publish, which never blocks: each
-// subscriber has a buffer of subscriberBuf events, and a subscriber whose
-// buffer is full is dropped, its stream ended. The newest eventsKept job
-// events stay in a ring, so a client that reconnects with Last-Event-ID gets
-// what it missed.
+// Events is the hub of the server-sent events at GET /events. The ring of
+// the newest eventsKept job events is the one buffer of events: each
+// subscriber is a position in it, the id of the next job event it has to
+// send. Publishers (the Collector, workers, cancels) call Publish, which
+// never blocks and copies nothing per subscriber: it stores the event in
+// the ring and wakes each subscriber's stream, which takes what it has not
+// sent yet from the ring. A subscriber that falls so far behind that the
+// ring has overwritten its position is dropped, its stream ended. A client
+// that reconnects with Last-Event-ID starts from the position after it.
 //
-// While anyone subscribes, one goroutine owned by the hub sends a stats event
-// every statsEvery, built by the stats function the server supplies; the hub
-// stops it when the last subscriber leaves or the hub is closed.
+// While anyone subscribes, one goroutine owned by the hub leaves a stats
+// event for every subscriber every statsEvery, built by the stats function
+// the server supplies; the hub stops it when the last subscriber leaves or
+// the hub is closed.
 type Events struct {
 	stats func() []byte // the stats event's JSON object; nil: no stats events
 
-	mu       sync.Mutex                 // guards the fields below
-	next     uint64                     // the id the next job event gets
-	ring     []Event                    // ring[id%eventsKept]: the newest job events
-	subs     map[*Subscription]struct{} // current subscribers
-	stopTick chan struct{}              // while the stats goroutine runs: closed to stop it
+	mu       sync.Mutex      // guards the fields below and the fields of subs marked so
+	next     uint64          // the id the next job event gets
+	ring     []Event         // ring[id%eventsKept]: the newest job events
+	subs     []*Subscription // current subscribers, in no order
+	stopTick chan struct{}   // while the stats goroutine runs: closed to stop it
 	closed   bool
 	dropped  int64 // subscribers dropped for falling behind, ever
 
 	wg sync.WaitGroup // the stats goroutine
 }
 
-// Subscription is one subscriber's stream of events.
+// Subscription is one subscriber: a position in the hub's ring, a stats
+// event waiting, and a way to wake its stream.
 type Subscription struct {
-	c       chan Event  // buffered; closed by the hub when it drops the subscriber or closes
-	kick    func()      // unblocks the subscriber's writer; called under the hub's lock, may be nil
-	dropped atomic.Bool // set before c is closed if the hub dropped the subscriber
+	notify  chan struct{} // capacity 1: a value means "look again"; sent to by the hub without blocking, never closed
+	done    chan struct{} // closed by the hub when it ends the subscription: Unsubscribe, a drop, Close
+	kick    func()        // unblocks the subscriber's writer; called under the hub's lock, may be nil
+	dropped atomic.Bool   // set before done is closed if the hub dropped the subscriber
+
+	next  uint64 // guarded by the hub's mu: the id of the next job event to send
+	end   uint64 // guarded by the hub's mu: once the hub has ended s, the id the hub's next had then; 0 before
+	stats []byte // guarded by the hub's mu: the newest stats data not taken yet; nil if none
 }
 
-// C returns the subscriber's events. It is closed when the hub drops the
-// subscriber for falling behind or closes; the events still in it are worth
-// sending only in the second case.
-func (s *Subscription) C() <-chan Event { return s.c }
+// Notify returns the channel the hub sends to (without blocking, so one
+// value stands for any number of wakes) after it publishes a job event or
+// leaves a stats event for s: then Take has something, or had it since.
+func (s *Subscription) Notify() <-chan struct{} { return s.notify }
+
+// Done returns a channel closed when the hub ends s: it dropped s for
+// falling behind (Dropped reports true; what is pending is not worth
+// sending), it closed (what is pending is still worth sending), or
+// Unsubscribe was called.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
 
 // Dropped reports whether the hub has dropped the subscriber for falling
 // behind.
@@ -84,14 +101,13 @@ func NewEvents(stats func() []byte) *Events {
 		stats: stats,
 		next:  1,
 		ring:  make([]Event, eventsKept),
-		subs:  make(map[*Subscription]struct{}),
 	}
 }
 
 // Publish numbers a job event of the given kind, keeps it in the ring and
-// offers it to every subscriber, dropping those that have fallen behind. It
-// never blocks, and with nobody subscribed it only stores the event. data
-// must not be changed afterwards.
+// wakes every subscriber, dropping those that have fallen behind. It never
+// blocks, and with nobody subscribed it only stores the event. data must
+// not be changed afterwards.
 func (e *Events) Publish(kind string, data []byte) {
 	e.mu.Lock()
 	e.publishLocked(Event{Kind: kind, Data: data})
@@ -132,33 +148,87 @@ func (e *Events) Enqueue(r *WorkRequest, push func(*WorkRequest) error) error {
 	return nil
 }
 
-// publishLocked numbers ev, keeps it in the ring and offers it to the
-// subscribers. The caller holds e.mu.
+// publishLocked numbers ev and keeps it in the ring, then wakes each
+// subscriber, or drops it if ev overwrote the event it has to send next.
+// The caller holds e.mu.
 func (e *Events) publishLocked(ev Event) {
 	ev.ID = e.next
 	e.ring[ev.ID%eventsKept] = ev
 	e.next++
-	if len(e.subs) > 0 {
-		e.broadcast(ev)
-	}
-}
-
-// broadcast offers ev to every subscriber and drops each one whose buffer is
-// full. The caller holds e.mu.
-func (e *Events) broadcast(ev Event) {
-	for s := range e.subs {
-		select {
-		case s.c <- ev:
-		default:
-			e.dropped++
-			s.dropped.Store(true)
-			e.remove(s)
+	for i := len(e.subs) - 1; i >= 0; i-- { // backwards: a drop moves the last one into i
+		s := e.subs[i]
+		if e.lost(s) {
+			e.drop(s)
+			continue
 		}
+		wake(s)
 	}
 }
 
-// remove ends s's stream: it forgets s, closes its channel and kicks its
-// writer. The caller holds e.mu.
+// lost reports whether the ring no longer holds the job event s has to
+// send next: it fell more than eventsKept behind. The caller holds e.mu.
+func (e *Events) lost(s *Subscription) bool { return s.next+eventsKept < e.next }
+
+// wake tells s's stream to look again, unless it is told already.
+func wake(s *Subscription) {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// drop ends s for falling behind and counts it. The caller holds e.mu.
+func (e *Events) drop(s *Subscription) {
+	e.dropped++
+	s.dropped.Store(true)
+	e.remove(s)
+}
+
+// Take copies into buf (from its length up to its capacity) the job events
+// s has yet to send, oldest first, and moves s past them (once the hub has
+// ended s, only those published before it did); stats is the
+// newest stats data left for s since the last Take, nil if none. more
+// reports that buf filled up with more events pending. It takes nothing
+// from a subscription the hub dropped, and drops s itself if the ring no
+// longer holds s's position, so it never returns an event from an
+// overwritten slot.
+func (e *Events) Take(s *Subscription, buf []Event) (evs []Event, stats []byte, more bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s.Dropped() {
+		return buf, nil, false
+	}
+	if e.lost(s) {
+		e.drop(s)
+		return buf, nil, false
+	}
+	n := min(e.pending(s), uint64(cap(buf)-len(buf)))
+	for id := s.next; id < s.next+n; id++ {
+		buf = append(buf, e.ring[id%eventsKept])
+	}
+	s.next += n
+	stats, s.stats = s.stats, nil
+	return buf, stats, e.pending(s) > 0
+}
+
+// Pending returns how many job events s has yet to send.
+func (e *Events) Pending(s *Subscription) uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.pending(s)
+}
+
+// pending returns how many job events s has yet to send. The caller holds
+// e.mu.
+func (e *Events) pending(s *Subscription) uint64 {
+	if s.end != 0 {
+		return s.end - s.next
+	}
+	return e.next - s.next
+}
+
+// remove ends s's stream: it forgets s and kicks its writer. The caller
+// holds e.mu.
 func (e *Events) remove(s *Subscription) {
 	e.forget(s)
 	if s.kick != nil {
@@ -166,67 +236,72 @@ func (e *Events) remove(s *Subscription) {
 	}
 }
 
-// forget forgets s and closes its channel, and stops the stats goroutine
-// when s was the last subscriber. The caller holds e.mu.
+// forget forgets s if it is subscribed, ends it where the ring is now,
+// closes its done channel, and stops the stats goroutine when s was the
+// last subscriber. The caller holds e.mu.
 func (e *Events) forget(s *Subscription) {
-	delete(e.subs, s)
-	close(s.c)
+	i := slices.Index(e.subs, s)
+	if i < 0 {
+		return
+	}
+	last := len(e.subs) - 1
+	e.subs[i], e.subs[last] = e.subs[last], nil
+	e.subs = e.subs[:last]
+	s.end = e.next
+	close(s.done)
 	if len(e.subs) == 0 && e.stopTick != nil {
 		close(e.stopTick)
 		e.stopTick = nil
 	}
 }
 
-// Subscribe adds a subscriber. kick (which may be nil) is called, under the
-// hub's lock, when the hub ends the subscription, to unblock a writer stuck
-// on a slow client; it is never called after Unsubscribe returns.
+// Subscribe adds a subscriber, whose stream starts after the newest job
+// event. kick (which may be nil) is called, under the hub's lock, when the
+// hub ends the subscription, to unblock a writer stuck on a slow client; it
+// is never called after Unsubscribe returns.
 //
-// If resume is true, missed holds the job events published after
-// lastEventID, and complete says whether that is all of them: it is false if
-// some were pushed out of the ring, or lastEventID is one this hub never
-// gave (a server restarted since). last is the id of the newest job event
-// published before the subscription began (0 if none). sub is nil once the
-// hub is closed.
-func (e *Events) Subscribe(lastEventID uint64, resume bool, kick func()) (missed []Event, last uint64, complete bool, sub *Subscription) {
+// If resume is true, the stream starts after lastEventID instead when the
+// ring still holds every job event published after it, and complete says
+// whether it does: it is false if some were pushed out of the ring, or
+// lastEventID is one this hub never gave (a server restarted since). last
+// is the id of the newest job event published before the subscription
+// began (0 if none). sub is nil once the hub is closed.
+func (e *Events) Subscribe(lastEventID uint64, resume bool, kick func()) (last uint64, complete bool, sub *Subscription) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return nil, 0, false, nil
+		return 0, false, nil
 	}
 	last = e.next - 1
+	sub = &Subscription{notify: make(chan struct{}, 1), done: make(chan struct{}), kick: kick, next: e.next}
 	complete = true
 	if resume {
 		oldest := max(last, eventsKept) - eventsKept + 1 // the oldest id in the ring
-		switch {
-		case lastEventID > last, lastEventID+1 < oldest:
+		if lastEventID > last || lastEventID+1 < oldest {
 			complete = false
-		default:
-			for id := lastEventID + 1; id <= last; id++ {
-				missed = append(missed, e.ring[id%eventsKept])
-			}
+		} else {
+			sub.next = lastEventID + 1
 		}
 	}
-	sub = &Subscription{c: make(chan Event, subscriberBuf), kick: kick}
-	e.subs[sub] = struct{}{}
+	e.subs = append(e.subs, sub)
 	if e.stopTick == nil && e.stats != nil {
 		stop := make(chan struct{})
 		e.stopTick = stop
 		e.wg.Go(func() { e.tick(stop) })
 	}
-	return missed, last, complete, sub
+	return last, complete, sub
 }
 
 // Unsubscribe ends s if the hub has not already ended it.
 func (e *Events) Unsubscribe(s *Subscription) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, ok := e.subs[s]; ok {
-		e.forget(s)
-	}
+	e.forget(s)
 }
 
-// tick sends a stats event to every subscriber every statsEvery, until
-// stop is closed: when the last subscriber leaves or the hub closes.
+// tick leaves a stats event for every subscriber every statsEvery, in
+// place of one not taken yet, and wakes it, until stop is closed: when the
+// last subscriber leaves or the hub closes.
 func (e *Events) tick(stop <-chan struct{}) {
 	t := time.NewTicker(statsEvery)
 	defer t.Stop()
@@ -241,7 +316,10 @@ func (e *Events) tick(stop <-chan struct{}) {
 		select {
 		case <-stop: // stopped meanwhile: these subscribers are another goroutine's
 		default:
-			e.broadcast(Event{Kind: "stats", Data: data})
+			for _, s := range e.subs {
+				s.stats = data
+				wake(s)
+			}
 		}
 		e.mu.Unlock()
 	}
@@ -258,8 +336,8 @@ func (e *Events) Close() {
 		return
 	}
 	e.closed = true
-	for s := range e.subs {
-		e.remove(s) // the last one stops the stats goroutine
+	for len(e.subs) > 0 {
+		e.remove(e.subs[len(e.subs)-1]) // the last one stops the stats goroutine
 	}
 	e.mu.Unlock()
 	e.wg.Wait()

@@ -151,8 +151,9 @@ func TestEventsResume(t *testing.T) {
 			for i := range tt.published {
 				hub.Publish("job", []byte(strconv.Itoa(i+1)))
 			}
-			missed, last, complete, sub := hub.Subscribe(tt.last, true, nil)
+			last, complete, sub := hub.Subscribe(tt.last, true, nil)
 			defer hub.Unsubscribe(sub)
+			missed := takeAll(hub, sub)
 			if last != uint64(tt.published) {
 				t.Errorf("last = %d, want %d", last, tt.published)
 			}
@@ -166,6 +167,17 @@ func TestEventsResume(t *testing.T) {
 			}
 		})
 	}
+}
+
+// takeAll returns every job event sub has pending, oldest first.
+func takeAll(hub *Events, sub *Subscription) []Event {
+	var all []Event
+	buf := make([]Event, 0, takeMax)
+	for more := true; more; {
+		buf, _, more = hub.Take(sub, buf[:0])
+		all = append(all, buf...)
+	}
+	return all
 }
 
 func TestEventsResumeOverHTTP(t *testing.T) {
@@ -374,14 +386,255 @@ func (s *streamRecorder) String() string {
 // function is called, which waits for it to return.
 func serveInBubble(hub *Events) (*streamRecorder, func()) {
 	rec := &streamRecorder{header: make(http.Header)}
+	return rec, serveTo(hub, rec, "")
+}
+
+// serveTo runs hub.ServeHTTP for a GET /events with the given Last-Event-ID
+// (none if empty), writing to w, until the returned function is called,
+// which waits for it to return.
+func serveTo(hub *Events, w http.ResponseWriter, lastID string) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	req := httptest.NewRequestWithContext(ctx, "GET", "/events", nil)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		hub.ServeHTTP(rec, req)
+		hub.ServeHTTP(w, req)
 	}()
-	return rec, func() { cancel(); <-done }
+	return func() { cancel(); <-done }
+}
+
+// gatedRecorder is a streamRecorder whose every Write first takes a value
+// from gate (or finds it closed): a client that reads only when the test
+// lets it.
+type gatedRecorder struct {
+	streamRecorder
+	gate chan struct{}
+}
+
+func newGatedRecorder(gate chan struct{}) *gatedRecorder {
+	return &gatedRecorder{streamRecorder: streamRecorder{header: make(http.Header)}, gate: gate}
+}
+
+func (g *gatedRecorder) Write(p []byte) (int, error) {
+	<-g.gate
+	return g.streamRecorder.Write(p)
+}
+
+// jobIDs returns the ids of the job events in a recorded stream, failing
+// the test if an event's data is not its id (as the tests below publish
+// them): an event from an overwritten slot of the ring would show.
+func jobIDs(t *testing.T, stream string) []int {
+	t.Helper()
+	var ids []int
+	r := bufio.NewReader(strings.NewReader(stream))
+	for {
+		ev, err := readEvent(r)
+		if err == io.EOF {
+			return ids
+		}
+		if err != nil {
+			t.Fatalf("reading the recorded stream: %v", err)
+		}
+		if ev.event != "job" {
+			continue
+		}
+		if ev.id != ev.data {
+			t.Fatalf("job event id %q carries data %q, want %q", ev.id, ev.data, ev.id)
+		}
+		id, _ := strconv.Atoi(ev.id)
+		ids = append(ids, id)
+	}
+}
+
+// checkConsecutive fails the test unless ids are exactly 1, 2, ... n.
+func checkConsecutive(t *testing.T, ids []int, n int) {
+	t.Helper()
+	if len(ids) != n {
+		t.Fatalf("%d job events sent, want %d", len(ids), n)
+	}
+	for i, id := range ids {
+		if id != i+1 {
+			t.Fatalf("job event %d sent has id %d, want %d (in order, none missing)", i, id, i+1)
+		}
+	}
+}
+
+// TestEventsTooFarBehindIsDropped checks that a subscriber is dropped by
+// the publish that overwrites the event it has to send next, not one
+// before, and that it is never sent an event from an overwritten slot.
+func TestEventsTooFarBehindIsDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := NewEvents(nil)
+		for id := 1; id <= 100; id++ {
+			hub.Publish("job", []byte(strconv.Itoa(id)))
+		}
+		gate := make(chan struct{})
+		rec := newGatedRecorder(gate)
+		stop := serveTo(hub, rec, "0") // its first write holds events 1 to 100, and blocks
+		synctest.Wait()
+		for id := 101; id <= 100+eventsKept; id++ { // the ring now holds 101 to 10,100: just its next
+			hub.Publish("job", []byte(strconv.Itoa(id)))
+		}
+		if got := hub.Dropped(); got != 0 {
+			t.Fatalf("%d behind, its next event still in the ring: %d subscribers dropped, want 0", eventsKept, got)
+		}
+		hub.Publish("job", []byte(strconv.Itoa(101+eventsKept))) // overwrites 101
+		if got, subs := hub.Dropped(), hub.Subscribers(); got != 1 || subs != 0 {
+			t.Fatalf("its next event overwritten: %d dropped, %d subscribers; want 1, 0", got, subs)
+		}
+		close(gate) // the client reads again
+		stop()
+		checkConsecutive(t, jobIDs(t, rec.String()), 100)
+	})
+}
+
+// TestEventsSlowSubscriberGetsEverything checks that a subscriber whose
+// client reads slowly but stays within the ring gets every job event once,
+// in order, and is not dropped.
+func TestEventsSlowSubscriberGetsEverything(t *testing.T) {
+	tests := []struct {
+		name         string
+		total, burst int // job events published; the client reads one write after each burst
+	}{
+		{"stuck for a whole ring", eventsKept, eventsKept},
+		{"one write per burst, the ring wrapped twice", 3 * eventsKept, 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				hub := NewEvents(nil)
+				gate := make(chan struct{}, tt.total/tt.burst+1)
+				gate <- struct{}{} // the opening
+				rec := newGatedRecorder(gate)
+				stop := serveTo(hub, rec, "")
+				defer stop()
+				synctest.Wait()
+				for id := 1; id <= tt.total; id++ {
+					hub.Publish("job", []byte(strconv.Itoa(id)))
+					if id%tt.burst == 0 && id < tt.total {
+						gate <- struct{}{}
+						time.Sleep(lingerFor) // the fake clock moves only when the test waits
+						synctest.Wait()
+					}
+				}
+				if sent := len(jobIDs(t, rec.String())); sent > tt.total-tt.burst {
+					t.Fatalf("%d of %d job events sent before the last burst was let through, want at most %d: the client was not slow", sent, tt.total, tt.total-tt.burst)
+				}
+				close(gate)
+				time.Sleep(2 * lingerFor)
+				synctest.Wait()
+				if got := hub.Dropped(); got != 0 {
+					t.Fatalf("%d subscribers dropped, want 0", got)
+				}
+				checkConsecutive(t, jobIDs(t, rec.String()), tt.total)
+			})
+		})
+	}
+}
+
+// TestEventsPublishNeverBlocks publishes to three subscribers whose clients
+// never read: every Publish returns (synctest fails a test whose goroutines
+// all block), and they are dropped exactly when the ring overwrites their
+// next event.
+func TestEventsPublishNeverBlocks(t *testing.T) {
+	tests := []struct {
+		name        string
+		published   int
+		wantDropped int64
+	}{
+		{"a ring's worth", eventsKept, 0},
+		{"one more than the ring", eventsKept + 1, 3},
+		{"three rings", 3 * eventsKept, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				hub := NewEvents(nil)
+				gate := make(chan struct{}) // never given a value: every opening write blocks
+				var stops []func()
+				for range 3 {
+					stops = append(stops, serveTo(hub, newGatedRecorder(gate), ""))
+				}
+				synctest.Wait()
+				if got := hub.Subscribers(); got != 3 {
+					t.Fatalf("%d subscribers, want 3", got)
+				}
+				for id := 1; id <= tt.published; id++ {
+					hub.Publish("job", []byte(strconv.Itoa(id)))
+				}
+				if got := hub.Dropped(); got != tt.wantDropped {
+					t.Errorf("after %d publishes: %d subscribers dropped, want %d", tt.published, got, tt.wantDropped)
+				}
+				close(gate)
+				for _, stop := range stops {
+					stop()
+				}
+			})
+		})
+	}
+}
+
+// TestEventsEndAtClose checks that a subscription the hub closed still
+// has the job events published before Close, and none published after, so
+// that its stream ends.
+func TestEventsEndAtClose(t *testing.T) {
+	hub := NewEvents(nil)
+	_, _, sub := hub.Subscribe(0, false, nil)
+	for id := 1; id <= 5; id++ {
+		if id == 4 {
+			hub.Close()
+		}
+		hub.Publish("job", []byte(strconv.Itoa(id)))
+	}
+	select {
+	case <-sub.Done():
+	default:
+		t.Fatal("the subscription is not done after Close")
+	}
+	var ids []uint64
+	for _, ev := range takeAll(hub, sub) {
+		ids = append(ids, ev.ID)
+	}
+	if got, want := fmt.Sprint(ids), "[1 2 3]"; got != want {
+		t.Errorf("job events left after Close = %s, want %s", got, want)
+	}
+	if sub.Dropped() {
+		t.Error("a subscription ended by Close reads as dropped")
+	}
+}
+
+// TestEventsStatsNewestWaits checks that a subscriber gets a stats event
+// once a second, and that one that has not taken them finds only the
+// newest.
+func TestEventsStatsNewestWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		hub := NewEvents(func() []byte { return []byte(`{"n":` + strconv.FormatInt(n.Add(1), 10) + `}`) })
+		_, _, sub := hub.Subscribe(0, false, nil)
+		defer hub.Unsubscribe(sub)
+		time.Sleep(3*statsEvery - time.Millisecond)
+		synctest.Wait()
+		select {
+		case <-sub.Notify():
+		default:
+			t.Fatal("no wake after the stats events")
+		}
+		_, stats, _ := hub.Take(sub, nil)
+		if got, want := string(stats), `{"n":2}`; got != want {
+			t.Errorf("stats after %v = %s, want %s (the newest of two)", 3*statsEvery-time.Millisecond, got, want)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if _, stats, _ = hub.Take(sub, nil); string(stats) != `{"n":3}` {
+			t.Errorf("stats after %v = %s, want {\"n\":3}", 3*statsEvery, stats)
+		}
+		if _, stats, _ = hub.Take(sub, nil); stats != nil {
+			t.Errorf("stats taken twice: %s, want nil", stats)
+		}
+	})
 }
 
 func TestEventsKeepAlive(t *testing.T) {
@@ -511,13 +764,24 @@ func BenchmarkPublishJobNoSubscriber(b *testing.B) {
 func BenchmarkPublishOneSubscriber(b *testing.B) {
 	hub := NewEvents(nil)
 	defer hub.Close()
-	_, _, _, sub := hub.Subscribe(0, false, nil)
+	_, _, sub := hub.Subscribe(0, false, nil)
 	caughtUp := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for ev := range sub.C() {
-			if ev.ID%128 == 0 {
-				caughtUp <- struct{}{}
+		evs := make([]Event, 0, takeMax)
+		for {
+			select {
+			case <-sub.Notify():
+			case <-sub.Done():
+				return
+			}
+			for more := true; more; {
+				evs, _, more = hub.Take(sub, evs[:0])
+				for i := range evs {
+					if evs[i].ID%128 == 0 {
+						caughtUp <- struct{}{}
+					}
+				}
 			}
 		}
 	})
@@ -561,7 +825,8 @@ func TestPublishJobMatchesTheAPI(t *testing.T) {
 			tt.change(r)
 			hub := NewEvents(nil)
 			hub.PublishJob(r)
-			missed, _, _, sub := hub.Subscribe(0, true, nil)
+			_, _, sub := hub.Subscribe(0, true, nil)
+			missed := takeAll(hub, sub)
 			hub.Unsubscribe(sub)
 			j := r.snapshot()
 			want := strings.TrimSuffix(string(j.appendJSON(nil)), "\n")
@@ -657,7 +922,8 @@ func TestEnqueuePublishesQueuedFirst(t *testing.T) {
 		t.Fatalf("Enqueue: %v", err)
 	}
 	hub.PublishJob(r)
-	missed, _, _, sub := hub.Subscribe(0, true, nil)
+	_, _, sub := hub.Subscribe(0, true, nil)
+	missed := takeAll(hub, sub)
 	hub.Unsubscribe(sub)
 	var states []string
 	for _, ev := range missed {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -44,7 +45,7 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.SetWriteDeadline(time.Time{})
 	lastID, resume := lastEventID(r)
 	kick := func() { rc.SetWriteDeadline(time.Now().Add(kickGrace)) }
-	missed, last, complete, sub := e.Subscribe(lastID, resume, kick)
+	last, complete, sub := e.Subscribe(lastID, resume, kick)
 	if sub == nil {
 		writeError(w, http.StatusServiceUnavailable, "the server is shutting down; reconnect in a moment")
 		return
@@ -66,14 +67,10 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b = append(strconv.AppendUint(append(b, "id: "...), last, 10), '\n')
 	}
 	b = append(b, '\n')
-	for _, ev := range missed {
-		b = appendEvent(b, ev)
-		if len(b) >= batchBytes {
-			if send(w, rc, b) != nil {
-				return
-			}
-			b = b[:0]
-		}
+	evs := make([]Event, 0, takeMax)
+	b, err := e.appendPending(w, rc, sub, b, evs) // the events missed, if any
+	if err != nil {
+		return
 	}
 	if e.stats != nil {
 		b = appendEvent(b, Event{Kind: "stats", Data: e.stats()})
@@ -81,32 +78,26 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if send(w, rc, b) != nil {
 		return
 	}
-	e.stream(w, r, rc, sub, b)
+	e.stream(w, r, rc, sub, b, evs)
 }
 
 // stream writes sub's events to w until the request ends or the hub ends
 // sub, and a keep-alive comment whenever a stream has been quiet for
-// keepAliveEvery. b is a buffer to reuse. When the hub closes, the stream
-// ends cleanly after the events already in sub; when the hub drops sub, the
-// connection is closed at once.
-func (e *Events) stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sub *Subscription, b []byte) {
+// keepAliveEvery. b and evs are buffers to reuse. When the hub closes, the
+// stream ends cleanly after the events pending for sub; when the hub drops
+// sub, the connection is closed at once.
+func (e *Events) stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sub *Subscription, b []byte, evs []Event) {
 	keepAlive := time.NewTicker(keepAliveEvery)
 	defer keepAlive.Stop()
 	linger := time.NewTimer(lingerFor)
 	defer linger.Stop()
 	for {
+		ended := false
 		select {
-		case ev, ok := <-sub.c:
-			if sub.Dropped() {
-				disconnect(rc)
-				return
-			}
-			if !ok {
-				return
-			}
-			if ev.job != nil && len(sub.c) < lingerBelow {
+		case <-sub.Notify():
+			if n := e.Pending(sub); n > 0 && n < lingerBelow {
 				// Let the job events that follow gather, and go out with
-				// this one in one write: a busy server publishes in bursts.
+				// these in one write: a busy server publishes in bursts.
 				linger.Reset(lingerFor)
 				select {
 				case <-linger.C:
@@ -114,17 +105,65 @@ func (e *Events) stream(w http.ResponseWriter, r *http.Request, rc *http.Respons
 					return
 				}
 			}
-			b, ok = appendBatch(appendEvent(b[:0], ev), sub.c)
-			if send(w, rc, b) != nil || !ok {
-				return
-			}
-			keepAlive.Reset(keepAliveEvery)
+		case <-sub.Done():
+			ended = true
 		case <-keepAlive.C:
 			if send(w, rc, append(b[:0], ": keep-alive\n\n"...)) != nil {
 				return
 			}
+			continue
 		case <-r.Context().Done():
 			return
+		}
+		var err error
+		b, err = e.appendPending(w, rc, sub, b[:0], evs)
+		if errors.Is(err, errDropped) {
+			disconnect(rc)
+		}
+		if err != nil {
+			return
+		}
+		if len(b) > 0 {
+			if send(w, rc, b) != nil {
+				return
+			}
+			keepAlive.Reset(keepAliveEvery)
+		}
+		if ended {
+			return
+		}
+	}
+}
+
+// errDropped says that the hub dropped a subscriber for falling behind.
+var errDropped = errors.New("subscriber dropped for falling behind")
+
+// appendPending appends to b what sub has pending, taken from the hub
+// takeMax job events at a time into evs: the job events, oldest first, then
+// the newest stats event. It writes b out whenever it passes batchBytes,
+// and returns what is left unwritten. It returns errDropped, and nothing
+// more is worth writing, once the hub has dropped sub.
+func (e *Events) appendPending(w http.ResponseWriter, rc *http.ResponseController, sub *Subscription, b []byte, evs []Event) ([]byte, error) {
+	for {
+		evs, stats, more := e.Take(sub, evs[:0])
+		if sub.Dropped() {
+			return b[:0], errDropped
+		}
+		for i := range evs {
+			b = appendEvent(b, evs[i])
+			if len(b) >= batchBytes {
+				if err := send(w, rc, b); err != nil {
+					return b[:0], err
+				}
+				b = b[:0]
+			}
+		}
+		clear(evs) // hold no jobs for longer than it takes to send them
+		if stats != nil {
+			b = appendEvent(b, Event{Kind: "stats", Data: stats})
+		}
+		if !more {
+			return b, nil
 		}
 	}
 }
@@ -137,23 +176,6 @@ func disconnect(rc *http.ResponseController) {
 	if conn, _, err := rc.Hijack(); err == nil {
 		conn.Close()
 	}
-}
-
-// appendBatch appends to b the events waiting in c, up to about batchBytes.
-// It reports false if it found c closed.
-func appendBatch(b []byte, c <-chan Event) ([]byte, bool) {
-	for len(b) < batchBytes {
-		select {
-		case ev, ok := <-c:
-			if !ok {
-				return b, false
-			}
-			b = appendEvent(b, ev)
-		default:
-			return b, true
-		}
-	}
-	return b, true
 }
 
 // send writes b to w and flushes it to the client.
