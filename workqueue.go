@@ -143,19 +143,15 @@ func (q *WorkQueue) left() { q.waiting.Add(-1) }
 // waiting for one if none is queued; ok is false once the queue has ended.
 // While it waits, a receive from wake ends the wait with woken set and no
 // request. Only the dispatcher calls it. It takes q.mu only when the
-// overflow holds requests.
+// channel is empty or the overflow holds requests.
 func (q *WorkQueue) Next(wake <-chan struct{}) (r *WorkRequest, ok, woken bool) {
 	select {
 	case r, ok = <-q.c:
 	default:
-		// Empty. Move what the overflow holds, if anything, before
+		// Empty. Move what the overflow holds, or end the queue, before
 		// blocking: a push spills only while the channel is full, so a
-		// spill after this check leaves the channel something to receive,
-		// and the check after it moves the spilled request. (Close,
-		// Release and refill end the queue themselves when it empties.)
-		if q.spilled.Load() {
-			q.refill()
-		}
+		// spill after this refill leaves the channel something to receive.
+		q.refill()
 		select {
 		case r, ok = <-q.c:
 		case <-wake:
