@@ -113,7 +113,7 @@ func (e *Events) Enqueue(r *WorkRequest, push func(*WorkRequest) error) error {
 		return err
 	}
 	st := r.now()
-	st.state, st.worker, st.startedAt, st.finishedAt = Queued, 0, 0, 0 // as it was pushed
+	st.state, st.worker, st.attempts, st.startedAt, st.finishedAt = Queued, 0, 0, 0, 0 // as it was pushed
 	e.publishLocked(Event{Kind: "job", job: r, state: st})
 	return nil
 }
