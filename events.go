@@ -99,10 +99,10 @@ func (e *Events) PublishJob(r *WorkRequest) {
 	e.mu.Unlock()
 }
 
-// Enqueue queues r with push and, if push succeeds, publishes r's "queued"
-// event, before any later event of r can be published: the hub's lock is
-// held across push, which must not block (WorkQueue.Push does not). It
-// returns push's error. The Collector calls it instead of push alone.
+// Enqueue queues r with push and, if push succeeds and r is not canceled,
+// publishes r's "queued" event, before any later event of r can be
+// published: the hub's lock is held across push, which must not block
+// (WorkQueue.Push does not). It returns push's error. The Collector calls it instead of push alone.
 func (e *Events) Enqueue(r *WorkRequest, push func(*WorkRequest) error) error {
 	if e == nil {
 		return push(r)
@@ -113,6 +113,11 @@ func (e *Events) Enqueue(r *WorkRequest, push func(*WorkRequest) error) error {
 		return err
 	}
 	st := r.now()
+	if st.state == Canceled {
+		// Canceled before the push (never queued) or since: the cancel
+		// publishes the job's event itself, before this or right after.
+		return nil
+	}
 	st.state, st.worker, st.attempts, st.startedAt, st.finishedAt = Queued, 0, 0, 0, 0 // as it was pushed
 	e.publishLocked(Event{Kind: "job", job: r, state: st})
 	return nil
