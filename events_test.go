@@ -981,3 +981,62 @@ func TestEventsOutliveServerTimeouts(t *testing.T) {
 		nextOf(t, r, "stats")
 	}
 }
+
+// TestEnqueueQueuedEventIsTheJobAsPushed checks that the "queued" event
+// Enqueue publishes is, byte for byte, what GET /work/{id} answered for the
+// job as it was pushed, even when a worker starts it before Enqueue takes
+// its snapshot: no attempts, worker or start time from the run to come.
+func TestEnqueueQueuedEventIsTheJobAsPushed(t *testing.T) {
+	hub := NewEvents(nil)
+	defer hub.Close()
+	r := &WorkRequest{ID: "1", Name: "Alice", Delay: time.Second, EnqueuedAt: time.Now()}
+	asPushed := r.snapshot()
+	want := strings.TrimSuffix(string(asPushed.appendJSON(nil)), "\n")
+	err := hub.Enqueue(r, func(r *WorkRequest) error {
+		r.start(2, time.Now(), func() {}) // a worker quicker than the Collector
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Enqueue: %v", err)
+	}
+	_, _, sub := hub.Subscribe(0, true, nil)
+	missed := takeAll(hub, sub)
+	hub.Unsubscribe(sub)
+	if len(missed) != 1 {
+		t.Fatalf("%d events published, want 1", len(missed))
+	}
+	if got := string(missed[0].AppendData(nil)); got != want {
+		t.Errorf("queued event data = %s, want %s", got, want)
+	}
+}
+
+// TestEnqueueAfterACancel checks the events of a job that DELETE canceled
+// between the Collector storing it and pushing it (with -journal, while its
+// acceptance is being flushed): the cancel's event is published first, and
+// the job's last event must still say canceled, as GET /work/{id} does, not
+// "queued" for a job that will never run.
+func TestEnqueueAfterACancel(t *testing.T) {
+	hub := NewEvents(nil)
+	defer hub.Close()
+	var accepted atomic.Int64
+	q := NewWorkQueue(1, &accepted)
+	r := &WorkRequest{ID: "1", Name: "Alice", EnqueuedAt: time.Now()}
+	if _, ok := r.cancelJob(time.Now()); !ok {
+		t.Fatal("cancelJob = false, want true")
+	}
+	hub.PublishJob(r) // as the DELETE handler does
+	if err := hub.Enqueue(r, q.Push); err != nil {
+		t.Fatalf("Enqueue: %v", err)
+	}
+	_, _, sub := hub.Subscribe(0, true, nil)
+	missed := takeAll(hub, sub)
+	hub.Unsubscribe(sub)
+	if len(missed) == 0 {
+		t.Fatal("no events published")
+	}
+	j := r.snapshot()
+	want := strings.TrimSuffix(string(j.appendJSON(nil)), "\n")
+	if got := string(missed[len(missed)-1].AppendData(nil)); got != want {
+		t.Errorf("the job's last event = %s, want %s", got, want)
+	}
+}
