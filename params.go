@@ -256,9 +256,12 @@ func (p *params) readMultipart(r *http.Request) error {
 }
 
 // readBody reads a whole body of length bytes (from Content-Length, at most
-// maxBodyBytes), or of unknown length if length < 0.
+// maxBodyBytes), or of unknown length if length < 0. A short body, nearly
+// every form, is read into a buffer of its size; a longer one grows as it
+// arrives, so that a client declaring 64 KiB and sending nothing holds no
+// 64 KiB buffer.
 func readBody(body io.Reader, length int64) ([]byte, error) {
-	if length < 0 {
+	if length < 0 || length > smallBody {
 		return readAll(body)
 	}
 	b := make([]byte, length)
@@ -267,6 +270,10 @@ func readBody(body io.Reader, length int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// smallBody is the longest body, in bytes, that readBody reads into a
+// buffer of the declared size at once.
+const smallBody = 1024
 
 // readAll reads a whole body, at most maxBodyBytes long.
 func readAll(body io.Reader) ([]byte, error) {

@@ -80,7 +80,9 @@ skip() { echo "$1: skipped: $2"; }
 wrk_run() {
 	wrk -t2 -c64 -d"$wrktime" --latency -s "$2" "$1/work" >"$3"
 }
-rps() { awk '/^Requests\/sec/ { print $2 }' "$1"; }
+# rps FILE: wrk's requests per second in FILE, or 0 if it has none (a run
+# that failed), so that a round's columns never shift.
+rps() { awk '/^Requests\/sec/ { v = $2 } END { print v + 0 }' "$1"; }
 pct() { awk -v p="$2%" '$1 == p { print $2 }' "$1"; }
 ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v / 1000; else if (v ~ /ms$/) print v + 0; else print v * 1000 }'; }
 # wrk_secs FILE: how long the wrk run of FILE took, in seconds.
