@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+)
+
+// The content types a POST /work body may have.
+const (
+	formType      = "application/x-www-form-urlencoded"
+	multipartType = "multipart/form-data"
+	jsonType      = "application/json"
+)
+
+// readBody overrides p with the parameters given in r's body, if it has
+// one. A request without a body is judged by its query alone, whatever its
+// Content-Type says.
+func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil
+	}
+	if r.ContentLength > maxBodyBytes {
+		return unread(errTooLarge())
+	}
+	ct := r.Header.Get("Content-Type")
+	mediaType := ct
+	switch ct {
+	case formType, multipartType, jsonType: // as most clients send them
+	default:
+		if mt, _, err := mime.ParseMediaType(ct); err == nil {
+			mediaType = mt
+		}
+	}
+	switch mediaType {
+	case formType, multipartType, jsonType:
+	default:
+		if r.ContentLength > 0 {
+			return unread(errUnsupported(ct))
+		}
+		if bodyEmpty(r.Body) { // chunked, with no chunk
+			return nil
+		}
+		return errUnsupported(ct)
+	}
+	if r.ContentLength < 0 { // length unknown: chunked
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	}
+	switch mediaType {
+	case formType:
+		return p.readForm(r.Body, r.ContentLength)
+	case multipartType:
+		return p.readMultipart(r)
+	}
+	return p.readJSON(r.Body)
+}
+
+// bodyEmpty reports whether body ends before its first byte.
+func bodyEmpty(body io.Reader) bool {
+	var b [1]byte
+	n, _ := io.ReadFull(body, b[:])
+	return n == 0
+}
+
+func errUnsupported(contentType string) error {
+	const want = "send application/x-www-form-urlencoded, multipart/form-data or application/json"
+	msg := "the body has no Content-Type: " + want
+	if contentType != "" {
+		msg = fmt.Sprintf("Content-Type %s is not supported: %s", quote(contentType), want)
+	}
+	return &httpError{status: http.StatusUnsupportedMediaType, msg: msg}
+}
+
+// readForm takes the parameters from a URL-encoded form body. A body that
+// looks like a JSON object is refused with a hint: it is what curl -d sends
+// when given JSON, and read as a form it would hold no parameter at all.
+func (p *params) readForm(body io.Reader, length int64) error {
+	b, err := readBody(body, length)
+	if err != nil {
+		return err
+	}
+	if t := bytes.TrimLeft(bytes.TrimPrefix(b, []byte(utf8BOM)), " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		return badRequest("the body looks like a JSON object but was sent as a form (Content-Type: %s): send Content-Type: application/json, as with curl --json", formType)
+	}
+	return p.takeForm(string(b), "the form body", "the form body")
+}
+
+// readMultipart takes the parameters from r's multipart form body.
+func (p *params) readMultipart(r *http.Request) error {
+	err := r.ParseMultipartForm(maxBodyBytes)
+	if r.MultipartForm != nil {
+		defer r.MultipartForm.RemoveAll()
+	}
+	switch {
+	case tooLarge(err):
+		return errTooLarge()
+	case err != nil: // mime/multipart's errors may quote a whole line of the body
+		return badRequest("the form body is malformed: %s", clip(err.Error()))
+	}
+	return p.take(r.MultipartForm.Value, "the form body")
+}
+
+// readBody reads a whole body of length bytes (from Content-Length, at most
+// maxBodyBytes), or of unknown length if length < 0. A short body, nearly
+// every form, is read into a buffer of its size; a longer one grows as it
+// arrives, so that a client declaring 64 KiB and sending nothing holds no
+// 64 KiB buffer.
+func readBody(body io.Reader, length int64) ([]byte, error) {
+	if length < 0 || length > smallBody {
+		return readAll(body)
+	}
+	b := make([]byte, length)
+	if _, err := io.ReadFull(body, b); err != nil {
+		return nil, badRequest("could not read the body: %s", clip(err.Error()))
+	}
+	return b, nil
+}
+
+// smallBody is the longest body, in bytes, that readBody reads into a
+// buffer of the declared size at once.
+const smallBody = 1024
+
+// readAll reads a whole body, at most maxBodyBytes long.
+func readAll(body io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(body)
+	switch {
+	case err == nil:
+		return b, nil
+	case tooLarge(err):
+		return nil, errTooLarge()
+	default:
+		return nil, badRequest("could not read the body: %s", clip(err.Error()))
+	}
+}
+
+func tooLarge(err error) bool {
+	var maxErr *http.MaxBytesError
+	return errors.As(err, &maxErr)
+}
+
+func errTooLarge() error {
+	return &httpError{status: http.StatusRequestEntityTooLarge,
+		msg: fmt.Sprintf("the body is larger than %d KiB", maxBodyBytes>>10)}
+}
