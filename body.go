@@ -78,7 +78,7 @@ func errUnsupported(contentType string) error {
 // looks like a JSON object is refused with a hint: it is what curl -d sends
 // when given JSON, and read as a form it would hold no parameter at all.
 func (p *params) readForm(body io.Reader, length int64) error {
-	b, err := readBody(body, length)
+	b, err := readContent(body, length)
 	if err != nil {
 		return err
 	}
@@ -103,12 +103,12 @@ func (p *params) readMultipart(r *http.Request) error {
 	return p.take(r.MultipartForm.Value, "the form body")
 }
 
-// readBody reads a whole body of length bytes (from Content-Length, at most
+// readContent reads a whole body of length bytes (from Content-Length, at most
 // maxBodyBytes), or of unknown length if length < 0. A short body, nearly
 // every form, is read into a buffer of its size; a longer one grows as it
 // arrives, so that a client declaring 64 KiB and sending nothing holds no
 // 64 KiB buffer.
-func readBody(body io.Reader, length int64) ([]byte, error) {
+func readContent(body io.Reader, length int64) ([]byte, error) {
 	if length < 0 || length > smallBody {
 		return readAll(body)
 	}
@@ -119,7 +119,7 @@ func readBody(body io.Reader, length int64) ([]byte, error) {
 	return b, nil
 }
 
-// smallBody is the longest body, in bytes, that readBody reads into a
+// smallBody is the longest body, in bytes, that readContent reads into a
 // buffer of the declared size at once.
 const smallBody = 1024
 

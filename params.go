@@ -103,12 +103,17 @@ func (p *params) take(values url.Values, where string) error {
 		switch {
 		case !ok:
 		case len(v) > 1:
-			return badRequest("%s is given %d times in %s; give it once", key, len(v), where)
+			return errRepeated(key, len(v), where)
 		default:
 			*p.field(key) = v[0]
 		}
 	}
 	return nil
+}
+
+// errRepeated refuses a parameter given n times in one place (where).
+func errRepeated(key string, n int, where string) error {
+	return badRequest("%s is given %d times in %s; give it once", key, n, where)
 }
 
 // takeForm sets p's parameters from s, a query string or a URL-encoded form
@@ -143,9 +148,9 @@ func (p *params) takeForm(s, where, what string) error {
 	}
 	switch {
 	case name > 1:
-		return badRequest("name is given %d times in %s; give it once", name, where)
+		return errRepeated("name", name, where)
 	case delay > 1:
-		return badRequest("delay is given %d times in %s; give it once", delay, where)
+		return errRepeated("delay", delay, where)
 	}
 	return nil
 }
