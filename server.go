@@ -89,7 +89,7 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	s.retry = newRetrier(cfg.retries, s.queue, s.jobs, stats, s.events, log)
 	s.attempts = newAttemptStats()
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log,
-		retry: s.retry, attempts: s.attempts}
+		retry: s.retry, attempts: s.attempts, durableStart: cfg.command != nil}
 	workerQueue := make(WorkerQueue, cfg.maxWorkers)
 	s.pool = NewPool(cfg.maxWorkers, func(id int) *Worker { return NewWorker(id, workerQueue, env) })
 	s.dispatcher = NewDispatcher(s.queue, workerQueue, s.pool, cfg.workers)

@@ -34,8 +34,15 @@ type workerEnv struct {
 	// finisher, with -journal, writes the greetings of completed jobs and
 	// settles them, so that workers never wait for the disk; else nil.
 	finisher *finisher
-	retry    *retrier      // where failed attempts wait for their retry
-	attempts *attemptStats // counts attempts
+	retry    *retrier // where failed attempts wait for their retry
+	// durableStart, for work that acts outside the process (a command),
+	// makes each attempt wait until its start record is durable before the
+	// work begins: a crash then never runs an attempt that the journal does
+	// not count, and attempts, and WORKQUEUE_ATTEMPT, never undercount
+	// (SPEC.md "-journal"). Sleep has no effect before its greeting, which
+	// waits for the record anyway.
+	durableStart bool
+	attempts     *attemptStats // counts attempts
 }
 
 // NewWorker returns worker number id, which announces itself on workerQueue.
@@ -85,6 +92,10 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 		return
 	}
 	ack := w.env.journal.started(r)
+	if w.env.durableStart {
+		durable(ack)
+		ack = nil // received: nobody waits on it again
+	}
 	w.env.events.PublishJob(r)
 	w.env.stats.Busy.Add(1)
 	defer w.env.stats.Busy.Add(-1)
