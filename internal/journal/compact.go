@@ -45,6 +45,10 @@ func (j *Journal) compact() {
 	if n == 0 || j.Err() != nil {
 		return
 	}
+	if err := covers(inputs); err != nil {
+		j.fail(fmt.Errorf("compaction: %w", err))
+		return
+	}
 	out, err := j.rewrite(inputs)
 	if errors.Is(err, errStopped) {
 		j.fmu.Lock()
@@ -63,12 +67,33 @@ func (j *Journal) compact() {
 	j.compactions.Add(1)
 }
 
+// covers checks that inputs are what a compaction may replace: at most one
+// snap file, first, then segments in increasing order above it. The new snap
+// file's name claims every segment up to the last input, and the next Open
+// removes those as leftovers, so an input list that is anything else would
+// delete records the compaction never read.
+func covers(inputs []checkedFile) error {
+	var prev uint64
+	for i, in := range inputs {
+		switch {
+		case in.kind == kindSnap && i != 0:
+			return fmt.Errorf("%s: a snap file after the first input", in.name)
+		case in.kind != kindSnap && in.kind != kindSegment:
+			return fmt.Errorf("%s: unknown file kind %d", in.name, in.kind)
+		case i > 0 && in.seq <= prev:
+			return fmt.Errorf("%s: not above %d", in.name, prev)
+		}
+		prev = in.seq
+	}
+	return nil
+}
+
 // rewrite performs the steps of a compaction of inputs, the last of which is
 // a segment numbered N: write and fsync snap-N.wqj.tmp, rename it to
 // snap-N.wqj, fsync the directory, remove the inputs. It returns the new file.
 func (j *Journal) rewrite(inputs []checkedFile) (checkedFile, error) {
 	last := inputs[len(inputs)-1]
-	out := checkedFile{name: snapName(last.seq), seq: last.seq}
+	out := checkedFile{name: snapName(last.seq), kind: kindSnap, seq: last.seq}
 	for _, in := range inputs {
 		out.maxKey = max(out.maxKey, in.maxKey)
 	}

@@ -67,7 +67,7 @@ func (j *Journal) load() error {
 		j.files = append(j.files, f)
 		j.bytes.Add(f.size)
 		j.maxKey.Store(max(j.maxKey.Load(), f.maxKey))
-		if f.name[0] == snapPrefix[0] {
+		if f.kind == kindSnap {
 			j.snap = &f
 		} else {
 			j.sealed = append(j.sealed, f)

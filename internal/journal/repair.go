@@ -10,6 +10,7 @@ import (
 // checkedFile is one journal file as Open found it.
 type checkedFile struct {
 	name   string // base name in the directory
+	kind   byte   // kindSegment or kindSnap, from its name and checked against its header
 	seq    uint64 // number in its name
 	size   int64  // bytes of valid content: where a torn tail is cut
 	disk   int64  // bytes on disk when checked
@@ -31,7 +32,7 @@ func checkFile(dir, name string, kind byte, last bool) (checkedFile, error) {
 	if err != nil {
 		return checkedFile{}, err
 	}
-	c := checkedFile{name: name, disk: int64(len(b))}
+	c := checkedFile{name: name, kind: kind, disk: int64(len(b))}
 	_, c.seq, _ = parseName(name)
 	h, err := decodeHeader(b)
 	switch {

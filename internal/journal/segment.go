@@ -19,7 +19,7 @@ func (j *Journal) roll() error {
 			return err
 		}
 		j.seg = nil
-		j.seal(checkedFile{name: j.segName, seq: j.nextSeq - 1, size: j.segSize, maxKey: j.segMaxKey})
+		j.seal(checkedFile{name: j.segName, kind: kindSegment, seq: j.nextSeq - 1, size: j.segSize, maxKey: j.segMaxKey})
 	}
 	seq := j.nextSeq
 	j.nextSeq++
