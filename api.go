@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -63,8 +65,8 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	if req == nil {
 		return
 	}
-	prev, ok := req.cancelJob(time.Now())
-	if !ok && prev == Running {
+	prev, ok := req.Cancel(time.Now())
+	if !ok && prev == job.Running {
 		writeError(w, http.StatusConflict, "job "+req.ID+" cannot be canceled: its work is complete and its greeting is being written")
 		return
 	}
@@ -73,7 +75,7 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "job "+req.ID+" already finished: it is "+prev.String())
 		return
 	}
-	if prev == Queued {
+	if prev == job.Queued {
 		s.retry.forget(req) // if it was waiting for a retry
 	}
 	s.stats.Canceled.Add(1)
@@ -83,13 +85,13 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	}
 	s.jobs.Finished(req)
 	s.events.PublishJob(req)
-	j := req.snapshot()
-	if prev == Running {
+	j := req.Snapshot()
+	if prev == job.Running {
 		s.log.Info("job canceled", "id", req.ID, "worker", j.Worker, "was", prev)
 	} else {
 		s.log.Info("job canceled", "id", req.ID, "was", prev)
 	}
-	writeJSON(w, http.StatusOK, j.appendJSON(nil))
+	writeJSON(w, http.StatusOK, appendJobJSON(&j, nil))
 }
 
 // lookup returns the job named in r's path, or answers 404 and returns nil.
@@ -138,8 +140,8 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 
 // writeJob answers with status and the job r as JSON.
 func writeJob(w http.ResponseWriter, status int, r *WorkRequest) {
-	j := r.snapshot()
-	writeJSON(w, status, j.appendJSON(make([]byte, 0, 256)))
+	j := r.Snapshot()
+	writeJSON(w, status, appendJobJSON(&j, make([]byte, 0, 256)))
 }
 
 // writeError answers with status and {"error": msg}.
@@ -156,7 +158,7 @@ func writeObject(w http.ResponseWriter, status int, key, value string) {
 // appendJSON appends j as a JSON object, byte for byte what encoding/json
 // makes of it, and a newline. Writing it by hand keeps reflection and its
 // allocations off the path of every POST /work.
-func (j *job) appendJSON(b []byte) []byte {
+func appendJobJSON(j *job.View, b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, j.ID)
 	b = appendJSONString(append(b, `,"name":`...), j.Name)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,7 +16,7 @@ import (
 
 // getJob fetches a job through GET /work/{id}, failing the test unless it
 // answers 200.
-func (ts *testServer) getJob(t *testing.T, id string) job {
+func (ts *testServer) getJob(t *testing.T, id string) job.View {
 	t.Helper()
 	rec := ts.do("GET", "/work/"+id, "", "")
 	if rec.Code != http.StatusOK {
@@ -205,7 +207,7 @@ func TestJobJSON(t *testing.T) {
 	at := time.Date(2026, 11, 28, 10, 0, 0, 123456789, time.UTC)
 	later := at.Add(1500 * time.Millisecond)
 	output, empty := "line 1\nline <2> \u2028 \xff\n", ""
-	for _, j := range []job{
+	for _, j := range []job.View{
 		{ID: "1", Name: "Alice", Delay: "0s", State: "queued", EnqueuedAt: at},
 		{ID: "2", Name: `Bob "the <b>" & \co`, Delay: "2s", State: "running", Worker: 3, EnqueuedAt: at, StartedAt: at},
 		{ID: "3", Name: "Élodie 🐹 \u2028\u2029", Delay: "1.5s", State: "done", Worker: 12, EnqueuedAt: at, StartedAt: at, FinishedAt: later},
@@ -220,7 +222,7 @@ func TestJobJSON(t *testing.T) {
 		if err := json.NewEncoder(&want).Encode(j); err != nil {
 			t.Fatal(err)
 		}
-		if got := j.appendJSON(nil); string(got) != want.String() {
+		if got := appendJobJSON(&j, nil); string(got) != want.String() {
 			t.Errorf("appendJSON:\n got %s\nwant %s", got, want.Bytes())
 		}
 	}

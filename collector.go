@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"errors"
 	"log/slog"
 	"net/http"
@@ -57,14 +59,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	seq := c.lastID.Add(1)
 	// One string for both: the job's URL path, and its ID at the end of it.
 	location := string(strconv.AppendUint(append(make([]byte, 0, 32), "/work/"...), seq, 10))
-	req := &WorkRequest{
-		ID:         location[len("/work/"):],
-		seq:        seq,
-		Name:       name,
-		Delay:      delay,
-		delay:      delay.String(),
-		EnqueuedAt: time.Now(),
-	}
+	req := job.New(location[len("/work/"):], seq, name, delay, key.Key(), time.Now())
 	key.hold(req)
 	c.jobs.Add(req)
 	if err := c.journal.accepted(req); err != nil {

@@ -7,24 +7,15 @@ import "context"
 // keeps its output on the job. Retries do not wait for the delay again:
 // their backoff is their wait.
 func (c *Command) Work(ctx context.Context, r *WorkRequest) error {
-	attempt := r.attemptsMade()
+	attempt := r.Attempts()
 	if attempt <= 1 {
 		if err := Sleep(ctx, r); err != nil {
 			return err
 		}
 	}
 	out, truncated, err := c.Run(ctx, CommandJob{ID: r.ID, Name: r.Name, Attempt: attempt})
-	r.setOutput(out, truncated)
+	r.SetOutput(out, truncated)
 	return err
-}
-
-// setOutput keeps output, the end of what r's latest attempt printed, as r's
-// output; truncated tells whether its beginning was cut.
-func (r *WorkRequest) setOutput(output []byte, truncated bool) {
-	s := string(output)
-	r.mu.Lock()
-	r.output, r.truncated = s, truncated
-	r.mu.Unlock()
 }
 
 // work returns the Work the configuration asks for: the command's, given one

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -18,7 +20,7 @@ func (p *proc) postJob(t *testing.T, name string) string {
 		t.Fatalf("POST %q: %v", name, err)
 	}
 	defer resp.Body.Close()
-	var j job
+	var j job.View
 	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST %q: %d, %v; want 201 and a job", name, resp.StatusCode, err)
 	}

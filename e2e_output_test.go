@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -85,7 +87,7 @@ func post(t *testing.T, client *http.Client, base, name, delay string) (int, str
 		t.Fatalf("POST /work: %v", err)
 	}
 	defer resp.Body.Close()
-	var j job
+	var j job.View
 	json.NewDecoder(resp.Body).Decode(&j)
 	return resp.StatusCode, j.ID
 }
@@ -167,12 +169,12 @@ func TestBinaryStdoutClosed(t *testing.T) {
 }
 
 // waitFinal polls GET /work/{id} until the job is final.
-func waitFinal(t *testing.T, p *proc, id string) job {
+func waitFinal(t *testing.T, p *proc, id string) job.View {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, body := call(t, quickClient, "GET", p.url+"/work/"+id)
-		var j job
+		var j job.View
 		json.Unmarshal([]byte(body), &j)
 		if j.State == "done" || j.State == "failed" || j.State == "canceled" {
 			return j

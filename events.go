@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"sync"
 	"time"
 )
@@ -22,14 +24,14 @@ type Event struct {
 	// A job event from PublishJob: the job and its state when published,
 	// turned into JSON only when it is sent, if ever.
 	job   *WorkRequest
-	state jobState
+	state job.Status
 }
 
 // AppendData appends ev's data, one JSON value on one line, to b.
 func (ev *Event) AppendData(b []byte) []byte {
 	if ev.job != nil {
-		j := ev.job.view(ev.state)
-		b = j.appendJSON(b)
+		j := ev.job.View(ev.state)
+		b = appendJobJSON(&j, b)
 		return b[:len(b)-1] // without appendJSON's newline
 	}
 	return append(b, ev.Data...)
@@ -95,7 +97,7 @@ func (e *Events) PublishJob(r *WorkRequest) {
 		return
 	}
 	e.mu.Lock()
-	e.publishLocked(Event{Kind: "job", job: r, state: r.now()})
+	e.publishLocked(Event{Kind: "job", job: r, state: r.Status()})
 	e.mu.Unlock()
 }
 
@@ -112,13 +114,13 @@ func (e *Events) Enqueue(r *WorkRequest, push func(*WorkRequest) error) error {
 	if err := push(r); err != nil {
 		return err
 	}
-	st := r.now()
-	if st.state == Canceled {
+	st := r.Status()
+	if st.State == job.Canceled {
 		// Canceled before the push (never queued) or since: the cancel
 		// publishes the job's event itself, before this or right after.
 		return nil
 	}
-	st.state, st.worker, st.attempts, st.startedAt, st.finishedAt = Queued, 0, 0, 0, 0 // as it was pushed
+	st.State, st.Worker, st.Attempts, st.StartedAt, st.FinishedAt = job.Queued, 0, 0, 0, 0 // as it was pushed
 	e.publishLocked(Event{Kind: "job", job: r, state: st})
 	return nil
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -808,16 +810,16 @@ func TestPublishJobMatchesTheAPI(t *testing.T) {
 		change func(r *WorkRequest)
 	}{
 		{"queued", func(r *WorkRequest) {}},
-		{"running", func(r *WorkRequest) { r.start(3, at.Add(time.Millisecond), func() {}) }},
+		{"running", func(r *WorkRequest) { r.Start(3, at.Add(time.Millisecond), func() {}) }},
 		{"done", func(r *WorkRequest) {
-			r.start(3, at.Add(time.Millisecond), func() {})
-			r.finish(Done, at.Add(time.Second), "")
+			r.Start(3, at.Add(time.Millisecond), func() {})
+			r.Finish(job.Done, at.Add(time.Second), "")
 		}},
 		{"failed", func(r *WorkRequest) {
-			r.start(1, at, func() {})
-			r.finish(Failed, at.Add(time.Second), "panic: \"boom\"\nnext line")
+			r.Start(1, at, func() {})
+			r.Finish(job.Failed, at.Add(time.Second), "panic: \"boom\"\nnext line")
 		}},
-		{"canceled", func(r *WorkRequest) { r.cancelJob(at.Add(time.Minute)) }},
+		{"canceled", func(r *WorkRequest) { r.Cancel(at.Add(time.Minute)) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -828,8 +830,8 @@ func TestPublishJobMatchesTheAPI(t *testing.T) {
 			_, _, sub := hub.Subscribe(0, true, nil)
 			missed := takeAll(hub, sub)
 			hub.Unsubscribe(sub)
-			j := r.snapshot()
-			want := strings.TrimSuffix(string(j.appendJSON(nil)), "\n")
+			j := r.Snapshot()
+			want := strings.TrimSuffix(string(appendJobJSON(&j, nil)), "\n")
 			if len(missed) != 1 {
 				t.Fatalf("%d events published, want 1", len(missed))
 			}
@@ -851,13 +853,13 @@ func TestEventsOfAJobOverHTTP(t *testing.T) {
 	r := openStream(t, srv.URL, "")
 	req := &WorkRequest{ID: "1", Name: "Alice", EnqueuedAt: time.Now()}
 	hub.PublishJob(req)
-	req.start(1, time.Now(), func() {})
+	req.Start(1, time.Now(), func() {})
 	hub.PublishJob(req)
-	req.finish(Done, time.Now(), "")
+	req.Finish(job.Done, time.Now(), "")
 	hub.PublishJob(req)
 	for i, want := range []string{"queued", "running", "done"} {
 		ev := nextOf(t, r, "job")
-		var j job
+		var j job.View
 		if err := json.Unmarshal([]byte(ev.data), &j); err != nil {
 			t.Fatalf("event %d: %v in %q", i, err, ev.data)
 		}
@@ -915,7 +917,7 @@ func TestEnqueuePublishesQueuedFirst(t *testing.T) {
 	}
 	// A worker that starts the job before Enqueue returns, as one may.
 	err := hub.Enqueue(r, func(r *WorkRequest) error {
-		r.start(2, time.Now(), func() {})
+		r.Start(2, time.Now(), func() {})
 		return nil
 	})
 	if err != nil {
@@ -927,7 +929,7 @@ func TestEnqueuePublishesQueuedFirst(t *testing.T) {
 	hub.Unsubscribe(sub)
 	var states []string
 	for _, ev := range missed {
-		var j job
+		var j job.View
 		if err := json.Unmarshal(ev.AppendData(nil), &j); err != nil {
 			t.Fatal(err)
 		}
@@ -990,10 +992,10 @@ func TestEnqueueQueuedEventIsTheJobAsPushed(t *testing.T) {
 	hub := NewEvents(nil)
 	defer hub.Close()
 	r := &WorkRequest{ID: "1", Name: "Alice", Delay: time.Second, EnqueuedAt: time.Now()}
-	asPushed := r.snapshot()
-	want := strings.TrimSuffix(string(asPushed.appendJSON(nil)), "\n")
+	asPushed := r.Snapshot()
+	want := strings.TrimSuffix(string(appendJobJSON(&asPushed, nil)), "\n")
 	err := hub.Enqueue(r, func(r *WorkRequest) error {
-		r.start(2, time.Now(), func() {}) // a worker quicker than the Collector
+		r.Start(2, time.Now(), func() {}) // a worker quicker than the Collector
 		return nil
 	})
 	if err != nil {
@@ -1021,7 +1023,7 @@ func TestEnqueueAfterACancel(t *testing.T) {
 	var accepted atomic.Int64
 	q := NewWorkQueue(1, &accepted)
 	r := &WorkRequest{ID: "1", Name: "Alice", EnqueuedAt: time.Now()}
-	if _, ok := r.cancelJob(time.Now()); !ok {
+	if _, ok := r.Cancel(time.Now()); !ok {
 		t.Fatal("cancelJob = false, want true")
 	}
 	hub.PublishJob(r) // as the DELETE handler does
@@ -1034,8 +1036,8 @@ func TestEnqueueAfterACancel(t *testing.T) {
 	if len(missed) == 0 {
 		t.Fatal("no events published")
 	}
-	j := r.snapshot()
-	want := strings.TrimSuffix(string(j.appendJSON(nil)), "\n")
+	j := r.Snapshot()
+	want := strings.TrimSuffix(string(appendJobJSON(&j, nil)), "\n")
 	if got := string(missed[len(missed)-1].AppendData(nil)); got != want {
 		t.Errorf("the job's last event = %s, want %s", got, want)
 	}

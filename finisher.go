@@ -72,7 +72,7 @@ func (f *finisher) run(env *workerEnv) {
 // It waits while the finisher is full, unless the server abandons its jobs:
 // then r fails as abandoned.
 func (w *Worker) handOver(f *finisher, r *WorkRequest, started time.Time, ack <-chan error) {
-	c := completion{w: w, r: r, started: started, line: r.AppendGreeting(nil, w.ID), ack: ack}
+	c := completion{w: w, r: r, started: started, line: appendGreeting(nil, r, w.ID), ack: ack}
 	select {
 	case f.c <- c:
 	case <-w.env.ctx.Done():

@@ -74,7 +74,7 @@ func TestGreetingStuck(t *testing.T) {
 		synctest.Wait()
 		states := map[string]int{}
 		for _, id := range []string{"1", "2"} {
-			j := s.jobs.Get(id).snapshot()
+			j := s.jobs.Get(id).Snapshot()
 			states[j.State+" "+j.Error]++
 		}
 		if states["done "] != 1 || states["failed "+errAbandoned.Error()] != 1 {
@@ -102,7 +102,7 @@ func TestGreetingBrokenPipe(t *testing.T) {
 		t.Fatalf("drain = %v, want nil: every job finished, failed", err)
 	}
 	for _, id := range []string{"1", "2", "3"} {
-		j := s.jobs.Get(id).snapshot()
+		j := s.jobs.Get(id).Snapshot()
 		if j.State != "failed" || !strings.Contains(j.Error, "broken pipe") {
 			t.Errorf("job %s = %s %q, want failed with the broken pipe", id, j.State, j.Error)
 		}

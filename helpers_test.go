@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -96,9 +98,9 @@ func urlEscape(s string) string {
 }
 
 // decodeJob decodes a job from a response body.
-func decodeJob(t *testing.T, body []byte) job {
+func decodeJob(t *testing.T, body []byte) job.View {
 	t.Helper()
-	var j job
+	var j job.View
 	if err := json.Unmarshal(body, &j); err != nil {
 		t.Fatalf("decoding job %q: %v", body, err)
 	}

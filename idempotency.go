@@ -95,13 +95,13 @@ func (c *keyClaim) Key() string {
 	return c.key
 }
 
-// hold ties the claim to req, its job, before the Store keeps req: it
-// records the key on req, for the journal, and binds req's number to the
-// key, for the Store to forget.
+// hold ties the claim to req, its job, made with the claim's Key, before
+// the Store keeps req: it binds req's number to the key, for the Store to
+// forget.
 func (c *keyClaim) hold(req *WorkRequest) {
 	if c != nil {
-		req.key = c.key
-		c.keys.hold(c.key, c.entry, req.seq)
+		req.Key = c.key
+		c.keys.hold(c.key, c.entry, req.Seq)
 	}
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,7 +27,7 @@ func (p *proc) kill9(t *testing.T) {
 
 // getJob fetches a job by id from the process; ok is false on 404.
 func (p *proc) getJob(t *testing.T, id string) (j struct {
-	job
+	job.View
 	Attempts int `json:"attempts"`
 }, ok bool) {
 	t.Helper()

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"context"
 	"crypto/sha256"
 	enc "encoding/binary" // "binary" is the tests' path to the built server
@@ -43,7 +45,7 @@ func recoverServer(cfg config, work Work) (*testServer, error) {
 // jobView is what the truncation test compares of a job: its name and state.
 type jobView struct {
 	name  string
-	state State
+	state job.State
 }
 
 // jobSet returns every job the server's store keeps, by sequence number.
@@ -53,9 +55,7 @@ func (ts *testServer) jobSet() map[uint64]jobView {
 	ts.jobs.mu.Unlock()
 	set := map[uint64]jobView{}
 	for _, r := range reqs {
-		r.mu.Lock()
-		set[r.seq] = jobView{r.Name, r.state}
-		r.mu.Unlock()
+		set[r.Seq] = jobView{r.Name, r.State()}
 	}
 	return set
 }
@@ -91,7 +91,7 @@ func smallJournal(t *testing.T) (string, map[uint64]jobView) {
 	}
 	ts.start()
 	want := map[uint64]jobView{}
-	post := func(name string, state State) uint64 {
+	post := func(name string, state job.State) uint64 {
 		rec := ts.submit(name, "0s")
 		if rec.Code != 201 {
 			t.Fatalf("POST %s: status %d: %s", name, rec.Code, rec.Body)
@@ -101,16 +101,16 @@ func smallJournal(t *testing.T) (string, map[uint64]jobView) {
 		return seq
 	}
 	for i := 1; i <= 10; i++ {
-		post(fmt.Sprintf("quick%d", i), Done)
+		post(fmt.Sprintf("quick%d", i), job.Done)
 	}
-	post("hold1", Queued) // running at the end; replay queues it again
+	post("hold1", job.Queued) // running at the end; replay queues it again
 	// With one worker, hold1 starts only once quick1..10 have finished.
 	if name := <-started; name != "hold1" {
 		t.Fatalf("first held job to start: %s, want hold1", name)
 	}
 	var cancel uint64
 	for i := 1; i <= 8; i++ {
-		seq := post(fmt.Sprintf("later%d", i), Queued)
+		seq := post(fmt.Sprintf("later%d", i), job.Queued)
 		if i == 3 {
 			cancel = seq
 		}
@@ -118,7 +118,7 @@ func smallJournal(t *testing.T) (string, map[uint64]jobView) {
 	if rec := ts.do("DELETE", fmt.Sprintf("/work/%d", cancel), "", ""); rec.Code != 200 {
 		t.Fatalf("DELETE job %d: status %d: %s", cancel, rec.Code, rec.Body)
 	}
-	want[cancel] = jobView{want[cancel].name, Canceled}
+	want[cancel] = jobView{want[cancel].name, job.Canceled}
 	ctx, stop := context.WithCancel(context.Background())
 	stop()
 	if err := ts.drain(ctx); err == nil {
@@ -202,7 +202,7 @@ func recoverCut(parent, name string, seg []byte, off int) cutResult {
 
 // decodeJobID returns the "id" field of a job's JSON, or "".
 func decodeJobID(body []byte) string {
-	var j job
+	var j job.View
 	json.Unmarshal(body, &j)
 	return j.ID
 }
@@ -741,11 +741,11 @@ func liveBytes(ts *testServer) int64 {
 	var n int64
 	var buf []byte
 	for _, r := range reqs {
-		rec := r.record()
-		acc := jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.key}
+		rec := jobRecordOf(r)
+		acc := jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.Key}
 		buf = appendRecord(buf[:0], recAccepted, &acc)
 		n += frame + int64(len(buf))
-		if rec.State != Queued {
+		if rec.State != job.Queued {
 			buf = appendRecord(buf[:0], recStarted, &rec)
 			n += frame + int64(len(buf))
 		}

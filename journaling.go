@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"bytes"
 	"cmp"
 	"context"
@@ -9,7 +11,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"time"
 
 	"workqueue/internal/journal"
 )
@@ -54,7 +55,7 @@ func openJournal(cfg config, s *server) (*jobJournal, error) {
 
 // record returns the journal record of type typ about r.
 func record(typ byte, r *WorkRequest, rec *jobRecord) journal.Record {
-	return journal.Record{Type: typ, Key: r.seq, Data: appendRecord(nil, typ, rec)}
+	return journal.Record{Type: typ, Key: r.Seq, Data: appendRecord(nil, typ, rec)}
 }
 
 // err returns why the journal failed, wrapping errJournal, or nil.
@@ -74,7 +75,7 @@ func (jj *jobJournal) accepted(r *WorkRequest) error {
 	if jj == nil {
 		return nil
 	}
-	rec := jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.key}
+	rec := jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.Key}
 	if err := jj.j.Append(record(recAccepted, r, &rec)); err != nil {
 		return fmt.Errorf("%w in %s: %v", errJournal, jj.dir, err)
 	}
@@ -97,7 +98,7 @@ func (jj *jobJournal) started(r *WorkRequest) <-chan error {
 	if jj == nil {
 		return nil
 	}
-	rec := r.record()
+	rec := jobRecordOf(r)
 	return jj.j.AppendAck(record(recStarted, r, &rec))
 }
 
@@ -112,7 +113,7 @@ func durable(ack <-chan error) {
 // retrying journals that an attempt of r failed and r waits for another.
 func (jj *jobJournal) retrying(r *WorkRequest) {
 	if jj != nil {
-		rec := r.record()
+		rec := jobRecordOf(r)
 		jj.j.AppendAsync(record(recRetry, r, &rec))
 	}
 }
@@ -124,9 +125,9 @@ func (jj *jobJournal) finished(r *WorkRequest) error {
 	if jj == nil {
 		return nil
 	}
-	rec := r.record()
+	rec := jobRecordOf(r)
 	jr := record(recFinished, r, &rec)
-	if rec.State == Canceled {
+	if rec.State == job.Canceled {
 		return jj.j.Append(jr)
 	}
 	return jj.j.AppendAsync(jr)
@@ -141,27 +142,28 @@ func (jj *jobJournal) close() error {
 }
 
 // record returns r's life as a journal record holds it.
-func (r *WorkRequest) record() jobRecord {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return jobRecord{State: r.state, Attempts: r.attempts, Worker: r.worker,
-		StartedAt: r.startedAt, FinishedAt: r.finishedAt, RetryAt: r.retryAt,
-		Err: r.err, Output: r.output, Truncated: r.truncated}
+func jobRecordOf(r *WorkRequest) jobRecord {
+	st := r.Status()
+	return jobRecord{State: st.State, Attempts: int(st.Attempts), Worker: int(st.Worker),
+		StartedAt: job.UTC(st.StartedAt), FinishedAt: job.UTC(st.FinishedAt), RetryAt: job.UTC(st.RetryAt),
+		Err: st.Err, Output: st.Output, Truncated: st.Truncated}
 }
 
-// restore applies a record of type typ, other than recAccepted, to r while
-// the journal is replayed.
-func (r *WorkRequest) restore(typ byte, rec *jobRecord) {
-	r.attempts, r.err = rec.Attempts, rec.Err
+// restore applies a record of type typ, other than recAccepted, to st, a
+// job's status as the records before it left it, while the journal is
+// replayed.
+func restore(st *job.Status, typ byte, rec *jobRecord) {
+	st.Attempts, st.Err = int32(rec.Attempts), rec.Err
 	switch typ {
 	case recStarted:
-		r.state, r.worker, r.startedAt = Running, rec.Worker, rec.StartedAt
+		st.State, st.Worker, st.StartedAt = job.Running, int32(rec.Worker), job.UnixNano(rec.StartedAt)
 	case recRetry:
-		r.state, r.retryAt = Queued, rec.RetryAt
-		r.output, r.truncated = rec.Output, rec.Truncated // the failed attempt's
+		st.State, st.RetryAt = job.Queued, job.UnixNano(rec.RetryAt)
+		st.Output, st.Truncated = rec.Output, rec.Truncated // the failed attempt's
 	case recFinished:
-		r.state, r.worker, r.startedAt, r.finishedAt = rec.State, rec.Worker, rec.StartedAt, rec.FinishedAt
-		r.output, r.truncated = rec.Output, rec.Truncated
+		st.State, st.Worker = rec.State, int32(rec.Worker)
+		st.StartedAt, st.FinishedAt = job.UnixNano(rec.StartedAt), job.UnixNano(rec.FinishedAt)
+		st.Output, st.Truncated = rec.Output, rec.Truncated
 	}
 }
 
@@ -180,8 +182,13 @@ const replayEvery = 4096
 // the job left the store) are passed over. It stops, with ctx's cause, if
 // ctx ends first.
 func (jj *jobJournal) replay(ctx context.Context) (replayed, error) {
-	jobs := map[uint64]*WorkRequest{}
+	type folding struct {
+		r  *WorkRequest
+		st job.Status // r's status as the records so far leave it
+	}
+	jobs := map[uint64]*folding{}
 	var out replayed
+	var finished []*folding
 	err := jj.j.Replay(func(jr journal.Record) error {
 		out.records++
 		if out.records%replayEvery == 0 && ctx.Err() != nil {
@@ -192,15 +199,15 @@ func (jj *jobJournal) replay(ctx context.Context) (replayed, error) {
 		case err != nil:
 			return fmt.Errorf("record %d, of job %d: %w", out.records, jr.Key, err)
 		case jr.Type == recAccepted:
-			jobs[jr.Key] = &WorkRequest{ID: strconv.FormatUint(jr.Key, 10), seq: jr.Key,
-				Name: rec.Name, Delay: rec.Delay, EnqueuedAt: rec.EnqueuedAt, key: rec.Key}
+			r := job.New(strconv.FormatUint(jr.Key, 10), jr.Key, rec.Name, rec.Delay, rec.Key, rec.EnqueuedAt)
+			jobs[jr.Key] = &folding{r: r}
 		case jr.Type == recRefused:
 			delete(jobs, jr.Key)
 		case jobs[jr.Key] != nil:
-			r := jobs[jr.Key]
-			r.restore(jr.Type, &rec)
+			f := jobs[jr.Key]
+			restore(&f.st, jr.Type, &rec)
 			if jr.Type == recFinished {
-				out.finished = append(out.finished, r)
+				finished = append(finished, f)
 			}
 		}
 		return nil
@@ -208,13 +215,18 @@ func (jj *jobJournal) replay(ctx context.Context) (replayed, error) {
 	if err != nil {
 		return out, err
 	}
-	for _, r := range jobs {
-		if !r.state.Final() {
-			r.state, r.worker, r.startedAt = Queued, 0, time.Time{}
-			out.unfinished = append(out.unfinished, r)
+	for _, f := range finished {
+		f.r.Restore(f.st)
+		out.finished = append(out.finished, f.r)
+	}
+	for _, f := range jobs {
+		if !f.st.State.Final() {
+			f.st.State, f.st.Worker, f.st.StartedAt = job.Queued, 0, 0
+			f.r.Restore(f.st)
+			out.unfinished = append(out.unfinished, f.r)
 		}
 	}
-	slices.SortFunc(out.unfinished, func(a, b *WorkRequest) int { return cmp.Compare(a.seq, b.seq) })
+	slices.SortFunc(out.unfinished, func(a, b *WorkRequest) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, nil
 }
 

@@ -120,7 +120,7 @@ func (k *Keys) forget(seq uint64) {
 // restoreKey binds r's idempotency key, if it has one, to r: the journal's
 // replay calls it for each job it adds to the store, before Finished.
 func (s *Store) restoreKey(r *WorkRequest) {
-	if r.key != "" {
-		s.keys.Restore(r.key, r.seq, r.Name, r.Delay)
+	if r.Key != "" {
+		s.keys.Restore(r.Key, r.Seq, r.Name, r.Delay)
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"fmt"
 	"net/http"
 	"testing"
@@ -17,8 +19,8 @@ func TestIdempotencyKeyForgotten(t *testing.T) {
 		maxDelay: time.Second, log: discardLogger()}
 	finishNext := func() {
 		r, _, _ := c.queue.Next(nil)
-		r.start(1, time.Now(), nil)
-		r.finish(Done, time.Now(), "")
+		r.Start(1, time.Now(), nil)
+		r.Finish(job.Done, time.Now(), "")
 		c.jobs.Finished(r)
 	}
 	first := submitKey(c, "Alice", "", "k")
@@ -50,7 +52,7 @@ func TestIdempotencyKeyForgotten(t *testing.T) {
 // job the store does not keep is free.
 func TestIdempotencyKeyRestore(t *testing.T) {
 	ts := newTestServer(t, testConfig(), newGate(nil).work)
-	r := &WorkRequest{ID: "41", seq: 41, Name: "Alice", Delay: time.Second, EnqueuedAt: time.Now()}
+	r := &WorkRequest{ID: "41", Seq: 41, Name: "Alice", Delay: time.Second, EnqueuedAt: time.Now()}
 	ts.jobs.Add(r)
 	ts.jobs.keys.Restore("k", 41, "Alice", time.Second)
 	rec := submitKey(ts.handler, "Alice", "1s", "k")

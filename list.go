@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"math"
 	"net/http"
 	"net/url"
@@ -19,7 +21,7 @@ const stateNames = "queued, running, done, canceled, failed"
 
 // listQuery is a parsed GET /work query.
 type listQuery struct {
-	states uint8  // bit 1<<State for each state asked for; 0 for all
+	states uint8  // bit 1<<job.State for each state asked for; 0 for all
 	limit  int    // most jobs to list, 1 to maxListLimit
 	before uint64 // list only jobs numbered below this; math.MaxUint64 for all
 }
@@ -29,18 +31,8 @@ func (q listQuery) wants(st string) bool {
 	if q.states == 0 {
 		return true
 	}
-	s, ok := parseState(st)
+	s, ok := job.ParseState(st)
 	return ok && q.states&(1<<s) != 0
-}
-
-// parseState returns the State named name.
-func parseState(name string) (State, bool) {
-	for s := Queued; s <= Failed; s++ {
-		if s.String() == name {
-			return s, true
-		}
-	}
-	return 0, false
 }
 
 // parseListQuery parses the query of GET /work: state (one or several,
@@ -57,7 +49,7 @@ func parseListQuery(rawQuery string) (listQuery, error) {
 		switch key {
 		case "state":
 			for _, name := range strings.Split(strings.Join(vs, ","), ",") {
-				s, ok := parseState(name)
+				s, ok := job.ParseState(name)
 				if !ok {
 					return q, badRequest("state %s is not a state: use one or several of %s, comma-separated", quote(name), stateNames)
 				}
@@ -99,14 +91,14 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) {
 	for before := q.before; n < q.limit; {
 		batch = s.jobs.Older(batch[:0], before, cap(batch))
 		for _, req := range batch {
-			j := req.snapshot()
+			j := req.Snapshot()
 			if !q.wants(j.State) {
 				continue
 			}
 			if n > 0 {
 				b = append(b, ',')
 			}
-			b = j.appendJSON(b)
+			b = appendJobJSON(&j, b)
 			b = b[:len(b)-1] // appendJSON ends the object with a newline
 			if n++; n == q.limit {
 				break
@@ -115,7 +107,7 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) {
 		if len(batch) < cap(batch) {
 			break // no older jobs
 		}
-		before = batch[len(batch)-1].seq
+		before = batch[len(batch)-1].Seq
 	}
 	writeJSON(w, http.StatusOK, append(b, "]}\n"...))
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,7 +26,7 @@ func (ts *testServer) list(t *testing.T, query string) (ids, states []string) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /work?%s: status = %d, want 200; %s", query, rec.Code, rec.Body)
 	}
-	var body struct{ Jobs []job }
+	var body struct{ Jobs []job.View }
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 		t.Fatalf("GET /work?%s: %v in %s", query, err, rec.Body)
 	}
@@ -175,7 +177,7 @@ func TestListBadQuery(t *testing.T) {
 func TestStoreIndex(t *testing.T) {
 	s := NewStore(10)
 	add := func(seq uint64) *WorkRequest {
-		r := &WorkRequest{ID: strconv.FormatUint(seq, 10), seq: seq}
+		r := &WorkRequest{ID: strconv.FormatUint(seq, 10), Seq: seq}
 		s.Add(r)
 		return r
 	}
@@ -185,7 +187,7 @@ func TestStoreIndex(t *testing.T) {
 	s.Remove(s.Get("2"))
 	var got []uint64
 	for _, r := range s.Older(nil, math.MaxUint64, 10) {
-		got = append(got, r.seq)
+		got = append(got, r.Seq)
 	}
 	if want := []uint64{5, 4, 3, 1}; !slices.Equal(got, want) {
 		t.Errorf("Older after adding 3 1 2 5 4 and removing 2: %v, want %v", got, want)
@@ -216,7 +218,7 @@ func FuzzListQuery(f *testing.F) {
 			}
 			return
 		}
-		if q.limit < 1 || q.limit > maxListLimit || q.states >= 1<<(Failed+1) {
+		if q.limit < 1 || q.limit > maxListLimit || q.states >= 1<<(job.Failed+1) {
 			t.Fatalf("%q: parsed to %+v, out of bounds", raw, q)
 		}
 	})
@@ -231,11 +233,11 @@ func BenchmarkList(b *testing.B) {
 			s := &server{jobs: NewStore(finishedKept)}
 			now := time.Now()
 			for seq := uint64(1); seq <= uint64(kept); seq++ {
-				r := &WorkRequest{ID: strconv.FormatUint(seq, 10), seq: seq, Name: "bench", EnqueuedAt: now}
+				r := &WorkRequest{ID: strconv.FormatUint(seq, 10), Seq: seq, Name: "bench", EnqueuedAt: now}
 				s.jobs.Add(r)
 				if seq%2 == 0 {
-					r.start(1, now, nil)
-					r.finish(Done, now, "")
+					r.Start(1, now, nil)
+					r.Finish(job.Done, now, "")
 					s.jobs.Finished(r)
 				}
 			}

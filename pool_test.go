@@ -105,9 +105,7 @@ func metricsPool(base string) (workers, busy int64, err error) {
 
 // workerOf returns the number of the worker running r.
 func workerOf(r *WorkRequest) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.worker
+	return int(r.Status().Worker)
 }
 
 // httpServer serves ts's handler over real HTTP for the test.
@@ -246,7 +244,7 @@ type burstRecord struct {
 }
 
 func (b *burstRecord) work(ctx context.Context, r *WorkRequest) error {
-	w, seq := workerOf(r), int(r.seq)
+	w, seq := workerOf(r), int(r.Seq)
 	b.mu.Lock()
 	if b.running[w] {
 		b.errs = append(b.errs, fmt.Sprintf("job %d started on worker%d while another job ran there", seq, w))

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"bytes"
 	"cmp"
 	"context"
@@ -61,16 +63,16 @@ func commandServer(t *testing.T, cfg config, script string) *testServer {
 // waitJob polls GET /work/{id} until cond holds of the job, and returns it.
 // It is for jobs whose commands are real processes, whose timing no fake
 // clock controls.
-func (ts *testServer) waitJob(t *testing.T, id string, what string, cond func(job) bool) job {
+func (ts *testServer) waitJob(t *testing.T, id string, what string, cond func(job.View) bool) job.View {
 	t.Helper()
-	var j job
+	var j job.View
 	if !pollUntil(time.Now().Add(20*time.Second), func() bool { j = ts.getJob(t, id); return cond(j) }) {
 		t.Fatalf("job %s: %+v, still not %s 20s on", id, j, what)
 	}
 	return j
 }
 
-func final(j job) bool { return j.State == "done" || j.State == "failed" || j.State == "canceled" }
+func final(j job.View) bool { return j.State == "done" || j.State == "failed" || j.State == "canceled" }
 
 // TestCommandGetsJob checks, end to end through POST /work, that a command
 // gets the job's id, name and attempt in its environment and the name on

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	enc "encoding/binary" // "binary" is the tests' path to the built server
 	"errors"
 	"time"
@@ -34,7 +36,7 @@ type jobRecord struct {
 	Delay      time.Duration
 	EnqueuedAt time.Time
 	Key        string // idempotency key, or ""
-	State      State
+	State      job.State
 	Attempts   int
 	Worker     int
 	StartedAt  time.Time
@@ -103,7 +105,7 @@ func decodeRecord(typ byte, data []byte) (jobRecord, error) {
 		rec.RetryAt = d.time()
 		rec.Err = d.string()
 	case recFinished:
-		rec.State = State(d.uvarint())
+		rec.State = job.State(d.uvarint())
 		rec.Attempts = d.count()
 		rec.Worker = d.count()
 		rec.StartedAt = d.time()
@@ -111,7 +113,7 @@ func decodeRecord(typ byte, data []byte) (jobRecord, error) {
 		rec.Err = d.string()
 		rec.Output = d.string()
 		rec.Truncated = d.uvarint() == 1
-		if !rec.State.Final() || rec.State > Failed {
+		if !rec.State.Final() || rec.State > job.Failed {
 			d.bad = true
 		}
 	case recRefused:

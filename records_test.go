@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"reflect"
 	"testing"
 	"time"
@@ -17,9 +19,9 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"accepted without key", recAccepted, jobRecord{Name: "Bob", EnqueuedAt: at}},
 		{"started", recStarted, jobRecord{Attempts: 2, Worker: 7, StartedAt: at}},
 		{"retry", recRetry, jobRecord{Attempts: 1, RetryAt: at, Err: "exit status 3"}},
-		{"done", recFinished, jobRecord{State: Done, Attempts: 1, Worker: 3, StartedAt: at, FinishedAt: at.Add(time.Second)}},
-		{"failed with output", recFinished, jobRecord{State: Failed, Attempts: 4, Worker: 1, StartedAt: at, FinishedAt: at, Err: "exit status 1", Output: "oops\n", Truncated: true}},
-		{"canceled while queued", recFinished, jobRecord{State: Canceled, FinishedAt: at}},
+		{"done", recFinished, jobRecord{State: job.Done, Attempts: 1, Worker: 3, StartedAt: at, FinishedAt: at.Add(time.Second)}},
+		{"failed with output", recFinished, jobRecord{State: job.Failed, Attempts: 4, Worker: 1, StartedAt: at, FinishedAt: at, Err: "exit status 1", Output: "oops\n", Truncated: true}},
+		{"canceled while queued", recFinished, jobRecord{State: job.Canceled, FinishedAt: at}},
 		{"refused", recRefused, jobRecord{}},
 	}
 	for _, tt := range tests {
@@ -51,7 +53,7 @@ func TestRecordBadInput(t *testing.T) {
 		data []byte
 	}{
 		{"unknown type", 99, nil},
-		{"finished in a state that is not final", recFinished, appendRecord(nil, recFinished, &jobRecord{State: Running})},
+		{"finished in a state that is not final", recFinished, appendRecord(nil, recFinished, &jobRecord{State: job.Running})},
 		{"string longer than the record", recAccepted, []byte{0x7f, 'a'}},
 		{"overlong varint", recStarted, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
 	}
@@ -64,7 +66,7 @@ func TestRecordBadInput(t *testing.T) {
 
 func FuzzRecord(f *testing.F) {
 	f.Add(recAccepted, appendRecord(nil, recAccepted, &jobRecord{Name: "Alice", Key: "k"}))
-	f.Add(recFinished, appendRecord(nil, recFinished, &jobRecord{State: Done, Output: "x"}))
+	f.Add(recFinished, appendRecord(nil, recFinished, &jobRecord{State: job.Done, Output: "x"}))
 	f.Fuzz(func(t *testing.T, typ byte, data []byte) {
 		rec, err := decodeRecord(typ, data)
 		if err != nil {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"context"
 	"time"
 )
@@ -30,7 +32,7 @@ func (s *server) recover(ctx context.Context, cfg config) error {
 		s.jobs.Add(r)
 		s.jobs.restoreKey(r)
 		s.jobs.Finished(r)
-		if r.state == Canceled {
+		if r.State() == job.Canceled {
 			canceled++
 		}
 	}

@@ -1,18 +1,15 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"context"
-	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 )
-
-// errRetryAbandoned is why a job waiting for a retry fails when the server
-// stops before its backoff ends; its last attempt's error follows.
-var errRetryAbandoned = errors.New("abandoned: the server stopped before its retry")
 
 // retrier is the server's side of retries (SPEC "(v2) Real work"): it puts
 // a job whose attempt failed back to wait out its backoff in a RetryQueue,
@@ -58,19 +55,19 @@ func newRetrier(max int, work *WorkQueue, jobs *Store, stats *Stats, events *Eve
 // its canceler recorded it. started is when the attempt started.
 func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
 	t := w.env.retry
-	if w.env.ctx.Err() == nil && r.attemptsMade() <= t.max {
+	if w.env.ctx.Err() == nil && r.Attempts() <= t.max {
 		at, ok := t.wait(r, err)
 		if !ok {
 			return // canceled while it ran: the canceler recorded it
 		}
 		w.env.attempts.count(err)
 		if !at.IsZero() {
-			w.log.Warn("job attempt failed; will retry", "id", r.ID, "attempt", r.attemptsMade(), "err", err, "retry_at", at.UTC())
+			w.log.Warn("job attempt failed; will retry", "id", r.ID, "attempt", r.Attempts(), "err", err, "retry_at", at.UTC())
 		}
 		return
 	}
 	w.settle(r, started, err, true)
-	if r.State() == Failed { // not canceled meanwhile: settle failed it
+	if r.State() == job.Failed { // not canceled meanwhile: settle failed it
 		w.env.attempts.count(err)
 	}
 }
@@ -83,8 +80,8 @@ func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
 func (t *retrier) wait(r *WorkRequest, err error) (at time.Time, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	at = time.Now().Add(backoff(r.attemptsMade(), 2*rand.Float64()-1))
-	if !r.requeue(at, err.Error()) {
+	at = time.Now().Add(backoff(r.Attempts(), 2*rand.Float64()-1))
+	if !r.Requeue(at, err.Error()) {
 		return time.Time{}, false
 	}
 	t.journal.retrying(r) // before r can start again, so replay sees them in order
@@ -94,7 +91,7 @@ func (t *retrier) wait(r *WorkRequest, err error) (at time.Time, ok bool) {
 		return time.Time{}, true
 	}
 	t.queue.Add(r, at)
-	if r.State() != Queued {
+	if r.State() != job.Queued {
 		t.queue.Remove(r) // canceled before Add: its canceler found nothing to forget
 	}
 	return at, true
@@ -138,7 +135,7 @@ func (t *retrier) drain() {
 // giveUp settles jobs whose retry the server will not run, because it is
 // stopping. With the journal they stay queued, their retry journaled, for
 // the next start to run; without, each one still queued fails with
-// errRetryAbandoned and its last error. Either way the log names them.
+// job.ErrRetryAbandoned and its last error. Either way the log names them.
 func (t *retrier) giveUp(rs []*WorkRequest) {
 	if t.journal != nil {
 		logJobs(t.log, slog.LevelInfo, "retries left in the journal for the next start", rs)
@@ -147,7 +144,7 @@ func (t *retrier) giveUp(rs []*WorkRequest) {
 	var failed []*WorkRequest
 	now := time.Now()
 	for _, r := range rs {
-		if r.abandonRetry(now) {
+		if r.AbandonRetry(now) {
 			t.stats.Failed.Add(1)
 			t.jobs.Finished(r)
 			t.events.PublishJob(r)
@@ -168,47 +165,4 @@ func logJobs(log *slog.Logger, level slog.Level, msg string, rs []*WorkRequest) 
 		ids = append(ids, r.ID)
 	}
 	log.Log(context.Background(), level, msg, "jobs", len(rs), "ids", strings.Join(ids, ","), "more", len(rs)-len(ids))
-}
-
-// attemptsMade returns how many times r was started.
-func (r *WorkRequest) attemptsMade() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.attempts
-}
-
-// State returns r's state now.
-func (r *WorkRequest) State() State {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.state
-}
-
-// requeue moves a running request back to queued, to be retried at at, with
-// err as its error and neither worker nor start time. It reports false, and
-// changes nothing, if r is no longer running (it was canceled).
-func (r *WorkRequest) requeue(at time.Time, err string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.state != Running {
-		return false
-	}
-	r.state, r.err, r.retryAt, r.cancel, r.completing = Queued, err, at, nil, false
-	r.worker, r.startedAt = 0, time.Time{} // it holds no worker while it waits
-	return true
-}
-
-// abandonRetry fails r, queued waiting for a retry that will not run, with
-// errRetryAbandoned and its last error. It reports false, and changes
-// nothing, if r is no longer queued (it was canceled, or has started).
-func (r *WorkRequest) abandonRetry(now time.Time) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.state != Queued || r.queue != nil {
-		return false
-	}
-	r.state, r.finishedAt, r.retryAt = Failed, now, time.Time{}
-	r.err = errRetryAbandoned.Error() + "; last attempt: " + r.err
-	r.wake()
-	return true
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +35,7 @@ func (f *failing) work(ctx context.Context, r *WorkRequest) error {
 	f.mu.Lock()
 	f.starts[r.ID] = append(f.starts[r.ID], time.Now())
 	f.mu.Unlock()
-	n := r.attemptsMade()
+	n := r.Attempts()
 	switch {
 	case r.Name == "doomed", r.Name == "flaky" && n <= f.fails:
 		return fmt.Errorf("attempt %d failed", n)
@@ -272,9 +274,12 @@ func TestRetrierDrain(t *testing.T) {
 	stats, jobs, logs := NewStats(), NewStore(10), new(syncBuffer)
 	wq := NewWorkQueue(10, &stats.Accepted)
 	rt := newRetrier(3, wq, jobs, stats, NewEvents(nil), slog.New(slog.NewTextHandler(logs, nil)))
-	due := &WorkRequest{ID: "1", seq: 1, err: "exit status 1"}
-	later := &WorkRequest{ID: "2", seq: 2, err: "exit status 2"}
-	late := &WorkRequest{ID: "3", seq: 3, state: Running, attempts: 1}
+	due := &WorkRequest{ID: "1", Seq: 1}
+	due.Restore(job.Status{Err: "exit status 1"})
+	later := &WorkRequest{ID: "2", Seq: 2}
+	later.Restore(job.Status{Err: "exit status 2"})
+	late := &WorkRequest{ID: "3", Seq: 3}
+	late.Restore(job.Status{State: job.Running, Attempts: 1})
 	for _, r := range []*WorkRequest{due, later, late} {
 		jobs.Add(r)
 	}
@@ -297,7 +302,7 @@ func TestRetrierDrain(t *testing.T) {
 	}
 	for _, r := range []*WorkRequest{later, late} {
 		want := "abandoned: the server stopped before its retry; last attempt: exit status " + r.ID
-		if j := r.snapshot(); j.State != "failed" || j.Error != want {
+		if j := r.Snapshot(); j.State != "failed" || j.Error != want {
 			t.Errorf("job %s: %+v, want failed with %q", r.ID, j, want)
 		}
 		select {

@@ -194,8 +194,8 @@ func appendEvent(b []byte, ev Event) []byte {
 	}
 	b = append(append(append(b, "event: "...), ev.Kind...), '\n')
 	if ev.job != nil {
-		j := ev.job.view(ev.state)
-		return append(j.appendJSON(append(b, "data: "...)), '\n') // one line: JSON escapes newlines
+		j := ev.job.View(ev.state)
+		return append(appendJobJSON(&j, append(b, "data: "...)), '\n') // one line: JSON escapes newlines
 	}
 	data := ev.Data
 	for {

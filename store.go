@@ -35,15 +35,15 @@ func NewStore(limit int) *Store {
 // Add keeps r, which must be new.
 func (s *Store) Add(r *WorkRequest) {
 	s.mu.Lock()
-	s.jobs[r.seq] = r
-	s.index(r.seq)
+	s.jobs[r.Seq] = r
+	s.index(r.Seq)
 	s.mu.Unlock()
 }
 
 // Remove forgets r; the Collector calls it when r could not be queued.
 func (s *Store) Remove(r *WorkRequest) {
 	s.mu.Lock()
-	delete(s.jobs, r.seq)
+	delete(s.jobs, r.Seq)
 	s.mu.Unlock()
 }
 
@@ -74,16 +74,16 @@ func (s *Store) Finished(r *WorkRequest) {
 	defer s.mu.Unlock()
 	limit := len(s.finished)
 	if limit == 0 {
-		s.forget(r.seq)
+		s.forget(r.Seq)
 		return
 	}
 	if s.n == limit {
 		s.forget(s.finished[s.head])
-		s.finished[s.head] = r.seq
+		s.finished[s.head] = r.Seq
 		s.head = (s.head + 1) % limit
 		return
 	}
-	s.finished[(s.head+s.n)%limit] = r.seq
+	s.finished[(s.head+s.n)%limit] = r.Seq
 	s.n++
 }
 
@@ -167,11 +167,8 @@ func (s *Store) Unfinished(max int) (ids []string, more int) {
 	s.mu.Unlock()
 	var seqs []uint64
 	for _, r := range reqs {
-		r.mu.Lock()
-		final := r.state.Final()
-		r.mu.Unlock()
-		if !final {
-			seqs = append(seqs, r.seq)
+		if !r.State().Final() {
+			seqs = append(seqs, r.Seq)
 		}
 	}
 	slices.Sort(seqs)

@@ -14,7 +14,7 @@ func TestStoreKeepsNewestFinished(t *testing.T) {
 	s := NewStore(2)
 	reqs := make([]*WorkRequest, 5)
 	for i := range reqs {
-		reqs[i] = &WorkRequest{ID: strconv.Itoa(i), seq: uint64(i)}
+		reqs[i] = &WorkRequest{ID: strconv.Itoa(i), Seq: uint64(i)}
 		s.Add(reqs[i])
 	}
 	for _, i := range []int{3, 0, 4} {

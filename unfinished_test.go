@@ -13,10 +13,10 @@ import (
 func TestStoreUnfinished(t *testing.T) {
 	s := NewStore(100)
 	for seq := uint64(1); seq <= 30; seq++ {
-		r := &WorkRequest{ID: strconv.FormatUint(seq, 10), seq: seq}
+		r := &WorkRequest{ID: strconv.FormatUint(seq, 10), Seq: seq}
 		s.Add(r)
 		if seq%3 == 0 { // 3, 6, ..., 30 finish
-			r.cancelJob(time.Now())
+			r.Cancel(time.Now())
 			s.Finished(r)
 		}
 	}

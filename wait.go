@@ -14,29 +14,6 @@ const maxWait = 60 * time.Second
 // connection is cut: the job's JSON, a few hundred bytes.
 const waitSlack = 5 * time.Second
 
-// Final returns a channel that is closed once r is in a final state: at
-// once if it already is. The channel is made by the first caller, so a
-// request no one waits for never has one.
-func (r *WorkRequest) Final() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.final == nil {
-		r.final = make(chan struct{})
-		if r.state.Final() {
-			close(r.final)
-		}
-	}
-	return r.final
-}
-
-// wake closes r's final channel, if a waiter made one. The transitions to a
-// final state (finish, cancelJob) call it, holding r.mu, once each.
-func (r *WorkRequest) wake() {
-	if r.final != nil {
-		close(r.final)
-	}
-}
-
 // parseWait returns the wait a GET /work/{id} asks for in its query: 0 for
 // none, else a duration in (0, maxWait]. Any other value is a 400.
 func parseWait(rawQuery string) (time.Duration, error) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"bufio"
 	"context"
 	"fmt"
@@ -19,7 +21,7 @@ import (
 // answer is a response as a waiting test goroutine saw it.
 type answer struct {
 	code int
-	job  job
+	job  job.View
 	at   time.Duration // since the wait began
 }
 
@@ -178,7 +180,7 @@ func TestWaitClientHangsUp(t *testing.T) {
 		}
 		got <- err
 	}()
-	waitUntil(t, "the waiter to be parked", func() bool { return ts.jobs.Get(id).hasWaiter() })
+	waitUntil(t, "the waiter to be parked", func() bool { return ts.jobs.Get(id).HasWaiter() })
 	hangUp()
 	if err := <-got; err == nil {
 		t.Fatal("the request succeeded; want it canceled")
@@ -193,13 +195,6 @@ func TestWaitClientHangsUp(t *testing.T) {
 		t.Fatalf("%d goroutines 10s after the hang-up, want at most %d as before the wait:\n%s",
 			runtime.NumGoroutine(), baseline, buf[:runtime.Stack(buf, true)])
 	}
-}
-
-// hasWaiter reports whether anyone has waited for r to be final.
-func (r *WorkRequest) hasWaiter() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.final != nil
 }
 
 // eventually polls cond until it holds, for up to 10 s, and reports

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/job"
+
 	"context"
 	"errors"
 	"fmt"
@@ -88,7 +90,7 @@ func (w *Worker) Run() {
 // ended. A completed request prints its greeting on standard output.
 func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequest) {
 	started := later(r.EnqueuedAt)
-	if !r.start(w.ID, started, cancel) {
+	if !r.Start(w.ID, started, cancel) {
 		return
 	}
 	ack := w.env.journal.started(r)
@@ -114,7 +116,7 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 		return
 	}
 	w.env.attempts.Done.Add(1)
-	if !r.complete() {
+	if !r.Complete() {
 		return // canceled while running: the canceler recorded it
 	}
 	if f := w.env.finisher; f != nil {
@@ -132,7 +134,7 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 func (w *Worker) settle(r *WorkRequest, started time.Time, err error, logFailure bool) {
 	now := later(started)
 	if err == nil {
-		if !r.finish(Done, now, "") {
+		if !r.Finish(job.Done, now, "") {
 			return // canceled while running: the canceler recorded it
 		}
 		w.env.stats.Done.Add(1)
@@ -140,7 +142,7 @@ func (w *Worker) settle(r *WorkRequest, started time.Time, err error, logFailure
 			w.log.Debug("job done", "id", r.ID, "took", now.Sub(started))
 		}
 	} else {
-		if !r.finish(Failed, now, err.Error()) {
+		if !r.Finish(job.Failed, now, err.Error()) {
 			return
 		}
 		w.env.stats.Failed.Add(1)
@@ -186,6 +188,6 @@ func (w *Worker) perform(ctx context.Context, r *WorkRequest) (err error) {
 // it after r.complete, holding no lock: a job whose greeting stalls blocks
 // only its worker, which stops waiting if the server abandons its jobs.
 func (w *Worker) greet(r *WorkRequest) error {
-	w.line = r.AppendGreeting(w.line[:0], w.ID)
+	w.line = appendGreeting(w.line[:0], r, w.ID)
 	return w.env.out.Write(w.env.ctx, w.line)
 }

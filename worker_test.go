@@ -67,12 +67,12 @@ func TestDrainGivesUp(t *testing.T) {
 		if out := ts.out.String(); out != "" {
 			t.Errorf("stdout = %q, want nothing: no job completed", out)
 		}
-		first := ts.jobs.Get(ids[0]).snapshot()
+		first := ts.jobs.Get(ids[0]).Snapshot()
 		if first.State != "failed" || first.Error != errAbandoned.Error() {
 			t.Errorf("the running job: state %q, error %q; want failed, %q", first.State, first.Error, errAbandoned)
 		}
 		for _, id := range ids[1:] {
-			if s := ts.jobs.Get(id).snapshot().State; s != "queued" {
+			if s := ts.jobs.Get(id).Snapshot().State; s != "queued" {
 				t.Errorf("job %s left in the queue: state %v, want queued (never started)", id, s)
 			}
 		}

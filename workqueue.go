@@ -22,7 +22,7 @@ var (
 // dispatcher holds while it waits for an idle worker included. WorkQueue
 // counts them in waiting: a push adds one, and each request takes its own
 // away exactly once, under its own lock, when a worker starts it or it is
-// canceled while queued (see WorkRequest.enter, start and cancelJob).
+// canceled while queued (see job.Job.Enter, Start and Cancel).
 //
 // A canceled request stays in the channel until the dispatcher passes over
 // it, so the channel can be full while fewer requests wait than the
@@ -101,7 +101,7 @@ func (q *WorkQueue) PushForced(r *WorkRequest) error {
 // q.mu must be held and the queue not ended.
 func (q *WorkQueue) add(r *WorkRequest) {
 	q.waiting.Add(1)
-	if !r.enter(q) {
+	if !r.Enter(&q.waiting) {
 		q.waiting.Add(-1) // canceled already: it will never wait
 		return
 	}
@@ -123,7 +123,7 @@ func (q *WorkQueue) spill(r *WorkRequest) {
 	if n := len(q.overflow); n > 0 && n == cap(q.overflow) {
 		kept := q.overflow[:0]
 		for _, o := range q.overflow {
-			if o.waitsIn(q) {
+			if o.WaitsIn(&q.waiting) {
 				kept = append(kept, o)
 			}
 		}
@@ -133,11 +133,6 @@ func (q *WorkQueue) spill(r *WorkRequest) {
 	q.overflow = append(q.overflow, r)
 	q.spilled.Store(true)
 }
-
-// left records that a request counted as waiting has stopped waiting: a
-// worker started it or it was canceled. The request calls it, once, under
-// its own lock.
-func (q *WorkQueue) left() { q.waiting.Add(-1) }
 
 // Next returns the next request for the dispatcher, in the order accepted,
 // waiting for one if none is queued; ok is false once the queue has ended.

@@ -228,7 +228,7 @@ func TestPushForcedBeyondCapacity(t *testing.T) {
 // as a replayed job would be; its number is far above the Collector's.
 func (ts *testServer) forcedRequest(name string) *WorkRequest {
 	seq := 1_000_000 + uint64(ts.jobs.Len())
-	r := &WorkRequest{ID: strconv.FormatUint(seq, 10), seq: seq, Name: name, EnqueuedAt: time.Now()}
+	r := &WorkRequest{ID: strconv.FormatUint(seq, 10), Seq: seq, Name: name, EnqueuedAt: time.Now()}
 	ts.jobs.Add(r)
 	return r
 }
@@ -281,15 +281,15 @@ func TestPushForcedDuringDrain(t *testing.T) {
 func TestPushCanceledRequest(t *testing.T) {
 	var accepted atomic.Int64
 	q := NewWorkQueue(1, &accepted)
-	r := &WorkRequest{ID: "1", seq: 1, Name: "gone"}
-	r.cancelJob(time.Now())
+	r := &WorkRequest{ID: "1", Seq: 1, Name: "gone"}
+	r.Cancel(time.Now())
 	if err := q.Push(r); err != nil {
 		t.Fatalf("Push of a canceled request: %v, want nil", err)
 	}
 	if q.Len() != 0 || len(q.c) != 0 || accepted.Load() != 1 {
 		t.Errorf("after it: Len %d, %d in the channel, %d accepted; want 0, 0, 1", q.Len(), len(q.c), accepted.Load())
 	}
-	if err := q.Push(&WorkRequest{ID: "2", seq: 2, Name: "next"}); err != nil {
+	if err := q.Push(&WorkRequest{ID: "2", Seq: 2, Name: "next"}); err != nil {
 		t.Errorf("Push after it: %v, want nil", err)
 	}
 }

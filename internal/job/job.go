@@ -1,0 +1,112 @@
+// Package job is one job's life: its identity, its state (queued, running,
+// done, canceled, failed) and every change of it, made under the job's own
+// lock.
+//
+// Every change is a method that reports false, and changes nothing, when the
+// job has already moved on (a start that finds the job canceled, a finish
+// that finds it canceled), so two parties racing for a job change it once
+// between them. The package knows nothing of queues, journals or HTTP: a
+// container that counts the job hands it the counter to update (Enter).
+//
+// Lock order: a Job's lock is the innermost lock of the server. Code that
+// holds the events hub's, the WorkQueue's, the retrier's or the store's lock
+// may take a Job's; a Job's methods take no other lock.
+package job
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Job is one job: greet Name after waiting Delay (or run the server's
+// command for it). The Collector creates it, WorkQueue carries it to the
+// dispatcher, and one Worker runs it; the classic design calls it a
+// WorkRequest.
+//
+// ID, Seq, Name, Delay, EnqueuedAt and Key never change once the job is
+// made; the rest of its life is guarded by its lock.
+type Job struct {
+	ID         string        // Seq in decimal
+	Seq        uint64        // the job's number, 1, 2, ... in the order received
+	Name       string        // the name it greets, at most 1 KiB
+	Delay      time.Duration // how long its work waits before it greets
+	EnqueuedAt time.Time     // when it was accepted
+	Key        string        // the Idempotency-Key it was accepted with, or ""
+	delay      string        // Delay as the API shows it, made once (see DelayText)
+
+	mu         sync.Mutex    // guards the fields below
+	waiting    *atomic.Int64 // the count of the queue that counts j as waiting, while it does; else nil
+	state      State
+	worker     int           // the worker's number, once running
+	startedAt  time.Time     // once running
+	finishedAt time.Time     // once final
+	err        string        // why it failed, or why its last attempt did
+	cancel     func()        // interrupts the work, while running
+	completing bool          // running, its work complete, its greeting being written
+	attempts   int           // how many times it was started, this run and before a crash
+	retryAt    time.Time     // while queued after a failed attempt: when the next one starts
+	output     string        // the end of its command's output (-- COMMAND)
+	truncated  bool          // output lost its beginning
+	final      chan struct{} // made by Final for the first waiter, closed once final
+}
+
+// New returns a queued job numbered seq, with id its number in decimal (the
+// caller may have it already, as the end of the job's URL).
+func New(id string, seq uint64, name string, delay time.Duration, key string, enqueuedAt time.Time) *Job {
+	return &Job{ID: id, Seq: seq, Name: name, Delay: delay, delay: delay.String(), Key: key, EnqueuedAt: enqueuedAt}
+}
+
+// DelayText returns j's delay as the API shows it, such as "1.5s": made
+// once, when j was, rather than for every answer and event that shows j.
+func (j *Job) DelayText() string {
+	if j.delay != "" {
+		return j.delay
+	}
+	return j.Delay.String()
+}
+
+// State returns j's state now.
+func (j *Job) State() State {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.state
+}
+
+// Attempts returns how many times j was started, before a crash included.
+func (j *Job) Attempts() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.attempts
+}
+
+// Final returns a channel that is closed once j is in a final state: at
+// once if it already is. The channel is made by the first caller, so a job
+// no one waits for never has one.
+func (j *Job) Final() <-chan struct{} {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.final == nil {
+		j.final = make(chan struct{})
+		if j.state.Final() {
+			close(j.final)
+		}
+	}
+	return j.final
+}
+
+// HasWaiter reports whether anyone has asked for j's Final channel: a
+// parked GET ?wait= has.
+func (j *Job) HasWaiter() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.final != nil
+}
+
+// wake closes j's final channel, if a waiter made one. The transitions to a
+// final state call it, holding j.mu, once each.
+func (j *Job) wake() {
+	if j.final != nil {
+		close(j.final)
+	}
+}

@@ -1,0 +1,104 @@
+package job
+
+import "time"
+
+// Status is the part of a Job that changes, copied at one instant: what a
+// job event keeps of its job (a third of a job's size), and what a journal
+// record says of it. Times are Unix nanoseconds, 0 when unset.
+type Status struct {
+	State                          State
+	Truncated                      bool  // Output lost its beginning
+	Worker, Attempts               int32 // the worker's number while running, or the last; attempts started
+	StartedAt, FinishedAt, RetryAt int64
+	Err, Output                    string
+}
+
+// Status returns j's changing part as it is now.
+func (j *Job) Status() Status {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return Status{
+		State:      j.state,
+		Truncated:  j.truncated,
+		Worker:     int32(j.worker),
+		Attempts:   int32(j.attempts),
+		StartedAt:  unixNano(j.startedAt),
+		FinishedAt: unixNano(j.finishedAt),
+		RetryAt:    unixNano(j.retryAt),
+		Err:        j.err,
+		Output:     j.output,
+	}
+}
+
+// Restore sets j's changing part to st, as a replay of the journal rebuilt
+// it. It is only for a job no one else holds yet.
+func (j *Job) Restore(st Status) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.state, j.truncated, j.worker, j.attempts = st.State, st.Truncated, int(st.Worker), int(st.Attempts)
+	j.startedAt, j.finishedAt, j.retryAt = UTC(st.StartedAt), UTC(st.FinishedAt), UTC(st.RetryAt)
+	j.err, j.output = st.Err, st.Output
+}
+
+// View is a Job as the API shows it, field for field its JSON.
+type View struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Delay      string    `json:"delay"`
+	State      string    `json:"state"`
+	Worker     int       `json:"worker,omitempty"`
+	EnqueuedAt time.Time `json:"enqueued_at"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Error      string    `json:"error,omitempty"`
+	Attempts   int       `json:"attempts,omitempty"`
+	RetryAt    time.Time `json:"retry_at,omitzero"`
+	Output     *string   `json:"output,omitempty"`
+	Truncated  bool      `json:"output_truncated,omitempty"`
+}
+
+// Snapshot returns a consistent copy of j as the API shows it now.
+func (j *Job) Snapshot() View { return j.View(j.Status()) }
+
+// View returns j as the API shows it in the status st.
+func (j *Job) View(st Status) View {
+	v := View{
+		ID:         j.ID,
+		Name:       j.Name,
+		Delay:      j.DelayText(),
+		State:      st.State.String(),
+		Worker:     int(st.Worker),
+		EnqueuedAt: j.EnqueuedAt.UTC(),
+		StartedAt:  UTC(st.StartedAt),
+		FinishedAt: UTC(st.FinishedAt),
+		Error:      st.Err,
+		Attempts:   int(st.Attempts),
+		RetryAt:    UTC(st.RetryAt),
+		Truncated:  st.Truncated,
+	}
+	if st.Output != "" || st.Truncated {
+		o := st.Output
+		v.Output = &o
+	}
+	return v
+}
+
+// unixNano returns t in Unix nanoseconds, or 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// UTC returns the time n Unix nanoseconds, in UTC, or the zero time for 0.
+func UTC(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// UnixNano returns t in Unix nanoseconds, or 0 for the zero time: the
+// inverse of UTC.
+func UnixNano(t time.Time) int64 { return unixNano(t) }
