@@ -1,12 +1,12 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
+
+	"workqueue/internal/job"
 )
 
 // routes returns the server's HTTP API: the Collector on POST /work, job

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/job"
 )
 
 // getJob fetches a job through GET /work/{id}, failing the test unless it

@@ -1,22 +1,30 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"workqueue/internal/job"
+	"workqueue/internal/queue"
+	"workqueue/internal/store"
 )
+
+// WorkQueue is the classic design's queue of accepted WorkRequests between
+// the Collector and the dispatcher: bounded, first in first out, and never
+// blocking a push (package queue).
+type WorkQueue = queue.Queue
 
 // Collector is the HTTP handler for POST /work. It turns each valid request
 // into a WorkRequest and pushes it onto WorkQueue, answering 201, or 503
 // at once when the queue is full or closed.
 type Collector struct {
 	queue    *WorkQueue
-	jobs     *Store
+	jobs     *store.Store
+	keys     *Keys // the idempotency keys of the jobs kept in jobs
 	stats    *Stats
 	events   *Events // publishes each job's queued event
 	maxDelay time.Duration
@@ -53,7 +61,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.queue.Len() >= c.queue.Cap() && !c.queue.Closed() {
 		// Full now, so refusing is right; checking first spares a flood
 		// of excess requests the work below.
-		c.refuse(w, errQueueFull)
+		c.refuse(w, queue.ErrFull)
 		return
 	}
 	seq := c.lastID.Add(1)
@@ -87,7 +95,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // that failed stays failed until a restart.
 func (c *Collector) refuse(w http.ResponseWriter, err error) {
 	switch {
-	case err == errDraining:
+	case err == queue.ErrDraining:
 		c.stats.RejectedDraining.Add(1)
 	case errors.Is(err, errJournal):
 		c.stats.RejectedJournal.Add(1)

@@ -1,6 +1,10 @@
 package main
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"workqueue/internal/pool"
+)
 
 // WorkerQueue is the pool of idle workers: a buffered channel of the workers'
 // own channels, a slot for each worker the pool may have (-max-workers). An idle Worker puts its channel in;
@@ -13,7 +17,7 @@ type WorkerQueue chan chan *WorkRequest
 type Dispatcher struct {
 	queue       *WorkQueue
 	workerQueue WorkerQueue
-	pool        *Pool
+	pool        *pool.Pool
 	workers     int         // how many workers Run starts with
 	aborted     atomic.Bool // set by Abort: hand out no more requests
 }
@@ -21,7 +25,7 @@ type Dispatcher struct {
 // NewDispatcher returns a Dispatcher that feeds requests from queue to the
 // workers of pool, starting with n of them, all of which put their channels
 // into workerQueue.
-func NewDispatcher(queue *WorkQueue, workerQueue WorkerQueue, pool *Pool, n int) *Dispatcher {
+func NewDispatcher(queue *WorkQueue, workerQueue WorkerQueue, pool *pool.Pool, n int) *Dispatcher {
 	return &Dispatcher{queue: queue, workerQueue: workerQueue, pool: pool, workers: n}
 }
 
@@ -37,7 +41,7 @@ func (d *Dispatcher) StartWorkers() error { return d.pool.Resize(d.workers) }
 // when idle, and closes it.
 func (d *Dispatcher) Run() {
 	d.dispatch()
-	d.pool.closeAll(d.workerQueue)
+	d.pool.CloseAll()
 }
 
 // Abort makes the dispatcher pass over the requests still queued instead of
@@ -48,14 +52,14 @@ func (d *Dispatcher) Abort() { d.aborted.Store(true) }
 // dispatch hands each request to an idle worker until the queue has ended,
 // passing over every request once aborted. A request canceled while it
 // waited is handed over too: the worker will not start it (see
-// WorkRequest.start), and checking here as well would cost every job a lock.
+// job.Job.Start), and checking here as well would cost every job a lock.
 // The request the dispatcher holds while it waits for a worker still counts
 // as waiting in WorkQueue until a worker starts it.
 func (d *Dispatcher) dispatch() {
 	for {
-		r, ok, woken := d.queue.Next(d.pool.wake)
+		r, ok, woken := d.queue.Next(d.pool.Wake())
 		if woken { // resized: retire the idle workers beyond the target
-			d.pool.retireIdle(d.workerQueue)
+			d.pool.RetireIdle()
 			continue
 		}
 		if !ok {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -10,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"workqueue/internal/job"
 )
 
 // postJob posts a job with the given name to the binary and returns its id.

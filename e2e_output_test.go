@@ -1,8 +1,6 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -17,6 +15,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"workqueue/internal/job"
 )
 
 // startPiped starts the workqueue binary like startBinary, but with its

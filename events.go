@@ -1,10 +1,10 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"sync"
 	"time"
+
+	"workqueue/internal/job"
 )
 
 // Sizes and intervals of the event hub (SPEC "GET /events").

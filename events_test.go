@@ -1,8 +1,6 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"bufio"
 	"bytes"
 	"context"
@@ -23,6 +21,9 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/job"
+	"workqueue/internal/queue"
 )
 
 // sseEvent is one block of an event stream, as a client parses it.
@@ -1021,7 +1022,7 @@ func TestEnqueueAfterACancel(t *testing.T) {
 	hub := NewEvents(nil)
 	defer hub.Close()
 	var accepted atomic.Int64
-	q := NewWorkQueue(1, &accepted)
+	q := queue.New(1, &accepted)
 	r := &WorkRequest{ID: "1", Name: "Alice", EnqueuedAt: time.Now()}
 	if _, ok := r.Cancel(time.Now()); !ok {
 		t.Fatal("cancelJob = false, want true")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"workqueue/internal/job"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent use: a server's standard

@@ -135,7 +135,7 @@ func (c *Collector) claimKey(w http.ResponseWriter, vs []string, name string, de
 		writeError(w, http.StatusBadRequest, err.Error())
 		return nil
 	}
-	keys := c.jobs.keys
+	keys := c.keys
 	for {
 		e, claim := keys.claim(key, name, delay)
 		switch {
@@ -151,7 +151,7 @@ func (c *Collector) claimKey(w http.ResponseWriter, vs []string, name string, de
 			writeError(w, http.StatusUnprocessableEntity, "Idempotency-Key "+quote(key)+" belongs to job "+id+
 				" (GET /work/"+id+"), made with another name or delay; send a new key for a new job")
 		default:
-			r := c.jobs.bySeq(e.seq)
+			r := c.jobs.BySeq(e.seq)
 			if r == nil { // the job left the store as we looked: free its key
 				keys.forget(e.seq)
 				continue

@@ -259,7 +259,7 @@ func TestIdempotencyKeyNotBoundByRefusal(t *testing.T) {
 		if rec := submitKey(ts.handler, "Alice", "", "k"); rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("POST to a full queue: status = %d, want 503", rec.Code)
 		}
-		if n := ts.jobs.keys.Len(); n != 0 {
+		if n := ts.keys.Len(); n != 0 {
 			t.Errorf("after a 503, %d keys remembered, want 0", n)
 		}
 		close(g.open)

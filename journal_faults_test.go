@@ -1,8 +1,6 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"context"
 	"crypto/sha256"
 	enc "encoding/binary" // "binary" is the tests' path to the built server
@@ -13,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -28,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"workqueue/internal/job"
 	"workqueue/internal/journal"
 )
 
@@ -50,9 +50,7 @@ type jobView struct {
 
 // jobSet returns every job the server's store keeps, by sequence number.
 func (ts *testServer) jobSet() map[uint64]jobView {
-	ts.jobs.mu.Lock()
-	reqs := slices.Collect(maps.Values(ts.jobs.jobs))
-	ts.jobs.mu.Unlock()
+	reqs := ts.jobs.Older(nil, math.MaxUint64, math.MaxInt)
 	set := map[uint64]jobView{}
 	for _, r := range reqs {
 		set[r.Seq] = jobView{r.Name, r.State()}
@@ -735,9 +733,7 @@ func lastLines(s string, n int) string {
 // Work there is one); a finished one has its finish.
 func liveBytes(ts *testServer) int64 {
 	const frame = 4 + 4 + 1 + 8
-	ts.jobs.mu.Lock()
-	reqs := slices.Collect(maps.Values(ts.jobs.jobs))
-	ts.jobs.mu.Unlock()
+	reqs := ts.jobs.Older(nil, math.MaxUint64, math.MaxInt)
 	var n int64
 	var buf []byte
 	for _, r := range reqs {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"bytes"
 	"cmp"
 	"context"
@@ -12,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"workqueue/internal/job"
 	"workqueue/internal/journal"
 )
 

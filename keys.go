@@ -116,11 +116,3 @@ func (k *Keys) forget(seq uint64) {
 		delete(k.byKey, key)
 	}
 }
-
-// restoreKey binds r's idempotency key, if it has one, to r: the journal's
-// replay calls it for each job it adds to the store, before Finished.
-func (s *Store) restoreKey(r *WorkRequest) {
-	if r.Key != "" {
-		s.keys.Restore(r.Key, r.Seq, r.Name, r.Delay)
-	}
-}

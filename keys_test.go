@@ -1,12 +1,14 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
+
+	"workqueue/internal/job"
+	"workqueue/internal/queue"
+	"workqueue/internal/store"
 )
 
 // TestIdempotencyKeyForgotten checks a key lives exactly as long as the
@@ -14,8 +16,8 @@ import (
 // while the job is kept, forgotten once a newer finished job pushes it out,
 // and never more keys remembered than jobs kept, however many keys are sent.
 func TestIdempotencyKeyForgotten(t *testing.T) {
-	stats := NewStats()
-	c := &Collector{queue: NewWorkQueue(10, &stats.Accepted), jobs: NewStore(1), stats: stats,
+	stats, keys := NewStats(), NewKeys()
+	c := &Collector{queue: queue.New(10, &stats.Accepted), jobs: store.New(1, keys.forget), keys: keys, stats: stats,
 		maxDelay: time.Second, log: discardLogger()}
 	finishNext := func() {
 		r, _, _ := c.queue.Next(nil)
@@ -42,7 +44,7 @@ func TestIdempotencyKeyForgotten(t *testing.T) {
 		submitKey(c, "n", "", fmt.Sprint("key-", i))
 		finishNext()
 	}
-	if n, kept := c.jobs.keys.Len(), c.jobs.Len(); n != 1 || kept != 1 {
+	if n, kept := c.keys.Len(), c.jobs.Len(); n != 1 || kept != 1 {
 		t.Errorf("after 1000 keyed jobs, %d keys remembered and %d jobs kept, want 1 and 1", n, kept)
 	}
 }
@@ -54,7 +56,7 @@ func TestIdempotencyKeyRestore(t *testing.T) {
 	ts := newTestServer(t, testConfig(), newGate(nil).work)
 	r := &WorkRequest{ID: "41", Seq: 41, Name: "Alice", Delay: time.Second, EnqueuedAt: time.Now()}
 	ts.jobs.Add(r)
-	ts.jobs.keys.Restore("k", 41, "Alice", time.Second)
+	ts.keys.Restore("k", 41, "Alice", time.Second)
 	rec := submitKey(ts.handler, "Alice", "1s", "k")
 	if rec.Code != http.StatusCreated || rec.Header().Get("Location") != "/work/41" || rec.Header().Get("Idempotent-Replayed") != "true" {
 		t.Errorf("retry of a restored key: %d %s %q; want 201 /work/41 true", rec.Code, rec.Header().Get("Location"), rec.Header().Get("Idempotent-Replayed"))
@@ -62,7 +64,7 @@ func TestIdempotencyKeyRestore(t *testing.T) {
 	if rec := submitKey(ts.handler, "Bob", "1s", "k"); rec.Code != http.StatusUnprocessableEntity {
 		t.Errorf("restored key with another name: %d, want 422", rec.Code)
 	}
-	ts.jobs.keys.Restore("stale", 7, "Alice", 0) // job 7 is not kept
+	ts.keys.Restore("stale", 7, "Alice", 0) // job 7 is not kept
 	if rec := submitKey(ts.handler, "Alice", "", "stale"); rec.Code != http.StatusCreated || rec.Header().Get("Idempotent-Replayed") != "" {
 		t.Errorf("key restored for a job not kept: %d, Idempotent-Replayed %q; want 201, a new job", rec.Code, rec.Header().Get("Idempotent-Replayed"))
 	}
@@ -75,13 +77,14 @@ func TestKeyClaimKey(t *testing.T) {
 	if got := none.Key(); got != "" {
 		t.Errorf("nil claim: Key() = %q, want \"\"", got)
 	}
-	c := &Collector{jobs: NewStore(1), stats: NewStats()}
+	keys := NewKeys()
+	c := &Collector{jobs: store.New(1, keys.forget), keys: keys, stats: NewStats()}
 	claim := c.claimKey(nil, []string{`"k-1"`}, "Alice", 0)
 	if claim == nil || claim.Key() != "k-1" {
 		t.Fatalf("claim of \"k-1\": %+v, want Key() = k-1", claim)
 	}
 	claim.release()
-	if n := c.jobs.keys.Len(); n != 0 {
+	if n := c.keys.Len(); n != 0 {
 		t.Errorf("after release, %d keys remembered, want 0", n)
 	}
 }

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"workqueue/internal/job"
 )
 
 // Bounds of GET /work's limit parameter (SPEC.md, "GET /work — list jobs").

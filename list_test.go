@@ -1,21 +1,20 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/job"
+	"workqueue/internal/store"
 )
 
 // list GETs /work?query and returns the jobs' ids and states, failing the
@@ -170,39 +169,6 @@ func TestListBadQuery(t *testing.T) {
 	}
 }
 
-// TestStoreIndex checks the store's ordered index: requests added out of
-// order come out newest first, forgotten ones are skipped, and compaction
-// keeps the index within twice the store's size plus its slack however
-// many requests pass through.
-func TestStoreIndex(t *testing.T) {
-	s := NewStore(10)
-	add := func(seq uint64) *WorkRequest {
-		r := &WorkRequest{ID: strconv.FormatUint(seq, 10), Seq: seq}
-		s.Add(r)
-		return r
-	}
-	for _, seq := range []uint64{3, 1, 2, 5, 4} {
-		add(seq)
-	}
-	s.Remove(s.Get("2"))
-	var got []uint64
-	for _, r := range s.Older(nil, math.MaxUint64, 10) {
-		got = append(got, r.Seq)
-	}
-	if want := []uint64{5, 4, 3, 1}; !slices.Equal(got, want) {
-		t.Errorf("Older after adding 3 1 2 5 4 and removing 2: %v, want %v", got, want)
-	}
-	for seq := uint64(6); seq < 100_000; seq++ {
-		s.Finished(add(seq))
-		if len(s.order) > 2*(len(s.jobs)+1)+1024 { // +1: a finish may forget one after the check
-			t.Fatalf("after %d requests the index holds %d seqs for %d kept", seq, len(s.order), len(s.jobs))
-		}
-	}
-	if !slices.IsSorted(s.order) {
-		t.Error("the index is out of order")
-	}
-}
-
 // FuzzListQuery checks GET /work's query parser never panics, answers
 // every error with a 400, and every query it takes within bounds.
 func FuzzListQuery(f *testing.F) {
@@ -230,7 +196,7 @@ func FuzzListQuery(f *testing.F) {
 func BenchmarkList(b *testing.B) {
 	for _, kept := range []int{100, 20_000} {
 		b.Run(fmt.Sprint("kept=", kept), func(b *testing.B) {
-			s := &server{jobs: NewStore(finishedKept)}
+			s := &server{jobs: store.New(finishedKept, nil)}
 			now := time.Now()
 			for seq := uint64(1); seq <= uint64(kept); seq++ {
 				r := &WorkRequest{ID: strconv.FormatUint(seq, 10), Seq: seq, Name: "bench", EnqueuedAt: now}

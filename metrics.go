@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"workqueue/internal/pool"
 )
 
 // Stats counts what happened to the server's jobs. Every field is safe for
@@ -78,7 +80,7 @@ func (h *Histogram) Observe(d time.Duration) {
 
 // writeMetrics writes s, and the server's gauges, in the Prometheus text
 // exposition format, version 0.0.4.
-func writeMetrics(b *bytes.Buffer, s *Stats, q *WorkQueue, pool *Pool) {
+func writeMetrics(b *bytes.Buffer, s *Stats, q *WorkQueue, pool *pool.Pool) {
 	workers, _ := pool.Counts()
 	// Busy never exceeds the workers alive at one instant, but these are
 	// two reads: a grow, or a shrink, between them could make busy exceed

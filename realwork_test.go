@@ -1,8 +1,6 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"bytes"
 	"cmp"
 	"context"
@@ -19,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"workqueue/internal/job"
 )
 
 // markCommands sets, for the rest of t, an environment variable unique to t

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	enc "encoding/binary" // "binary" is the tests' path to the built server
 	"errors"
 	"time"
+
+	"workqueue/internal/job"
 )
 
 // The types of the records the server keeps in its write-ahead journal, one

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"reflect"
 	"testing"
 	"time"
+
+	"workqueue/internal/job"
 )
 
 func TestRecordRoundTrip(t *testing.T) {

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"context"
 	"time"
+
+	"workqueue/internal/job"
 )
 
 // recover opens the journal of cfg, if any, and rebuilds s from it: the
@@ -30,7 +30,7 @@ func (s *server) recover(ctx context.Context, cfg config) error {
 	canceled := 0
 	for _, r := range rep.finished {
 		s.jobs.Add(r)
-		s.jobs.restoreKey(r)
+		s.restoreKey(r)
 		s.jobs.Finished(r)
 		if r.State() == job.Canceled {
 			canceled++
@@ -38,7 +38,7 @@ func (s *server) recover(ctx context.Context, cfg config) error {
 	}
 	for _, r := range rep.unfinished {
 		s.jobs.Add(r)
-		s.jobs.restoreKey(r)
+		s.restoreKey(r)
 		s.queue.PushForced(r) // the dispatcher has not started: the queue is open
 	}
 	n := int64(len(rep.unfinished))
@@ -59,4 +59,12 @@ func (s *server) useJournal(jj *jobJournal) {
 	s.env.journal = jj
 	s.retry.journal = jj
 	s.env.finisher = newFinisher(finishBatch)
+}
+
+// restoreKey binds r's idempotency key, if it has one, to r: the journal's
+// replay calls it for each job it adds to the store, before Finished.
+func (s *server) restoreKey(r *WorkRequest) {
+	if r.Key != "" {
+		s.keys.Restore(r.Key, r.Seq, r.Name, r.Delay)
+	}
 }

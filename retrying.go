@@ -1,14 +1,15 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"context"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
+
+	"workqueue/internal/job"
+	"workqueue/internal/store"
 )
 
 // retrier is the server's side of retries (SPEC "(v2) Real work"): it puts
@@ -25,7 +26,7 @@ type retrier struct {
 	max    int         // -retries: how many times a failed attempt is tried again
 	queue  *RetryQueue // the jobs waiting out their backoff
 	work   *WorkQueue  // where due retries go
-	jobs   *Store
+	jobs   *store.Store
 	stats  *Stats
 	events *Events
 	log    *slog.Logger
@@ -41,7 +42,7 @@ type retrier struct {
 
 // newRetrier returns the retrier of a server that tries a failed attempt
 // again up to max times, pushing due retries onto work.
-func newRetrier(max int, work *WorkQueue, jobs *Store, stats *Stats, events *Events, log *slog.Logger) *retrier {
+func newRetrier(max int, work *WorkQueue, jobs *store.Store, stats *Stats, events *Events, log *slog.Logger) *retrier {
 	t := &retrier{max: max, work: work, jobs: jobs, stats: stats, events: events, log: log}
 	t.queue = NewRetryQueue(t.due)
 	return t

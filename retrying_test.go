@@ -1,8 +1,6 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +11,10 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/job"
+	"workqueue/internal/queue"
+	"workqueue/internal/store"
 )
 
 // failing is a Work that fails the first fails attempts of every job named
@@ -271,8 +273,8 @@ func TestDrainGivesUpPendingRetries(t *testing.T) {
 // goes onto WorkQueue, counted as waiting, the other fails, and so does a
 // job whose attempt fails afterwards.
 func TestRetrierDrain(t *testing.T) {
-	stats, jobs, logs := NewStats(), NewStore(10), new(syncBuffer)
-	wq := NewWorkQueue(10, &stats.Accepted)
+	stats, jobs, logs := NewStats(), store.New(10, nil), new(syncBuffer)
+	wq := queue.New(10, &stats.Accepted)
 	rt := newRetrier(3, wq, jobs, stats, NewEvents(nil), slog.New(slog.NewTextHandler(logs, nil)))
 	due := &WorkRequest{ID: "1", Seq: 1}
 	due.Restore(job.Status{Err: "exit status 1"})

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"workqueue/internal/journal"
+	"workqueue/internal/pool"
+	"workqueue/internal/queue"
+	"workqueue/internal/store"
 )
 
 // finishedKept is how many finished jobs the Store keeps for GET /work/{id}.
@@ -44,9 +47,10 @@ type config struct {
 // or signals, so tests can build as many as they like.
 type server struct {
 	queue      *WorkQueue
-	jobs       *Store
+	jobs       *store.Store
+	keys       *Keys // the idempotency keys of the jobs the store keeps
 	stats      *Stats
-	pool       *Pool // the workers, resized by PUT /workers
+	pool       *pool.Pool // the workers, resized by PUT /workers
 	dispatcher *Dispatcher
 	out        *lineWriter // the workers' standard output
 	events     *Events     // the server-sent events at GET /events
@@ -74,9 +78,11 @@ type server struct {
 func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *server {
 	ctx, abandon := context.WithCancelCause(context.Background())
 	stats := NewStats()
+	keys := NewKeys()
 	s := &server{
-		queue: NewWorkQueue(cfg.queue, &stats.Accepted),
-		jobs:  NewStore(cmp.Or(cfg.kept, finishedKept)),
+		queue: queue.New(cfg.queue, &stats.Accepted),
+		keys:  keys,
+		jobs:  store.New(cmp.Or(cfg.kept, finishedKept), keys.forget),
 		stats: stats,
 		log:   log,
 		done:  make(chan struct{}),
@@ -91,14 +97,18 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log,
 		retry: s.retry, attempts: s.attempts, durableStart: cfg.command != nil}
 	workerQueue := make(WorkerQueue, cfg.maxWorkers)
-	s.pool = NewPool(cfg.maxWorkers, func(id int) *Worker { return NewWorker(id, workerQueue, env) })
+	s.pool = pool.New(cfg.maxWorkers, workerQueue, func(id int, work chan *WorkRequest) {
+		w := NewWorker(id, work, workerQueue, env)
+		w.pool = s.pool
+		w.Run()
+	})
 	s.dispatcher = NewDispatcher(s.queue, workerQueue, s.pool, cfg.workers)
 	s.giveUp = func() {
 		s.dispatcher.Abort()
 		abandon(errAbandoned)
 	}
 	s.env = env
-	s.collector = &Collector{queue: s.queue, jobs: s.jobs, stats: s.stats, events: s.events, maxDelay: cfg.maxDelay,
+	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events, maxDelay: cfg.maxDelay,
 		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
 	s.handler = s.routes(s.collector)
 	return s

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"bufio"
 	"context"
 	"fmt"
@@ -16,6 +14,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/job"
 )
 
 // answer is a response as a waiting test goroutine saw it.

@@ -1,13 +1,15 @@
 package main
 
 import (
-	"workqueue/internal/job"
-
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"workqueue/internal/job"
+	"workqueue/internal/pool"
+	"workqueue/internal/store"
 )
 
 // Worker runs one WorkRequest at a time. When idle it puts its own channel
@@ -16,7 +18,7 @@ type Worker struct {
 	ID          int                      // the worker's number, 1..n
 	work        chan *WorkRequest        // requests for this worker; closed by the dispatcher
 	workerQueue chan<- chan *WorkRequest // where the worker announces it is idle
-	pool        *Pool                    // the pool it belongs to, which may retire it
+	pool        *pool.Pool               // the pool it belongs to, which may retire it; nil in tests
 	env         *workerEnv
 	log         *slog.Logger
 	debug       bool   // whether log takes debug lines: checked before building one
@@ -28,7 +30,7 @@ type workerEnv struct {
 	do      Work            // the work itself
 	ctx     context.Context // canceled, with a cause, when the server abandons its jobs
 	out     *lineWriter     // standard output
-	jobs    *Store
+	jobs    *store.Store
 	stats   *Stats
 	events  *Events // publishes each change of a job's state
 	log     *slog.Logger
@@ -47,11 +49,12 @@ type workerEnv struct {
 	attempts     *attemptStats // counts attempts
 }
 
-// NewWorker returns worker number id, which announces itself on workerQueue.
-func NewWorker(id int, workerQueue WorkerQueue, env *workerEnv) *Worker {
+// NewWorker returns worker number id, which takes its requests from work
+// and announces itself on workerQueue.
+func NewWorker(id int, work chan *WorkRequest, workerQueue WorkerQueue, env *workerEnv) *Worker {
 	return &Worker{
 		ID:          id,
-		work:        make(chan *WorkRequest),
+		work:        work,
 		workerQueue: workerQueue,
 		env:         env,
 		log:         env.log.With("worker", id),
@@ -60,7 +63,7 @@ func NewWorker(id int, workerQueue WorkerQueue, env *workerEnv) *Worker {
 }
 
 // Run serves requests until the dispatcher closes the worker's channel,
-// or the pool, shrunk, retires it (see Pool.idle).
+// or the pool, shrunk, retires it (see pool.Pool.Idle).
 //
 // Each job runs under a context that DELETE /work/{id} cancels through the
 // request. Rather than make and cancel a context for every job, the worker
@@ -72,7 +75,7 @@ func (w *Worker) Run() {
 	for {
 		if w.pool == nil {
 			w.workerQueue <- w.work // never blocks: WorkerQueue has a slot per worker
-		} else if !w.pool.idle(w) {
+		} else if !w.pool.Idle(w.ID, w.work) {
 			return // the pool shrank while this worker was busy
 		}
 		r, ok := <-w.work // closed: retired by the dispatcher

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"workqueue/internal/pool"
 )
 
 // getWorkers handles GET /workers: {"workers", "busy", "target"} (SPEC.md,
@@ -25,7 +27,7 @@ func (s *server) putWorkers(w http.ResponseWriter, r *http.Request) {
 		err = s.pool.Resize(n)
 	}
 	switch {
-	case err == errPoolClosed:
+	case err == pool.ErrClosed:
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	case err != nil:

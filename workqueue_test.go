@@ -16,6 +16,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/queue"
 )
 
 // post submits a job and checks the status it gets.
@@ -51,16 +53,19 @@ func (ts *testServer) checkWaiting(t *testing.T, want int) {
 }
 
 // checkEmptied checks that after a drain nothing is left in WorkQueue: no
-// request counted as waiting, none in the channel or the overflow.
+// request counted as waiting, none left to take, and the queue ended.
 func (ts *testServer) checkEmptied(t *testing.T) {
 	t.Helper()
 	q := ts.queue
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if n, c, o := q.waiting.Load(), len(q.c), len(q.overflow); n != 0 || c != 0 || o != 0 {
-		t.Errorf("after the drain: %d waiting, %d in the channel, %d in the overflow; want 0, 0, 0", n, c, o)
+	if n := q.Len(); n != 0 {
+		t.Errorf("after the drain: %d waiting, want 0", n)
 	}
-	if !q.ended {
+	wake := make(chan struct{})
+	close(wake) // Next returns at once if the queue is empty but open
+	switch r, ok, woken := q.Next(wake); {
+	case r != nil:
+		t.Errorf("after the drain the queue still holds job %s", r.ID)
+	case ok || woken:
 		t.Errorf("after the drain the queue has not ended")
 	}
 }
@@ -185,12 +190,6 @@ func TestCancelRefillCycles(t *testing.T) {
 			}
 			ts.checkWaiting(t, len(want)-1)
 		}
-		ts.queue.mu.Lock()
-		spare := cap(ts.queue.overflow)
-		ts.queue.mu.Unlock()
-		if spare > 4*cfg.queue {
-			t.Errorf("overflow holds room for %d requests after %d cancels, want at most %d", spare, canceled, 4*cfg.queue)
-		}
 		ts.drainAndCheck(t, g, want)
 	})
 }
@@ -265,33 +264,14 @@ func TestPushForcedDuringDrain(t *testing.T) {
 		if got := greetings(t, ts.out); !slices.Equal(got, []string{"retry"}) {
 			t.Errorf("greetings = %q, want [retry]", got)
 		}
-		if err := ts.queue.PushForced(ts.forcedRequest("too late")); err != errQueueEnded {
-			t.Errorf("PushForced after the end: %v, want %v", err, errQueueEnded)
+		if err := ts.queue.PushForced(ts.forcedRequest("too late")); err != queue.ErrEnded {
+			t.Errorf("PushForced after the end: %v, want %v", err, queue.ErrEnded)
 		}
-		if err := ts.queue.Hold(); err != errQueueEnded {
-			t.Errorf("Hold after the end: %v, want %v", err, errQueueEnded)
+		if err := ts.queue.Hold(); err != queue.ErrEnded {
+			t.Errorf("Hold after the end: %v, want %v", err, queue.ErrEnded)
 		}
 		ts.checkEmptied(t)
 	})
-}
-
-// TestPushCanceledRequest checks a request canceled before WorkQueue took it
-// (DELETE can find a job between the Collector storing it and pushing it)
-// is accepted without ever counting as waiting or taking a place.
-func TestPushCanceledRequest(t *testing.T) {
-	var accepted atomic.Int64
-	q := NewWorkQueue(1, &accepted)
-	r := &WorkRequest{ID: "1", Seq: 1, Name: "gone"}
-	r.Cancel(time.Now())
-	if err := q.Push(r); err != nil {
-		t.Fatalf("Push of a canceled request: %v, want nil", err)
-	}
-	if q.Len() != 0 || len(q.c) != 0 || accepted.Load() != 1 {
-		t.Errorf("after it: Len %d, %d in the channel, %d accepted; want 0, 0, 1", q.Len(), len(q.c), accepted.Load())
-	}
-	if err := q.Push(&WorkRequest{ID: "2", Seq: 2, Name: "next"}); err != nil {
-		t.Errorf("Push after it: %v, want nil", err)
-	}
 }
 
 // TestStartCancelRace cancels every job while the workers start them as

@@ -1,12 +1,21 @@
-package main
+// Package store keeps the server's jobs by id: every unfinished one and the
+// newest finished ones, up to a bound, so that memory is bounded by the
+// queue, the workers and that bound, not by how many jobs were ever made.
+//
+// Lock order: the store's lock is taken before the idempotency keys' (a
+// store forgetting a job calls its onForget hook under its lock) and never
+// together with a Job's (Unfinished reads states after releasing it).
+package store
 
 import (
 	"slices"
 	"strconv"
 	"sync"
+
+	"workqueue/internal/job"
 )
 
-// Store keeps every queued and running WorkRequest, and the newest finished
+// Store keeps every queued and running job, and the newest finished
 // ones up to a limit, by ID. Memory for its records is bounded by the queue,
 // the workers and that limit, not by how many requests were ever made.
 //
@@ -14,26 +23,28 @@ import (
 // which is that number in decimal: numbers hash faster, and hold no pointers
 // for the garbage collector to follow.
 type Store struct {
-	mu       sync.Mutex              // guards the fields below
-	jobs     map[uint64]*WorkRequest // every request kept, by seq
-	finished []uint64                // ring of kept finished seqs, oldest at head
-	head     int                     // index of the oldest entry in finished
-	n        int                     // how many entries of finished are in use
-	order    []uint64                // kept seqs, ascending, with forgotten ones left in until compact
-	keys     *Keys                   // the idempotency keys of kept requests; forgotten with them
+	mu       sync.Mutex          // guards the fields below
+	jobs     map[uint64]*job.Job // every request kept, by seq
+	finished []uint64            // ring of kept finished seqs, oldest at head
+	head     int                 // index of the oldest entry in finished
+	n        int                 // how many entries of finished are in use
+	order    []uint64            // kept seqs, ascending, with forgotten ones left in until compact
+	onForget func(seq uint64)    // called, under mu, for each job the store stops keeping; nil for none
 }
 
-// NewStore returns a Store that keeps the newest limit finished requests.
-func NewStore(limit int) *Store {
+// New returns a Store that keeps the newest limit finished jobs and calls
+// onForget (if not nil) with the number of each job it stops keeping, under
+// its lock: the idempotency keys forget theirs with it.
+func New(limit int, onForget func(seq uint64)) *Store {
 	return &Store{
-		jobs:     make(map[uint64]*WorkRequest),
+		jobs:     make(map[uint64]*job.Job),
 		finished: make([]uint64, limit),
-		keys:     NewKeys(),
+		onForget: onForget,
 	}
 }
 
 // Add keeps r, which must be new.
-func (s *Store) Add(r *WorkRequest) {
+func (s *Store) Add(r *job.Job) {
 	s.mu.Lock()
 	s.jobs[r.Seq] = r
 	s.index(r.Seq)
@@ -41,13 +52,13 @@ func (s *Store) Add(r *WorkRequest) {
 }
 
 // Remove forgets r; the Collector calls it when r could not be queued.
-func (s *Store) Remove(r *WorkRequest) {
+func (s *Store) Remove(r *job.Job) {
 	s.mu.Lock()
 	delete(s.jobs, r.Seq)
 	s.mu.Unlock()
 }
 
-// Has reports whether the store keeps the request numbered seq: the
+// Has reports whether the store keeps the request numbered Seq: the
 // journal's compaction keeps the records of exactly those.
 func (s *Store) Has(seq uint64) bool {
 	s.mu.Lock()
@@ -57,7 +68,7 @@ func (s *Store) Has(seq uint64) bool {
 }
 
 // Get returns the request with the given ID, or nil.
-func (s *Store) Get(id string) *WorkRequest {
+func (s *Store) Get(id string) *job.Job {
 	seq, err := strconv.ParseUint(id, 10, 64)
 	if err != nil || strconv.FormatUint(seq, 10) != id {
 		return nil // not an ID this server gives: "007", "+7", "x"
@@ -69,7 +80,7 @@ func (s *Store) Get(id string) *WorkRequest {
 
 // Finished records that r reached a final state, forgetting the oldest
 // finished request if the store already keeps its limit of them.
-func (s *Store) Finished(r *WorkRequest) {
+func (s *Store) Finished(r *job.Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	limit := len(s.finished)
@@ -98,7 +109,9 @@ func (s *Store) Len() int {
 // has left the store. The caller holds s.mu.
 func (s *Store) forget(seq uint64) {
 	delete(s.jobs, seq)
-	s.keys.forget(seq)
+	if s.onForget != nil {
+		s.onForget(seq)
+	}
 }
 
 // index adds seq to s.order, keeping it ascending. Requests are numbered in
@@ -134,7 +147,7 @@ func (s *Store) compact() {
 // first, and returns it. It holds the store's lock only to find them: it
 // costs O(log kept + n) plus the forgotten seqs it skips, which compaction
 // keeps to at most as many as there are kept ones.
-func (s *Store) Older(dst []*WorkRequest, before uint64, n int) []*WorkRequest {
+func (s *Store) Older(dst []*job.Job, before uint64, n int) []*job.Job {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, _ := slices.BinarySearch(s.order, before)
@@ -147,8 +160,8 @@ func (s *Store) Older(dst []*WorkRequest, before uint64, n int) []*WorkRequest {
 	return dst
 }
 
-// bySeq returns the request numbered seq, or nil if the store does not keep it.
-func (s *Store) bySeq(seq uint64) *WorkRequest {
+// BySeq returns the request numbered seq, or nil if the store does not keep it.
+func (s *Store) BySeq(seq uint64) *job.Job {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.jobs[seq]
@@ -160,7 +173,7 @@ func (s *Store) bySeq(seq uint64) *WorkRequest {
 // after releasing it, so it never holds two locks at once.
 func (s *Store) Unfinished(max int) (ids []string, more int) {
 	s.mu.Lock()
-	reqs := make([]*WorkRequest, 0, len(s.jobs))
+	reqs := make([]*job.Job, 0, len(s.jobs))
 	for _, r := range s.jobs {
 		reqs = append(reqs, r)
 	}

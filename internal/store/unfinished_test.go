@@ -1,19 +1,21 @@
-package main
+package store
 
 import (
 	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"workqueue/internal/job"
 )
 
 // TestStoreUnfinished checks Unfinished lists the unfinished requests by
 // number, not as strings sort ("10" before "9"), at most max of them, and
 // counts the rest.
 func TestStoreUnfinished(t *testing.T) {
-	s := NewStore(100)
+	s := New(100, nil)
 	for seq := uint64(1); seq <= 30; seq++ {
-		r := &WorkRequest{ID: strconv.FormatUint(seq, 10), Seq: seq}
+		r := &job.Job{ID: strconv.FormatUint(seq, 10), Seq: seq}
 		s.Add(r)
 		if seq%3 == 0 { // 3, 6, ..., 30 finish
 			r.Cancel(time.Now())

@@ -8,28 +8,6 @@ import (
 	"testing/synctest"
 )
 
-// TestStoreKeepsNewestFinished checks the ring: a store that keeps two
-// finished requests forgets the oldest finished one, never a live one.
-func TestStoreKeepsNewestFinished(t *testing.T) {
-	s := NewStore(2)
-	reqs := make([]*WorkRequest, 5)
-	for i := range reqs {
-		reqs[i] = &WorkRequest{ID: strconv.Itoa(i), Seq: uint64(i)}
-		s.Add(reqs[i])
-	}
-	for _, i := range []int{3, 0, 4} {
-		s.Finished(reqs[i])
-	}
-	for i, want := range []bool{true, true, true, false, true} {
-		if got := s.Get(strconv.Itoa(i)) != nil; got != want {
-			t.Errorf("after 3, 0, 4 finished: kept %d = %v, want %v", i, got, want)
-		}
-	}
-	if s.Len() != 4 {
-		t.Errorf("Len = %d, want 4: the two live and the two newest finished", s.Len())
-	}
-}
-
 // TestStoreBounded runs 30,000 quick jobs and checks that the oldest finished
 // ones are forgotten: the store never holds more than the newest 10,000
 // finished jobs plus those still queued or running.

@@ -1,54 +1,69 @@
-package main
+// Package pool is the set of workers behind WorkerQueue, resizable while the
+// server runs: it starts a worker's goroutine, numbers it, and retires it
+// when the pool shrinks or the server stops. It never hands out jobs: the
+// dispatcher does.
+//
+// Lock order: the pool's lock is never held while a worker runs a job, and
+// no other lock is taken under it.
+package pool
 
 import (
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"workqueue/internal/job"
 )
 
-// errPoolClosed is why a resize has no effect once the dispatcher is taking
-// its workers back for good.
-var errPoolClosed = errors.New("the server is shutting down: its workers are stopping")
+// ErrClosed is why a resize has no effect once the dispatcher is taking its
+// workers back for good.
+var ErrClosed = errors.New("the server is shutting down: its workers are stopping")
 
 // Pool is the set of workers behind WorkerQueue, and the number of them
-// asked for, which PUT /workers changes while the server runs (SPEC.md,
-// "GET /workers, PUT /workers"). It never hands out requests itself: the
+// asked for, which PUT /workers changes while the server runs. It never hands out requests itself: the
 // dispatcher does, and it is the dispatcher that retires an idle worker,
 // by taking that worker's channel out of WorkerQueue and closing it, as
 // the drain does. A busy worker over the target retires itself when its
-// job ends, instead of putting its channel back (see Pool.idle).
+// job ends, instead of putting its channel back (see Idle).
 //
 // Worker numbers are unique among the workers alive: a new worker takes
 // the lowest number free.
 type Pool struct {
-	newWorker func(id int) *Worker
-	max       int // -max-workers: the most Resize may ask for
-	wake      chan struct{}
-	wg        sync.WaitGroup // counts the workers' goroutines
+	start func(id int, work chan *job.Job) // runs worker id, which takes its jobs from work, until it ends
+	idle  chan chan *job.Job               // WorkerQueue: the channels of the idle workers
+	max   int                              // -max-workers: the most Resize may ask for
+	wake  chan struct{}                    // tells the dispatcher to retire idle workers; never closed
+	wg    sync.WaitGroup                   // counts the workers' goroutines
 
-	mu      sync.Mutex                // guards the fields below
-	target  int                       // workers asked for
-	alive   int                       // workers started and not retired, busy ones included
-	numbers []bool                    // numbers[k]: worker k is alive; index 0 unused
-	ids     map[chan *WorkRequest]int // each alive worker's number, by its channel
-	closing bool                      // the dispatcher is taking every worker back: no more growth or self-retirement
+	mu      sync.Mutex            // guards the fields below
+	target  int                   // workers asked for
+	alive   int                   // workers started and not retired, busy ones included
+	numbers []bool                // numbers[k]: worker k is alive; index 0 unused
+	ids     map[chan *job.Job]int // each alive worker's number, by its channel
+	closing bool                  // the dispatcher is taking every worker back: no more growth or self-retirement
 	// over is alive - target while that is positive and the pool is not
 	// closing, else 0: set under mu, read without it by idle, so that a
 	// worker back from a job takes no lock while the pool is not shrinking.
 	over atomic.Int64
 }
 
-// NewPool returns a pool of up to max workers made by newWorker, which
-// must announce themselves on a WorkerQueue with room for max channels.
-func NewPool(max int, newWorker func(id int) *Worker) *Pool {
-	return &Pool{newWorker: newWorker, max: max, wake: make(chan struct{}, 1),
-		numbers: make([]bool, max+1), ids: make(map[chan *WorkRequest]int)}
+// New returns an empty pool of up to max workers. Each worker the pool
+// starts runs start(id, work) in a goroutine of its own, taking its jobs
+// from work, and calls Idle each time it is ready for one; idle is
+// WorkerQueue, which must have room for max channels.
+func New(max int, idle chan chan *job.Job, start func(id int, work chan *job.Job)) *Pool {
+	return &Pool{start: start, idle: idle, max: max, wake: make(chan struct{}, 1),
+		numbers: make([]bool, max+1), ids: make(map[chan *job.Job]int)}
 }
+
+// Wake returns the channel on which the dispatcher is told to retire the
+// idle workers beyond the target (see RetireIdle).
+func (p *Pool) Wake() <-chan struct{} { return p.wake }
 
 // Resize sets the target to n workers, 1 to max, and starts the workers
 // that growing needs at once; the dispatcher, woken, retires idle workers
-// beyond it. It returns an error for n out of range, and errPoolClosed once
+// beyond it. It returns an error for n out of range, and ErrClosed once
 // the server has stopped its workers for good.
 func (p *Pool) Resize(n int) error {
 	if n < 1 || n > p.max {
@@ -57,7 +72,7 @@ func (p *Pool) Resize(n int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closing {
-		return errPoolClosed
+		return ErrClosed
 	}
 	p.target = n
 	for p.alive < p.target {
@@ -79,10 +94,9 @@ func (p *Pool) startLocked() {
 	}
 	p.numbers[id] = true
 	p.alive++
-	w := p.newWorker(id)
-	w.pool = p
-	p.ids[w.work] = id
-	p.wg.Go(w.Run)
+	work := make(chan *job.Job)
+	p.ids[work] = id
+	p.wg.Go(func() { p.start(id, work) })
 }
 
 // Counts returns the workers alive now, busy ones included, and the target.
@@ -92,26 +106,26 @@ func (p *Pool) Counts() (alive, target int) {
 	return p.alive, p.target
 }
 
-// idle puts the channel of worker w, now idle, back into WorkerQueue, or,
-// if the pool is over its target, retires w instead and reports false: the
-// worker then exits. While the pool is not over its target it takes no
+// Idle puts work, the channel of worker id, now idle, back into
+// WorkerQueue, or, if the pool is over its target, retires the worker
+// instead and reports false: the worker then exits. While the pool is not over its target it takes no
 // lock. A shrink that comes between its check and its put would find the
 // channel not yet back and leave an idle worker over the target, so after
 // the put idle looks again and, if the pool is now over, wakes the
 // dispatcher to retire idle workers, this one among them. The send never
 // blocks: WorkerQueue has a slot for every worker.
-func (p *Pool) idle(w *Worker) bool {
+func (p *Pool) Idle(id int, work chan *job.Job) bool {
 	if p.over.Load() > 0 {
 		p.mu.Lock()
 		if !p.closing && p.alive > p.target {
-			p.retireLocked(w.ID)
-			delete(p.ids, w.work)
+			p.retireLocked(id)
+			delete(p.ids, work)
 			p.mu.Unlock()
 			return false
 		}
 		p.mu.Unlock()
 	}
-	w.workerQueue <- w.work
+	p.idle <- work
 	if p.over.Load() > 0 {
 		select {
 		case p.wake <- struct{}{}:
@@ -139,21 +153,21 @@ func (p *Pool) retireLocked(id int) {
 
 // retireChanLocked stops counting the worker whose channel is ch, and
 // closes ch, which ends that idle worker. p.mu is held.
-func (p *Pool) retireChanLocked(ch chan *WorkRequest) {
+func (p *Pool) retireChanLocked(ch chan *job.Job) {
 	p.retireLocked(p.ids[ch])
 	delete(p.ids, ch)
 	close(ch)
 }
 
-// retireIdle retires idle workers, taking their channels out of
-// workerQueue and closing them, while the pool is over its target and an
+// RetireIdle retires idle workers, taking their channels out of
+// WorkerQueue and closing them, while the pool is over its target and an
 // idle worker is there to take. Only the dispatcher calls it.
-func (p *Pool) retireIdle(workerQueue WorkerQueue) {
+func (p *Pool) RetireIdle() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.alive > p.target {
 		select {
-		case ch := <-workerQueue:
+		case ch := <-p.idle:
 			p.retireChanLocked(ch)
 		default:
 			return // the rest are busy, and retire themselves
@@ -161,18 +175,18 @@ func (p *Pool) retireIdle(workerQueue WorkerQueue) {
 	}
 }
 
-// closeAll retires every worker: the queue has ended. It waits for each
+// CloseAll retires every worker: the queue has ended. It waits for each
 // busy worker to finish its job and put its channel back, closes every
 // channel, and waits for the workers' goroutines to exit. Only the
 // dispatcher calls it.
-func (p *Pool) closeAll(workerQueue WorkerQueue) {
+func (p *Pool) CloseAll() {
 	p.mu.Lock()
 	p.closing = true // from now on no worker retires itself: each comes back
 	p.setOverLocked()
 	n := p.alive
 	p.mu.Unlock()
 	for range n {
-		ch := <-workerQueue
+		ch := <-p.idle
 		p.mu.Lock()
 		p.retireChanLocked(ch)
 		p.mu.Unlock()

@@ -1,25 +1,34 @@
-package main
+// Package queue is WorkQueue, the bounded first-in-first-out queue of
+// accepted jobs between the Collector and the dispatcher: pushing never
+// blocks, a full queue refuses, and Close ends it once it is drained.
+//
+// Lock order: a Queue's lock is taken before a Job's (Push and PushForced
+// call Job.Enter under it), and after the events hub's (the Collector
+// pushes under the hub's lock so a job's queued event comes first).
+package queue
 
 import (
 	"errors"
 	"sync"
 	"sync/atomic"
+
+	"workqueue/internal/job"
 )
 
-// Why WorkQueue refused a request.
+// Why a Queue refused a job.
 var (
-	errQueueFull  = errors.New("the queue is full; retry later")
-	errDraining   = errors.New("the server is shutting down and accepts no new work")
-	errQueueEnded = errors.New("the queue has ended: the dispatcher takes no more requests")
+	ErrFull     = errors.New("the queue is full; retry later")
+	ErrDraining = errors.New("the server is shutting down and accepts no new work")
+	ErrEnded    = errors.New("the queue has ended: the dispatcher takes no more requests")
 )
 
-// WorkQueue is the queue of accepted WorkRequests between the Collector and
+// Queue is WorkQueue: the queue of accepted jobs between the Collector and
 // the dispatcher: a buffered channel, and an overflow behind it. Pushing
 // never blocks: a full queue refuses.
 //
 // Its capacity (-queue; SPEC "Running it") bounds how many requests wait
 // for a worker: accepted, not started and not canceled, the one the
-// dispatcher holds while it waits for an idle worker included. WorkQueue
+// dispatcher holds while it waits for an idle worker included. Queue
 // counts them in waiting: a push adds one, and each request takes its own
 // away exactly once, under its own lock, when a worker starts it or it is
 // canceled while queued (see job.Job.Enter, Start and Cancel).
@@ -38,38 +47,38 @@ var (
 // the dispatcher's refill that empties the overflow, or by the last Release.
 // Sending on the channel and closing it both happen under mu, so a late
 // push gets an error, never a panic.
-type WorkQueue struct {
-	c        chan *WorkRequest // received from by the dispatcher; closed as above
-	capacity int64             // -queue: most requests Push lets wait
-	waiting  atomic.Int64      // requests waiting for a worker, as above; never negative
-	spilled  atomic.Bool       // whether overflow holds a request; set only under mu
-	accepted *atomic.Int64     // counts every request Push queued
+type Queue struct {
+	c        chan *job.Job // received from by the dispatcher; closed as above
+	capacity int64         // -queue: most requests Push lets wait
+	waiting  atomic.Int64  // requests waiting for a worker, as above; never negative
+	spilled  atomic.Bool   // whether overflow holds a request; set only under mu
+	accepted *atomic.Int64 // counts every request Push queued
 
-	mu       sync.Mutex     // guards the fields below, and sending on c against closing it
-	overflow []*WorkRequest // requests behind those in c, oldest first
-	closed   bool           // intake is closed: Close was called
-	holds    int            // Hold calls not yet Released
-	ended    bool           // c is closed
+	mu       sync.Mutex // guards the fields below, and sending on c against closing it
+	overflow []*job.Job // requests behind those in c, oldest first
+	closed   bool       // intake is closed: Close was called
+	holds    int        // Hold calls not yet Released
+	ended    bool       // c is closed
 }
 
-// NewWorkQueue returns an open WorkQueue that lets up to capacity requests
+// New returns an open Queue that lets up to capacity requests
 // wait and counts each request Push queues in accepted.
-func NewWorkQueue(capacity int, accepted *atomic.Int64) *WorkQueue {
-	return &WorkQueue{c: make(chan *WorkRequest, capacity), capacity: int64(capacity), accepted: accepted}
+func New(capacity int, accepted *atomic.Int64) *Queue {
+	return &Queue{c: make(chan *job.Job, capacity), capacity: int64(capacity), accepted: accepted}
 }
 
 // Push queues r, which must be new, without waiting, and counts it in
-// accepted. It returns errQueueFull if capacity requests wait already and
-// errDraining once the queue is closed. A request canceled before Push is
+// accepted. It returns ErrFull if capacity requests wait already and
+// ErrDraining once the queue is closed. A request canceled before Push is
 // accepted but never queued: it waits for nothing.
-func (q *WorkQueue) Push(r *WorkRequest) error {
+func (q *Queue) Push(r *job.Job) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	switch {
 	case q.closed:
-		return errDraining
+		return ErrDraining
 	case q.waiting.Load() >= q.capacity: // only Push and PushForced add, under mu
-		return errQueueFull
+		return ErrFull
 	}
 	q.accepted.Add(1)
 	q.add(r)
@@ -85,13 +94,13 @@ func (q *WorkQueue) Push(r *WorkRequest) error {
 // job is counted by whoever replays it.
 //
 // PushForced works after Close too, so that a retry due during a drain still
-// runs. It fails, with errQueueEnded, only once the queue has ended (see
-// WorkQueue); a caller that may push during a drain takes a Hold first.
-func (q *WorkQueue) PushForced(r *WorkRequest) error {
+// runs. It fails, with ErrEnded, only once the queue has ended (see
+// Queue); a caller that may push during a drain takes a Hold first.
+func (q *Queue) PushForced(r *job.Job) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.ended {
-		return errQueueEnded
+		return ErrEnded
 	}
 	q.add(r)
 	return nil
@@ -99,7 +108,7 @@ func (q *WorkQueue) PushForced(r *WorkRequest) error {
 
 // add counts r as waiting and puts it behind every request queued before.
 // q.mu must be held and the queue not ended.
-func (q *WorkQueue) add(r *WorkRequest) {
+func (q *Queue) add(r *job.Job) {
 	q.waiting.Add(1)
 	if !r.Enter(&q.waiting) {
 		q.waiting.Add(-1) // canceled already: it will never wait
@@ -119,7 +128,7 @@ func (q *WorkQueue) add(r *WorkRequest) {
 // requests canceled while in it, which the dispatcher would only pass over,
 // so that cycles of submitting and canceling cannot grow it without bound.
 // q.mu must be held.
-func (q *WorkQueue) spill(r *WorkRequest) {
+func (q *Queue) spill(r *job.Job) {
 	if n := len(q.overflow); n > 0 && n == cap(q.overflow) {
 		kept := q.overflow[:0]
 		for _, o := range q.overflow {
@@ -139,7 +148,7 @@ func (q *WorkQueue) spill(r *WorkRequest) {
 // While it waits, a receive from wake ends the wait with woken set and no
 // request. Only the dispatcher calls it. It takes q.mu only when the
 // channel is empty or the overflow holds requests.
-func (q *WorkQueue) Next(wake <-chan struct{}) (r *WorkRequest, ok, woken bool) {
+func (q *Queue) Next(wake <-chan struct{}) (r *job.Job, ok, woken bool) {
 	select {
 	case r, ok = <-q.c:
 	default:
@@ -161,7 +170,7 @@ func (q *WorkQueue) Next(wake <-chan struct{}) (r *WorkRequest, ok, woken bool) 
 
 // refill moves requests from the overflow into the channel while it has
 // room, and ends the queue if that emptied it after Close.
-func (q *WorkQueue) refill() {
+func (q *Queue) refill() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	moved := 0
@@ -185,17 +194,17 @@ func (q *WorkQueue) refill() {
 
 // endIfDone closes the channel if intake is closed, the overflow empty and no
 // Hold outstanding. q.mu must be held.
-func (q *WorkQueue) endIfDone() {
+func (q *Queue) endIfDone() {
 	if q.closed && !q.ended && len(q.overflow) == 0 && q.holds == 0 {
 		q.ended = true
 		close(q.c)
 	}
 }
 
-// Close stops intake: later Pushes fail with errDraining. The dispatcher
+// Close stops intake: later Pushes fail with ErrDraining. The dispatcher
 // still receives every request queued before Close, and those PushForced
 // queues until the queue ends.
-func (q *WorkQueue) Close() {
+func (q *Queue) Close() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
@@ -204,14 +213,14 @@ func (q *WorkQueue) Close() {
 
 // Hold keeps the queue from ending until the matching Release, so that a
 // PushForced in between cannot fail: a job waiting out a retry's backoff
-// during a drain holds the queue. It returns errQueueEnded if the queue has
+// during a drain holds the queue. It returns ErrEnded if the queue has
 // ended already. The dispatcher cannot exit while a Hold is outstanding, so
 // a holder must Release when the server gives up its drain too.
-func (q *WorkQueue) Hold() error {
+func (q *Queue) Hold() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.ended {
-		return errQueueEnded
+		return ErrEnded
 	}
 	q.holds++
 	return nil
@@ -219,18 +228,18 @@ func (q *WorkQueue) Hold() error {
 
 // Release ends a Hold, ending the queue if it was the last one keeping the
 // closed queue from ending. It panics without a Hold to end.
-func (q *WorkQueue) Release() {
+func (q *Queue) Release() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.holds == 0 {
-		panic("workqueue: Release without Hold")
+		panic("queue: Release without Hold")
 	}
 	q.holds--
 	q.endIfDone()
 }
 
 // Closed reports whether Close has been called.
-func (q *WorkQueue) Closed() bool {
+func (q *Queue) Closed() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.closed
@@ -239,7 +248,7 @@ func (q *WorkQueue) Closed() bool {
 // Len returns how many requests wait for a worker: queued and not canceled,
 // the one the dispatcher holds included. After a drain gives up it still
 // counts the requests the aborted dispatcher passed over.
-func (q *WorkQueue) Len() int { return int(q.waiting.Load()) }
+func (q *Queue) Len() int { return int(q.waiting.Load()) }
 
 // Cap returns the queue's capacity: how many requests Push lets wait.
-func (q *WorkQueue) Cap() int { return int(q.capacity) }
+func (q *Queue) Cap() int { return int(q.capacity) }
