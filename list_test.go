@@ -53,7 +53,7 @@ func byName(ctx context.Context, r *WorkRequest) error {
 func TestListOrderAndFilters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers = 2
+		cfg.Workers = 2
 		ts := newTestServer(t, cfg, byName)
 		for _, name := range []string{"d1", "f2", "d3"} {
 			ts.submitID(t, name, "")
@@ -103,7 +103,7 @@ func TestListOrderAndFilters(t *testing.T) {
 // exactly once, newest first.
 func TestListPaging(t *testing.T) {
 	cfg := testConfig()
-	cfg.queue = 300
+	cfg.Queue = 300
 	ts := newTestServer(t, cfg, newGate(nil).work)
 	for i := range 250 {
 		ts.submitID(t, fmt.Sprint("j", i), "")

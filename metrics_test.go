@@ -75,7 +75,7 @@ func scrape(t *testing.T, ts *testServer) (map[string]float64, map[string]string
 func TestMetrics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 1, 3
+		cfg.Workers, cfg.Queue = 1, 3
 		ts := newTestServer(t, cfg, panicky)
 
 		_, types := scrape(t, ts)

@@ -359,7 +359,7 @@ func FuzzCollector(f *testing.F) {
 		f.Add(cmp.Or(c.method, "POST"), c.contentType, query, []byte(c.body))
 	}
 	cfg := testConfig()
-	cfg.logLevel = slog.LevelError
+	cfg.LogLevel = slog.LevelError
 	noop := func(context.Context, *WorkRequest) error { return nil }
 	s := newServer(cfg, noop, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.start()

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"workqueue/internal/journal"
+	"workqueue/internal/config"
 )
 
 // finishedKept is how many finished jobs the Store keeps for GET /work/{id}.
@@ -21,23 +21,6 @@ const finishedKept = 10_000
 // errAbandoned is why the work of jobs still running is canceled when a drain
 // gives up.
 var errAbandoned = errors.New("abandoned: the server stopped before the job finished")
-
-// config is the server's configuration, from its flags.
-type config struct {
-	workers         int           // -n
-	maxWorkers      int           // -max-workers
-	addr            string        // -http
-	queue           int           // -queue
-	maxDelay        time.Duration // -max-delay
-	shutdownTimeout time.Duration // -shutdown-timeout
-	logLevel        slog.Level    // -log-level
-	retries         int           // -retries
-	jobTimeout      time.Duration // -job-timeout; also in command
-	command         *Command      // the words after --; nil for the greeting alone
-	kept            int           // finished jobs the store keeps; 0 means finishedKept (tests set fewer)
-	journalDir      string        // -journal: the journal's directory, or "" for none
-	fsync           journal.Sync  // -fsync
-}
 
 // server is one workqueue: the Collector, WorkQueue, the dispatcher and its
 // workers, and the job store, wired together. It knows nothing of listening
@@ -71,12 +54,12 @@ type server struct {
 
 // newServer builds a server from cfg whose workers do work and print their
 // greetings to stdout. Call start to set its dispatcher and workers going.
-func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *server {
+func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger) *server {
 	ctx, abandon := context.WithCancelCause(context.Background())
 	stats := NewStats()
 	s := &server{
-		queue: NewWorkQueue(cfg.queue, &stats.Accepted),
-		jobs:  NewStore(cmp.Or(cfg.kept, finishedKept)),
+		queue: NewWorkQueue(cfg.Queue, &stats.Accepted),
+		jobs:  NewStore(cmp.Or(cfg.Kept, finishedKept)),
 		stats: stats,
 		log:   log,
 		done:  make(chan struct{}),
@@ -86,19 +69,19 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	s.stopping = make(chan struct{})
 	s.out = newLineWriter(stdout, log)
 	s.events = NewEvents(s.statsEvent)
-	s.retry = newRetrier(cfg.retries, s.queue, s.jobs, stats, s.events, log)
+	s.retry = newRetrier(cfg.Retries, s.queue, s.jobs, stats, s.events, log)
 	s.attempts = newAttemptStats()
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log,
-		retry: s.retry, attempts: s.attempts, durableStart: cfg.command != nil}
-	workerQueue := make(WorkerQueue, cfg.maxWorkers)
-	s.pool = NewPool(cfg.maxWorkers, func(id int) *Worker { return NewWorker(id, workerQueue, env) })
-	s.dispatcher = NewDispatcher(s.queue, workerQueue, s.pool, cfg.workers)
+		retry: s.retry, attempts: s.attempts, durableStart: cfg.Command != nil}
+	workerQueue := make(WorkerQueue, cfg.MaxWorkers)
+	s.pool = NewPool(cfg.MaxWorkers, func(id int) *Worker { return NewWorker(id, workerQueue, env) })
+	s.dispatcher = NewDispatcher(s.queue, workerQueue, s.pool, cfg.Workers)
 	s.giveUp = func() {
 		s.dispatcher.Abort()
 		abandon(errAbandoned)
 	}
 	s.env = env
-	s.collector = &Collector{queue: s.queue, jobs: s.jobs, stats: s.stats, events: s.events, maxDelay: cfg.maxDelay,
+	s.collector = &Collector{queue: s.queue, jobs: s.jobs, stats: s.stats, events: s.events, maxDelay: cfg.MaxDelay,
 		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
 	s.handler = s.routes(s.collector)
 	return s

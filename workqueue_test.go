@@ -84,7 +84,7 @@ func (ts *testServer) drainAndCheck(t *testing.T, g *gate, want []string) {
 func TestQueueCountsTheHeldJob(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 1, 1
+		cfg.Workers, cfg.Queue = 1, 1
 		g := newGate(nil)
 		ts := newTestServer(t, cfg, g.work)
 		ts.post(t, "job1", http.StatusCreated)
@@ -114,7 +114,7 @@ func TestQueueCountsTheHeldJob(t *testing.T) {
 func TestCancelFreesTheQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 1, 3
+		cfg.Workers, cfg.Queue = 1, 3
 		g := newGate(nil)
 		ts := newTestServer(t, cfg, g.work)
 		running := ts.post(t, "running", http.StatusCreated)
@@ -150,7 +150,7 @@ func TestCancelFreesTheQueue(t *testing.T) {
 func TestCancelRefillCycles(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 1, 4
+		cfg.Workers, cfg.Queue = 1, 4
 		g := newGate(nil)
 		ts := newTestServer(t, cfg, g.work)
 		ts.post(t, "held", http.StatusCreated)
@@ -171,7 +171,7 @@ func TestCancelRefillCycles(t *testing.T) {
 				ids, names = append(ids, decodeJob(t, rec.Body.Bytes()).ID), append(names, name)
 				synctest.Wait()
 			}
-			if got, free := len(ids), cfg.queue-(len(want)-1); got != free {
+			if got, free := len(ids), cfg.Queue-(len(want)-1); got != free {
 				t.Fatalf("cycle %d: %d accepted, want %d (the places free)", cycle, got, free)
 			}
 			keep := cycle%20 == 0 // three cycles keep their first job
@@ -188,8 +188,8 @@ func TestCancelRefillCycles(t *testing.T) {
 		ts.queue.mu.Lock()
 		spare := cap(ts.queue.overflow)
 		ts.queue.mu.Unlock()
-		if spare > 4*cfg.queue {
-			t.Errorf("overflow holds room for %d requests after %d cancels, want at most %d", spare, canceled, 4*cfg.queue)
+		if spare > 4*cfg.Queue {
+			t.Errorf("overflow holds room for %d requests after %d cancels, want at most %d", spare, canceled, 4*cfg.Queue)
 		}
 		ts.drainAndCheck(t, g, want)
 	})
@@ -201,7 +201,7 @@ func TestCancelRefillCycles(t *testing.T) {
 func TestPushForcedBeyondCapacity(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 1, 2
+		cfg.Workers, cfg.Queue = 1, 2
 		g := newGate(nil)
 		ts := newTestServer(t, cfg, g.work)
 		ts.post(t, "first", http.StatusCreated)
@@ -300,7 +300,7 @@ func TestPushCanceledRequest(t *testing.T) {
 // or was canceled.
 func TestStartCancelRace(t *testing.T) {
 	cfg := testConfig()
-	cfg.workers, cfg.queue = 4, 1000
+	cfg.Workers, cfg.Queue = 4, 1000
 	open := make(chan struct{})
 	work := func(ctx context.Context, r *WorkRequest) error {
 		<-open
