@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+
+	"workqueue/internal/respond"
 )
 
 // The content types a POST /work body may have.
@@ -24,7 +26,7 @@ func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if r.ContentLength > maxBodyBytes {
-		return unread(errTooLarge())
+		return respond.Unread(errTooLarge())
 	}
 	ct := r.Header.Get("Content-Type")
 	mediaType := ct
@@ -39,7 +41,7 @@ func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
 	case formType, multipartType, jsonType:
 	default:
 		if r.ContentLength > 0 {
-			return unread(errUnsupported(ct))
+			return respond.Unread(errUnsupported(ct))
 		}
 		if bodyEmpty(r.Body) { // chunked, with no chunk
 			return nil
@@ -69,9 +71,9 @@ func errUnsupported(contentType string) error {
 	const want = "send application/x-www-form-urlencoded, multipart/form-data or application/json"
 	msg := "the body has no Content-Type: " + want
 	if contentType != "" {
-		msg = fmt.Sprintf("Content-Type %s is not supported: %s", quote(contentType), want)
+		msg = fmt.Sprintf("Content-Type %s is not supported: %s", respond.Quote(contentType), want)
 	}
-	return &httpError{status: http.StatusUnsupportedMediaType, msg: msg}
+	return &respond.Refusal{Status: http.StatusUnsupportedMediaType, Msg: msg}
 }
 
 // readForm takes the parameters from a URL-encoded form body. A body that
@@ -83,7 +85,7 @@ func (p *params) readForm(body io.Reader, length int64) error {
 		return err
 	}
 	if t := bytes.TrimLeft(bytes.TrimPrefix(b, []byte(utf8BOM)), " \t\r\n"); len(t) > 0 && t[0] == '{' {
-		return badRequest("the body looks like a JSON object but was sent as a form (Content-Type: %s): send Content-Type: application/json, as with curl --json", formType)
+		return respond.BadRequest("the body looks like a JSON object but was sent as a form (Content-Type: %s): send Content-Type: application/json, as with curl --json", formType)
 	}
 	return p.takeForm(string(b), "the form body", "the form body")
 }
@@ -98,7 +100,7 @@ func (p *params) readMultipart(r *http.Request) error {
 	case tooLarge(err):
 		return errTooLarge()
 	case err != nil: // mime/multipart's errors may quote a whole line of the body
-		return badRequest("the form body is malformed: %s", clip(err.Error()))
+		return respond.BadRequest("the form body is malformed: %s", respond.Clip(err.Error()))
 	}
 	return p.take(r.MultipartForm.Value, "the form body")
 }
@@ -114,7 +116,7 @@ func readContent(body io.Reader, length int64) ([]byte, error) {
 	}
 	b := make([]byte, length)
 	if _, err := io.ReadFull(body, b); err != nil {
-		return nil, badRequest("could not read the body: %s", clip(err.Error()))
+		return nil, respond.BadRequest("could not read the body: %s", respond.Clip(err.Error()))
 	}
 	return b, nil
 }
@@ -132,7 +134,7 @@ func readAll(body io.Reader) ([]byte, error) {
 	case tooLarge(err):
 		return nil, errTooLarge()
 	default:
-		return nil, badRequest("could not read the body: %s", clip(err.Error()))
+		return nil, respond.BadRequest("could not read the body: %s", respond.Clip(err.Error()))
 	}
 }
 
@@ -142,6 +144,6 @@ func tooLarge(err error) bool {
 }
 
 func errTooLarge() error {
-	return &httpError{status: http.StatusRequestEntityTooLarge,
-		msg: fmt.Sprintf("the body is larger than %d KiB", maxBodyBytes>>10)}
+	return &respond.Refusal{Status: http.StatusRequestEntityTooLarge,
+		Msg: fmt.Sprintf("the body is larger than %d KiB", maxBodyBytes>>10)}
 }

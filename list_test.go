@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/respond"
 )
 
 // list GETs /work?query and returns the jobs' ids and states, failing the
@@ -210,8 +212,8 @@ func FuzzListQuery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := parseListQuery(raw)
 		if err != nil {
-			var he *httpError
-			if !errors.As(err, &he) || he.status != http.StatusBadRequest || he.msg == "" {
+			var he *respond.Refusal
+			if !errors.As(err, &he) || he.Status != http.StatusBadRequest || he.Msg == "" {
 				t.Fatalf("%q: error %v, want a 400 with a message", raw, err)
 			}
 			return

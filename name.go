@@ -3,6 +3,8 @@ package main
 import (
 	"unicode"
 	"unicode/utf8"
+
+	"workqueue/internal/respond"
 )
 
 // checkName reports whether name is one a worker may greet: present, not too
@@ -12,22 +14,22 @@ import (
 func checkName(name string) error {
 	switch {
 	case name == "":
-		return badRequest(`name is required: POST /work?name=Alice, a form field name=Alice or {"name": "Alice"}`)
+		return respond.BadRequest(`name is required: POST /work?name=Alice, a form field name=Alice or {"name": "Alice"}`)
 	case len(name) > maxNameBytes:
-		return badRequest("name is %d bytes long; the limit is %d", len(name), maxNameBytes)
+		return respond.BadRequest("name is %d bytes long; the limit is %d", len(name), maxNameBytes)
 	case !utf8.ValidString(name):
-		return badRequest("name is not valid UTF-8")
+		return respond.BadRequest("name is not valid UTF-8")
 	}
 	visible := false
 	for i, c := range name {
 		if kind := forbidden(c); kind != "" {
-			return badRequest("name holds %s (%U) at byte %d; use printable characters only", kind, c, i)
+			return respond.BadRequest("name holds %s (%U) at byte %d; use printable characters only", kind, c, i)
 		}
 		visible = visible || !invisible(c)
 	}
 	if !visible {
 		c, _ := utf8.DecodeRuneInString(name)
-		return badRequest("name is blank: it holds only white space or invisible characters (%U at byte 0); give a name that shows", c)
+		return respond.BadRequest("name is blank: it holds only white space or invisible characters (%U at byte 0); give a name that shows", c)
 	}
 	return nil
 }

@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"workqueue/internal/respond"
 )
 
 const (
@@ -509,7 +511,7 @@ func TestTakeFormMatchesParseQuery(t *testing.T) {
 		var wantErr error
 		values, err := url.ParseQuery(s)
 		if err != nil {
-			wantErr = badRequest("the form body is malformed: %v", err)
+			wantErr = respond.BadRequest("the form body is malformed: %v", err)
 		} else {
 			wantErr = slow.take(values, "the form body")
 		}

@@ -92,19 +92,3 @@ func TestEchoesAreBounded(t *testing.T) {
 		})
 	}
 }
-
-// TestClip checks clip cuts long input at a character boundary.
-func TestClip(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{strings.Repeat("a", maxEcho), strings.Repeat("a", maxEcho)},
-		{strings.Repeat("a", maxEcho+1), strings.Repeat("a", maxEcho) + "…"},
-		{strings.Repeat("a", maxEcho-1) + "é", strings.Repeat("a", maxEcho-1) + "…"},
-		{strings.Repeat("a", maxEcho-2) + "😀", strings.Repeat("a", maxEcho-2) + "…"},
-	}
-	for _, tt := range tests {
-		if got := clip(tt.in); got != tt.want {
-			t.Errorf("clip(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}

@@ -8,12 +8,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"workqueue/internal/respond"
 )
 
 // getWorkers handles GET /workers: {"workers", "busy", "target"} (SPEC.md,
 // "GET /workers, PUT /workers").
 func (s *server) getWorkers(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.appendWorkers(nil))
+	respond.JSON(w, http.StatusOK, s.appendWorkers(nil))
 }
 
 // putWorkers handles PUT /workers: it sets the pool's target from a JSON
@@ -26,14 +28,14 @@ func (s *server) putWorkers(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err == errPoolClosed:
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		respond.Error(w, http.StatusServiceUnavailable, err.Error())
 		return
 	case err != nil:
-		writeError(w, http.StatusBadRequest, err.Error())
+		respond.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	s.log.Info("pool resized", "target", n)
-	writeJSON(w, http.StatusOK, s.appendWorkers(nil))
+	respond.JSON(w, http.StatusOK, s.appendWorkers(nil))
 }
 
 // appendWorkers appends the pool's document, {"workers", "busy", "target"}.
@@ -87,17 +89,3 @@ func workersParam(w http.ResponseWriter, r *http.Request) (int, error) {
 
 // errWorkersParam is a PUT /workers without a number of workers.
 var errWorkersParam = errors.New(`say how many workers: {"workers": 8} as JSON, a form field workers=8, or ?workers=8`)
-
-// crossOrigin wraps h in http.CrossOriginProtection: a browser request that
-// would change state (POST, PUT, DELETE) from another site is answered 403,
-// so that a page elsewhere cannot submit, cancel or resize through a user's
-// browser. Requests without Sec-Fetch-Site or Origin, such as curl's, pass.
-func crossOrigin(h http.Handler) http.Handler {
-	p := http.NewCrossOriginProtection()
-	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		closeUnread(w, r)
-		writeError(w, http.StatusForbidden, "cross-origin request refused: "+r.Method+
-			" from a page of another site may not change this server's state (send it from this server's own page, or without a browser)")
-	}))
-	return p.Handler(h)
-}
