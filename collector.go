@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"workqueue/internal/respond"
+	"workqueue/internal/submit"
 )
 
 // Collector is the HTTP handler for POST /work. It turns each valid request
@@ -28,7 +29,7 @@ type Collector struct {
 
 // ServeHTTP handles POST /work.
 func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	name, delay, err := parseWork(w, r, c.maxDelay)
+	name, delay, err := submit.Parse(w, r, c.maxDelay)
 	if err != nil {
 		c.stats.RejectedInvalid.Add(1)
 		var he *respond.Refusal

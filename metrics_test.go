@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/submit"
 )
 
 // scrape fetches /metrics and parses it line by line, checking the text
@@ -92,7 +94,7 @@ func TestMetrics(t *testing.T) {
 
 		// Three invalid submissions: 400, 413, 415.
 		ts.do("POST", "/work", "", "")
-		ts.do("POST", "/work", form, "name="+strings.Repeat("x", maxBodyBytes))
+		ts.do("POST", "/work", form, "name="+strings.Repeat("x", submit.MaxBodyBytes))
 		ts.do("POST", "/work", textPlain, "hello")
 		a := ts.submitID(t, "a", "10s") // runs at once
 		synctest.Wait()

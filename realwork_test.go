@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"workqueue/internal/config"
+	"workqueue/internal/submit"
 )
 
 // markCommands sets, for the rest of t, an environment variable unique to t
@@ -95,7 +96,7 @@ printf 'id=%s attempt=%s argc=%s\nname=%s\nstdin=%s\n' "$WORKQUEUE_JOB_ID" "$WOR
 	}
 	var ids []string
 	for _, name := range names {
-		rec := ts.do("POST", "/work", formType, url.Values{"name": {name}}.Encode())
+		rec := ts.do("POST", "/work", submit.FormType, url.Values{"name": {name}}.Encode())
 		if rec.Code != http.StatusCreated {
 			t.Fatalf("POST %q: status = %d, want 201; %s", name, rec.Code, rec.Body)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"workqueue/internal/respond"
+	"workqueue/internal/submit"
 )
 
 // getWorkers handles GET /workers: {"workers", "busy", "target"} (SPEC.md,
@@ -57,7 +58,7 @@ func workersParam(w http.ResponseWriter, r *http.Request) (int, error) {
 	raw := r.URL.Query().Get("workers")
 	ct := r.Header.Get("Content-Type")
 	switch {
-	case strings.HasPrefix(ct, jsonType):
+	case strings.HasPrefix(ct, submit.JSONType):
 		var body struct {
 			Workers *int `json:"workers"`
 		}
@@ -67,7 +68,7 @@ func workersParam(w http.ResponseWriter, r *http.Request) (int, error) {
 			return 0, errWorkersParam
 		}
 		return *body.Workers, nil
-	case strings.HasPrefix(ct, formType):
+	case strings.HasPrefix(ct, submit.FormType):
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
 			return 0, errWorkersParam

@@ -1,4 +1,4 @@
-package main
+package submit
 
 import (
 	"unicode"
@@ -7,16 +7,17 @@ import (
 	"workqueue/internal/respond"
 )
 
-// checkName reports whether name is one a worker may greet: present, not too
+// CheckName reports whether name is one a worker may greet: present, not too
 // long, valid UTF-8, free of anything that breaks or reorders a line, and
 // not blank. Then its greeting is one line, shown as sent, for any reader:
-// a terminal, a log viewer, an editor or a browser.
-func checkName(name string) error {
+// a terminal, a log viewer, an editor or a browser. Its error is a
+// *respond.Refusal, a 400 saying what is wrong and where.
+func CheckName(name string) error {
 	switch {
 	case name == "":
 		return respond.BadRequest(`name is required: POST /work?name=Alice, a form field name=Alice or {"name": "Alice"}`)
-	case len(name) > maxNameBytes:
-		return respond.BadRequest("name is %d bytes long; the limit is %d", len(name), maxNameBytes)
+	case len(name) > MaxNameBytes:
+		return respond.BadRequest("name is %d bytes long; the limit is %d", len(name), MaxNameBytes)
 	case !utf8.ValidString(name):
 		return respond.BadRequest("name is not valid UTF-8")
 	}

@@ -1,4 +1,4 @@
-package main
+package submit
 
 import (
 	"bytes"
@@ -11,11 +11,15 @@ import (
 	"workqueue/internal/respond"
 )
 
-// The content types a POST /work body may have.
+// The content types a POST /work body may have, with or without parameters
+// such as charset.
 const (
-	formType      = "application/x-www-form-urlencoded"
-	multipartType = "multipart/form-data"
-	jsonType      = "application/json"
+	// FormType is a URL-encoded form body, as curl -d sends.
+	FormType = "application/x-www-form-urlencoded"
+	// MultipartType is a multipart form body (RFC 7578), as curl -F sends.
+	MultipartType = "multipart/form-data"
+	// JSONType is a JSON body (RFC 8259), as curl --json sends.
+	JSONType = "application/json"
 )
 
 // readBody overrides p with the parameters given in r's body, if it has
@@ -25,20 +29,20 @@ func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil
 	}
-	if r.ContentLength > maxBodyBytes {
+	if r.ContentLength > MaxBodyBytes {
 		return respond.Unread(errTooLarge())
 	}
 	ct := r.Header.Get("Content-Type")
 	mediaType := ct
 	switch ct {
-	case formType, multipartType, jsonType: // as most clients send them
+	case FormType, MultipartType, JSONType: // as most clients send them
 	default:
 		if mt, _, err := mime.ParseMediaType(ct); err == nil {
 			mediaType = mt
 		}
 	}
 	switch mediaType {
-	case formType, multipartType, jsonType:
+	case FormType, MultipartType, JSONType:
 	default:
 		if r.ContentLength > 0 {
 			return respond.Unread(errUnsupported(ct))
@@ -49,12 +53,12 @@ func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
 		return errUnsupported(ct)
 	}
 	if r.ContentLength < 0 { // length unknown: chunked
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	}
 	switch mediaType {
-	case formType:
+	case FormType:
 		return p.readForm(r.Body, r.ContentLength)
-	case multipartType:
+	case MultipartType:
 		return p.readMultipart(r)
 	}
 	return p.readJSON(r.Body)
@@ -85,14 +89,14 @@ func (p *params) readForm(body io.Reader, length int64) error {
 		return err
 	}
 	if t := bytes.TrimLeft(bytes.TrimPrefix(b, []byte(utf8BOM)), " \t\r\n"); len(t) > 0 && t[0] == '{' {
-		return respond.BadRequest("the body looks like a JSON object but was sent as a form (Content-Type: %s): send Content-Type: application/json, as with curl --json", formType)
+		return respond.BadRequest("the body looks like a JSON object but was sent as a form (Content-Type: %s): send Content-Type: application/json, as with curl --json", FormType)
 	}
 	return p.takeForm(string(b), "the form body", "the form body")
 }
 
 // readMultipart takes the parameters from r's multipart form body.
 func (p *params) readMultipart(r *http.Request) error {
-	err := r.ParseMultipartForm(maxBodyBytes)
+	err := r.ParseMultipartForm(MaxBodyBytes)
 	if r.MultipartForm != nil {
 		defer r.MultipartForm.RemoveAll()
 	}
@@ -106,7 +110,7 @@ func (p *params) readMultipart(r *http.Request) error {
 }
 
 // readContent reads a whole body of length bytes (from Content-Length, at most
-// maxBodyBytes), or of unknown length if length < 0. A short body, nearly
+// MaxBodyBytes), or of unknown length if length < 0. A short body, nearly
 // every form, is read into a buffer of its size; a longer one grows as it
 // arrives, so that a client declaring 64 KiB and sending nothing holds no
 // 64 KiB buffer.
@@ -125,7 +129,7 @@ func readContent(body io.Reader, length int64) ([]byte, error) {
 // buffer of the declared size at once.
 const smallBody = 1024
 
-// readAll reads a whole body, at most maxBodyBytes long.
+// readAll reads a whole body, at most MaxBodyBytes long.
 func readAll(body io.Reader) ([]byte, error) {
 	b, err := io.ReadAll(body)
 	switch {
@@ -145,5 +149,5 @@ func tooLarge(err error) bool {
 
 func errTooLarge() error {
 	return &respond.Refusal{Status: http.StatusRequestEntityTooLarge,
-		Msg: fmt.Sprintf("the body is larger than %d KiB", maxBodyBytes>>10)}
+		Msg: fmt.Sprintf("the body is larger than %d KiB", MaxBodyBytes>>10)}
 }

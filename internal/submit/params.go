@@ -1,4 +1,6 @@
-package main
+// Package submit reads a job submission from a request (query, form,
+// multipart or JSON) and checks every parameter.
+package submit
 
 import (
 	"fmt"
@@ -12,15 +14,23 @@ import (
 
 // Limits on what a client may submit.
 const (
-	maxBodyBytes = 64 << 10 // largest request body, form or JSON
-	maxNameBytes = 1024     // longest name, in bytes
+	// MaxBodyBytes is the largest request body, form, multipart or JSON, in
+	// bytes (64 KiB): Parse refuses a larger one with 413.
+	MaxBodyBytes = 64 << 10
+	// MaxNameBytes is the longest name, in bytes of UTF-8: CheckName
+	// refuses a longer one.
+	MaxNameBytes = 1024
 )
 
-// parseWork reads and checks the name and delay of a POST /work, from the
+// Parse reads and checks the name and delay of a POST /work, from the
 // query and from a form or JSON body; a value in the body wins over the same
 // parameter in the query, but a parameter given twice in one place is
-// refused. Every error it returns is a *respond.Refusal.
-func parseWork(w http.ResponseWriter, r *http.Request, maxDelay time.Duration) (string, time.Duration, error) {
+// refused. The delay lies in [0, maxDelay], and is 0 if none is given.
+// Every error it returns is a *respond.Refusal, with BodyUnread set when r
+// was refused before its body was read. Parse writes no answer: w only gets
+// Accept-Encoding when a Content-Encoding is refused, and bounds a body of
+// unknown length (http.MaxBytesReader).
+func Parse(w http.ResponseWriter, r *http.Request, maxDelay time.Duration) (name string, delay time.Duration, err error) {
 	if err := checkEncoding(r.Header); err != nil {
 		w.Header()["Accept-Encoding"] = []string{"identity"} // RFC 9110 §12.5.3
 		return "", 0, respond.Unread(err)
@@ -34,10 +44,10 @@ func parseWork(w http.ResponseWriter, r *http.Request, maxDelay time.Duration) (
 	if err := p.readBody(w, r); err != nil {
 		return "", 0, err
 	}
-	if err := checkName(p.name); err != nil {
+	if err := CheckName(p.name); err != nil {
 		return "", 0, err
 	}
-	delay, err := parseDelay(p.delay, maxDelay)
+	delay, err = parseDelay(p.delay, maxDelay)
 	return p.name, delay, err
 }
 
