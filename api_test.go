@@ -49,7 +49,7 @@ func panicky(ctx context.Context, r *WorkRequest) error {
 func TestJobStates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers = 1
+		cfg.Workers = 1
 		ts := newTestServer(t, cfg, panicky)
 		first := ts.submitID(t, "first", "1s")
 		queued := ts.submitID(t, "second", "2s")
@@ -106,7 +106,7 @@ func TestJobStates(t *testing.T) {
 func TestCancelQueued(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers = 1
+		cfg.Workers = 1
 		ts := newTestServer(t, cfg, Sleep)
 		var ids []string
 		for _, name := range []string{"a", "b", "c", "d", "e"} {
@@ -140,7 +140,7 @@ func TestCancelQueued(t *testing.T) {
 func TestCancelRunning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers = 1
+		cfg.Workers = 1
 		ts := newTestServer(t, cfg, Sleep)
 		long := ts.submitID(t, "long", "10s")
 		next := ts.submitID(t, "next", "1s")

@@ -92,7 +92,7 @@ func bareHandler(w http.ResponseWriter, r *http.Request) {
 // WorkQueue is full: parsing, validation and the 503, with no network.
 func BenchmarkRefuse(b *testing.B) {
 	cfg := testConfig()
-	cfg.workers, cfg.queue = 1, 1
+	cfg.Workers, cfg.Queue = 1, 1
 	g := newGate(nil)
 	s := newServer(cfg, g.work, io.Discard, discardLogger())
 	s.start()
@@ -101,7 +101,7 @@ func BenchmarkRefuse(b *testing.B) {
 	// waiting). The worker holds its job until the benchmark ends, and Push
 	// refuses the second job until the first has started, so once both are
 	// accepted the queue stays full.
-	for s.stats.Accepted.Load() < int64(cfg.workers+cfg.queue) {
+	for s.stats.Accepted.Load() < int64(cfg.Workers+cfg.Queue) {
 		s.queue.Push(&WorkRequest{ID: "0", Name: "filler", EnqueuedAt: time.Now()})
 		runtime.Gosched()
 	}
@@ -161,11 +161,11 @@ func BenchmarkDispatch(b *testing.B) {
 // channel of their channels) whose workers only count the jobs.
 func BenchmarkDispatchBaseline(b *testing.B) {
 	cfg := testConfig()
-	queue := make(chan *WorkRequest, cfg.queue)
-	workerQueue := make(chan chan *WorkRequest, cfg.workers)
+	queue := make(chan *WorkRequest, cfg.Queue)
+	workerQueue := make(chan chan *WorkRequest, cfg.Workers)
 	var done atomic.Int64
 	var wg sync.WaitGroup
-	for range cfg.workers {
+	for range cfg.Workers {
 		work := make(chan *WorkRequest)
 		wg.Go(func() {
 			for {
@@ -183,7 +183,7 @@ func BenchmarkDispatchBaseline(b *testing.B) {
 		for r := range queue {
 			(<-workerQueue) <- r
 		}
-		for range cfg.workers {
+		for range cfg.Workers {
 			close(<-workerQueue)
 		}
 	}()
@@ -221,7 +221,7 @@ func BenchmarkSchedule(b *testing.B) {
 	var took, bare time.Duration
 	for b.Loop() {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = workers, jobs
+		cfg.Workers, cfg.Queue = workers, jobs
 		s := newServer(cfg, Sleep, io.Discard, discardLogger())
 		s.start()
 		start := time.Now()

@@ -10,7 +10,9 @@ import (
 
 	"workqueue/internal/job"
 	"workqueue/internal/queue"
+	"workqueue/internal/respond"
 	"workqueue/internal/store"
+	"workqueue/internal/submit"
 )
 
 // WorkQueue is the classic design's queue of accepted WorkRequests between
@@ -36,15 +38,15 @@ type Collector struct {
 
 // ServeHTTP handles POST /work.
 func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	name, delay, err := parseWork(w, r, c.maxDelay)
+	name, delay, err := submit.Parse(w, r, c.maxDelay)
 	if err != nil {
 		c.stats.RejectedInvalid.Add(1)
-		var he *httpError
+		var he *respond.Refusal
 		errors.As(err, &he)
-		if he.bodyUnread {
-			closeUnread(w, r)
+		if he.BodyUnread {
+			respond.CloseUnread(w, r)
 		}
-		writeError(w, he.status, he.msg)
+		respond.Error(w, he.Status, he.Msg)
 		return
 	}
 	var key *keyClaim // nil without an Idempotency-Key
@@ -99,11 +101,11 @@ func (c *Collector) refuse(w http.ResponseWriter, err error) {
 		c.stats.RejectedDraining.Add(1)
 	case errors.Is(err, errJournal):
 		c.stats.RejectedJournal.Add(1)
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		respond.Error(w, http.StatusServiceUnavailable, err.Error())
 		return
 	default:
 		c.stats.RejectedFull.Add(1)
 	}
 	w.Header()["Retry-After"] = []string{"1"}
-	writeError(w, http.StatusServiceUnavailable, err.Error())
+	respond.Error(w, http.StatusServiceUnavailable, err.Error())
 }

@@ -14,13 +14,13 @@ import (
 func TestFullQueueAnswers503(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 2, 3
+		cfg.Workers, cfg.Queue = 2, 3
 		g := newGate(nil)
 		ts := newTestServer(t, cfg, g.work)
 
 		// Two jobs occupy the workers; three wait and fill the queue: the
 		// dispatcher holds the first of them while it waits for a worker.
-		for i := range cfg.workers + cfg.queue {
+		for i := range cfg.Workers + cfg.Queue {
 			if rec := ts.submit("job"+string(rune('A'+i)), ""); rec.Code != http.StatusCreated {
 				t.Fatalf("submission %d: status = %d, want 201", i, rec.Code)
 			}
@@ -46,8 +46,8 @@ func TestFullQueueAnswers503(t *testing.T) {
 			t.Fatal(err)
 		}
 		names := greetings(t, ts.out)
-		if len(names) != cfg.workers+cfg.queue {
-			t.Errorf("%d greetings, want %d: %q", len(names), cfg.workers+cfg.queue, names)
+		if len(names) != cfg.Workers+cfg.Queue {
+			t.Errorf("%d greetings, want %d: %q", len(names), cfg.Workers+cfg.Queue, names)
 		}
 		for _, n := range names {
 			if n == "overflow" {

@@ -1,6 +1,10 @@
 package main
 
-import "context"
+import (
+	"context"
+
+	"workqueue/internal/config"
+)
 
 // Work is the server's Work with -- COMMAND: before a job's first attempt it
 // waits out the job's delay, as Sleep does, then it runs the attempt and
@@ -18,11 +22,25 @@ func (c *Command) Work(ctx context.Context, r *WorkRequest) error {
 	return err
 }
 
-// work returns the Work the configuration asks for: the command's, given one
-// after --, else Sleep.
-func (c config) work() Work {
-	if c.command == nil {
+// newCommand returns the Command of cfg.Command, the words after --, or nil
+// without them. It looks the command up in $PATH now, so that a typo exits 2
+// at start rather than failing every job: its error is a *config.UsageError.
+func newCommand(cfg config.Config) (*Command, error) {
+	if cfg.Command == nil {
+		return nil, nil
+	}
+	c, err := NewCommand(cfg.Command, cfg.JobTimeout)
+	if err != nil {
+		return nil, &config.UsageError{Err: err}
+	}
+	return c, nil
+}
+
+// workFor returns the Work of c, the command given after --, or Sleep
+// without one.
+func workFor(c *Command) Work {
+	if c == nil {
 		return Sleep
 	}
-	return c.command.Work
+	return c.Work
 }

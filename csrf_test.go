@@ -100,7 +100,7 @@ func TestCSRFCancel(t *testing.T) {
 	for _, h := range csrfCases {
 		t.Run(h.name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.workers = 1
+			cfg.Workers = 1
 			started := make(chan *WorkRequest, 2)
 			g := newGate(started)
 			ts := newTestServer(t, cfg, g.work)
@@ -129,7 +129,7 @@ func TestCSRFResize(t *testing.T) {
 	for _, h := range csrfCases {
 		t.Run(h.name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.workers = 2
+			cfg.Workers = 2
 			ts := newTestServer(t, cfg, Sleep)
 			base := httpServer(t, ts)
 			code, body := csrfRequest(t, base, "PUT", "/workers", "application/json", `{"workers":7}`, h)

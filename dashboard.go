@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+
+	"workqueue/internal/respond"
 )
 
 // webFiles holds the dashboard's page, script and style (the folder web/).
@@ -41,7 +43,7 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
 		name = strings.TrimPrefix(r.URL.Path, "/static/")
 		if name != "app.js" && name != "style.css" {
-			writeError(w, http.StatusNotFound, "no such file: "+r.URL.Path+" (the dashboard is at /)")
+			respond.Error(w, http.StatusNotFound, "no such file: "+r.URL.Path+" (the dashboard is at /)")
 			return
 		}
 	}

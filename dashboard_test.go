@@ -98,7 +98,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Skip("no Chromium found (chromium, chromium-browser, google-chrome on PATH, or /usr/bin/chromium): install Debian's chromium to run the browser tests")
 	}
 	cfg := testConfig()
-	cfg.workers, cfg.queue = 4, 100
+	cfg.Workers, cfg.Queue = 4, 100
 	ts := newTestServer(t, cfg, Sleep)
 	srv := httptest.NewServer(ts.handler)
 	t.Cleanup(srv.Close)

@@ -21,7 +21,7 @@ import (
 func TestFIFO(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers = 1
+		cfg.Workers = 1
 		ts := newTestServer(t, cfg, Sleep)
 		var want []string
 		for i := range 50 {
@@ -49,7 +49,7 @@ func TestFIFO(t *testing.T) {
 func TestExactlyOnce(t *testing.T) {
 	const submissions = 2000
 	cfg := testConfig()
-	cfg.queue = 10
+	cfg.Queue = 10
 	firstRefusal := make(chan struct{})
 	var refusedOnce sync.Once
 	work := func(ctx context.Context, r *WorkRequest) error {
@@ -145,11 +145,11 @@ func TestExactlyOnce(t *testing.T) {
 func TestGoroutinesDoNotGrowWithRequests(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.queue = 1000
+		cfg.Queue = 1000
 		g := newGate(nil)
 		before := runtime.NumGoroutine()
 		ts := newTestServer(t, cfg, g.work)
-		for i := range cfg.queue + cfg.workers {
+		for i := range cfg.Queue + cfg.Workers {
 			if rec := ts.submit(fmt.Sprintf("job%d", i), ""); rec.Code != http.StatusCreated {
 				t.Fatalf("POST job%d: status = %d, want 201", i, rec.Code)
 			}
@@ -161,7 +161,7 @@ func TestGoroutinesDoNotGrowWithRequests(t *testing.T) {
 			}
 		}
 		// One dispatcher and its workers; anything else is a goroutine per job.
-		want := before + 1 + cfg.workers
+		want := before + 1 + cfg.Workers
 		if got := runtime.NumGoroutine(); got > want {
 			t.Errorf("goroutines with %d jobs queued = %d, want %d (%d before the server started)",
 				ts.queue.Len(), got, want, before)
@@ -170,8 +170,8 @@ func TestGoroutinesDoNotGrowWithRequests(t *testing.T) {
 		if err := ts.drain(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if got := len(greetings(t, ts.out)); got != cfg.queue+cfg.workers {
-			t.Errorf("%d jobs ran, want %d", got, cfg.queue+cfg.workers)
+		if got := len(greetings(t, ts.out)); got != cfg.Queue+cfg.Workers {
+			t.Errorf("%d jobs ran, want %d", got, cfg.Queue+cfg.Workers)
 		}
 	})
 }

@@ -711,7 +711,7 @@ func TestEventsStatsTick(t *testing.T) {
 
 func TestStatsEvent(t *testing.T) {
 	cfg := testConfig()
-	cfg.workers, cfg.queue = 2, 10
+	cfg.Workers, cfg.Queue = 2, 10
 	started := make(chan *WorkRequest, 5) // room for every job: none blocks telling the test
 	g := newGate(started)
 	ts := newTestServer(t, cfg, g.work)
@@ -877,8 +877,8 @@ func TestEventsOfAJobOverHTTP(t *testing.T) {
 func TestEventsStuckSubscriberDuringFlood(t *testing.T) {
 	before := runtime.NumGoroutine()
 	cfg := testConfig()
-	cfg.logLevel = slog.LevelInfo // 20,000 lines of debug log would be most of the work
-	cfg.workers, cfg.queue = 4, 20_000
+	cfg.LogLevel = slog.LevelInfo // 20,000 lines of debug log would be most of the work
+	cfg.Workers, cfg.Queue = 4, 20_000
 	ts := newTestServer(t, cfg, Sleep)
 	srv, closed := stuckServer(t, ts.handler)
 	defer srv.Close()

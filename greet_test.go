@@ -31,7 +31,7 @@ func TestGreetingStuck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newBlockingWriter()
 		cfg := testConfig()
-		cfg.workers = 2
+		cfg.Workers = 2
 		s := newServer(cfg, Sleep, w, slog.New(slog.DiscardHandler))
 		s.start()
 		for _, name := range []string{"first", "second", "third"} {

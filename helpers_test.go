@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"workqueue/internal/config"
 	"workqueue/internal/job"
 )
 
@@ -43,10 +44,10 @@ func (s *syncBuffer) lines() []string {
 
 // testConfig is the configuration tests start from: the defaults, on any
 // free port, logging every job event.
-func testConfig() config {
-	cfg := defaultConfig()
-	cfg.addr = "127.0.0.1:0"
-	cfg.logLevel = slog.LevelDebug
+func testConfig() config.Config {
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.LogLevel = slog.LevelDebug
 	return cfg
 }
 
@@ -60,10 +61,10 @@ type testServer struct {
 // newTestServer starts a server built from cfg and work. When the test
 // ends, if the test has not drained it, it abandons the jobs still
 // unfinished, so held jobs do not hold the test.
-func newTestServer(t *testing.T, cfg config, work Work) *testServer {
+func newTestServer(t *testing.T, cfg config.Config, work Work) *testServer {
 	t.Helper()
 	ts := &testServer{out: new(syncBuffer), logs: new(syncBuffer)}
-	log := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ts.server = newServer(cfg, work, ts.out, log)
 	ts.start()
 	t.Cleanup(func() {

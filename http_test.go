@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"workqueue/internal/submit"
 )
 
 // startHTTP serves ts's handler over a real loopback listener with the
@@ -102,7 +104,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	partial := []string{
 		"POST /wo",
 		"POST /work HTTP/1.1\r\nHost: x\r\nContent-Ty",
-		"POST /work HTTP/1.1\r\nHost: x\r\nContent-Type: " + formType + "\r\nContent-Length: 100\r\n\r\nname=sl",
+		"POST /work HTTP/1.1\r\nHost: x\r\nContent-Type: " + submit.FormType + "\r\nContent-Length: 100\r\n\r\nname=sl",
 	}
 	var wg sync.WaitGroup
 	took := make([]time.Duration, len(partial))
@@ -129,7 +131,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 // bytes, and valid requests with bytes flipped.
 func garbage() []string {
 	const h = "Host: x\r\n"
-	valid := "POST /work HTTP/1.1\r\n" + h + "Content-Type: " + formType + "\r\nContent-Length: 10\r\n\r\nname=Alice"
+	valid := "POST /work HTTP/1.1\r\n" + h + "Content-Type: " + submit.FormType + "\r\nContent-Length: 10\r\n\r\nname=Alice"
 	g := []string{
 		"\r\n\r\n",
 		"GET\r\n\r\n",
@@ -147,12 +149,12 @@ func garbage() []string {
 		"POST /work HTTP/1.1\r\n" + h + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
 		"POST /work HTTP/1.1\r\n" + h + "Content-Length: 99999999999999999999\r\n\r\n",
 		"POST /work HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-		"POST /work HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\nContent-Type: " + formType + "\r\n\r\nzz\r\nname=a\r\n0\r\n\r\n",
+		"POST /work HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\nContent-Type: " + submit.FormType + "\r\n\r\nzz\r\nname=a\r\n0\r\n\r\n",
 		"POST /work HTTP/1.1\r\n" + h + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
-		"POST /work HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\nContent-Type: " + formType + "\r\n\r\n" +
+		"POST /work HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\nContent-Type: " + submit.FormType + "\r\n\r\n" +
 			strings.Repeat("1000\r\n"+strings.Repeat("a", 4096)+"\r\n", 20) + "0\r\n\r\n",
 		"POST /work HTTP/1.1\r\n" + h + "Content-Type: application/json\r\nContent-Length: 50\r\n\r\n{\"name\":",
-		"POST /work HTTP/1.1\r\n" + h + "Content-Type: " + formType + "\r\nContent-Length: 30\r\n\r\nname=short",
+		"POST /work HTTP/1.1\r\n" + h + "Content-Type: " + submit.FormType + "\r\nContent-Length: 30\r\n\r\nname=short",
 		"POST /work HTTP/1.1\r\n" + h + "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 20\r\n\r\n--x\r\nbroken",
 		"POST /work HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
 		"POST /work HTTP/1.1\r\n" + h + "Bad Header\r\n\r\n",
@@ -237,7 +239,7 @@ func TestGarbage(t *testing.T) {
 func TestRefusalClosesConnection(t *testing.T) {
 	ts := newTestServer(t, testConfig(), Sleep)
 	addr := startHTTP(t, ts, defaultLimits())
-	const h = "Host: x\r\nContent-Type: " + formType + "\r\n"
+	const h = "Host: x\r\nContent-Type: " + submit.FormType + "\r\n"
 	tests := []struct {
 		name, head string
 		length     int

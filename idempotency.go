@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"workqueue/internal/respond"
 )
 
 // maxKeyBytes is the longest idempotency key, in bytes (SPEC.md,
@@ -132,7 +134,7 @@ func (c *Collector) claimKey(w http.ResponseWriter, vs []string, name string, de
 	key, err := parseIdempotencyKey(vs)
 	if err != nil {
 		c.stats.RejectedInvalid.Add(1)
-		writeError(w, http.StatusBadRequest, err.Error())
+		respond.Error(w, http.StatusBadRequest, err.Error())
 		return nil
 	}
 	keys := c.keys
@@ -143,12 +145,12 @@ func (c *Collector) claimKey(w http.ResponseWriter, vs []string, name string, de
 			return &keyClaim{keys: keys, key: key, entry: claim}
 		case e.pending:
 			w.Header()["Retry-After"] = []string{"1"}
-			writeError(w, http.StatusConflict, "a request with Idempotency-Key "+quote(key)+
+			respond.Error(w, http.StatusConflict, "a request with Idempotency-Key "+respond.Quote(key)+
 				" is still being accepted; retry in a second for its answer")
 		case e.name != name || e.delay != delay:
 			c.stats.RejectedInvalid.Add(1)
 			id := strconv.FormatUint(e.seq, 10)
-			writeError(w, http.StatusUnprocessableEntity, "Idempotency-Key "+quote(key)+" belongs to job "+id+
+			respond.Error(w, http.StatusUnprocessableEntity, "Idempotency-Key "+respond.Quote(key)+" belongs to job "+id+
 				" (GET /work/"+id+"), made with another name or delay; send a new key for a new job")
 		default:
 			r := c.jobs.BySeq(e.seq)

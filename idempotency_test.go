@@ -246,7 +246,7 @@ func TestIdempotencyKeyConcurrent(t *testing.T) {
 func TestIdempotencyKeyNotBoundByRefusal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 1, 1
+		cfg.Workers, cfg.Queue = 1, 1
 		g := newGate(nil)
 		ts := newTestServer(t, cfg, g.work)
 		fillers := 0
@@ -371,7 +371,7 @@ func BenchmarkCollectorKey(b *testing.B) {
 	for _, keyed := range []bool{false, true} {
 		b.Run(fmt.Sprint("key=", keyed), func(b *testing.B) {
 			cfg := testConfig()
-			cfg.queue = 10_000
+			cfg.Queue = 10_000
 			s := newServer(cfg, Sleep, io.Discard, discardLogger())
 			s.start()
 			defer s.drain(context.Background())

@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"workqueue/internal/config"
 	"workqueue/internal/job"
 	"workqueue/internal/journal"
 )
@@ -35,9 +36,9 @@ import (
 // recovers it from its journal, without starting it: its queued jobs wait
 // until the caller calls start. Its logs go to ts.logs. The caller closes
 // its journal (ts.journal.close) once done with it.
-func recoverServer(cfg config, work Work) (*testServer, error) {
+func recoverServer(cfg config.Config, work Work) (*testServer, error) {
 	ts := &testServer{out: new(syncBuffer), logs: new(syncBuffer)}
-	log := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ts.server = newServer(cfg, work, ts.out, log)
 	return ts, ts.recover(context.Background(), cfg)
 }
@@ -80,8 +81,8 @@ func holdOrRun(started chan<- string) Work {
 func smallJournal(t *testing.T) (string, map[uint64]jobView) {
 	t.Helper()
 	cfg := testConfig()
-	cfg.workers = 1
-	cfg.journalDir = t.TempDir()
+	cfg.Workers = 1
+	cfg.JournalDir = t.TempDir()
 	started := make(chan string, 1)
 	ts, err := recoverServer(cfg, holdOrRun(started))
 	if err != nil {
@@ -125,7 +126,7 @@ func smallJournal(t *testing.T) (string, map[uint64]jobView) {
 	if err := ts.journal.close(); err != nil {
 		t.Fatalf("closing the journal: %v", err)
 	}
-	return cfg.journalDir, want
+	return cfg.JournalDir, want
 }
 
 // recordEnds parses a segment file (internal/journal/doc.go gives the format:
@@ -178,7 +179,7 @@ func recoverCut(parent, name string, seg []byte, off int) cutResult {
 		return cutResult{err: err}
 	}
 	cfg := testConfig()
-	cfg.journalDir, cfg.fsync = dir, journal.SyncNever // fsyncs would make 1,500 opens slow
+	cfg.JournalDir, cfg.Fsync = dir, journal.SyncNever // fsyncs would make 1,500 opens slow
 	ts, err := recoverServer(cfg, Sleep)
 	if err != nil {
 		return cutResult{err: fmt.Errorf("recover: %w", err)}
@@ -785,10 +786,10 @@ func TestJournalBounded(t *testing.T) {
 	}
 	const slack = 16 << 20
 	cfg := testConfig()
-	cfg.kept = kept
-	cfg.logLevel = slog.LevelInfo
-	cfg.queue = maxQueue // never 503: the workers may fall behind the handler
-	cfg.journalDir, cfg.fsync = t.TempDir(), journal.SyncNever
+	cfg.Kept = kept
+	cfg.LogLevel = slog.LevelInfo
+	cfg.Queue = config.MaxQueue // never 503: the workers may fall behind the handler
+	cfg.JournalDir, cfg.Fsync = t.TempDir(), journal.SyncNever
 	ts, err := recoverServer(cfg, func(context.Context, *WorkRequest) error { return nil })
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"workqueue/internal/config"
 	"workqueue/internal/job"
 	"workqueue/internal/journal"
 )
@@ -33,23 +34,23 @@ type jobJournal struct {
 	log *slog.Logger
 }
 
-// openJournal opens the journal in cfg.journalDir for s, whose store tells
+// openJournal opens the journal in cfg.JournalDir for s, whose store tells
 // compaction which jobs are still kept. The error says if the directory is
 // in use by another process, or names the file and offset of damage.
-func openJournal(cfg config, s *server) (*jobJournal, error) {
-	j, err := journal.Open(cfg.journalDir, journal.Options{
-		Sync:    cfg.fsync,
+func openJournal(cfg config.Config, s *server) (*jobJournal, error) {
+	j, err := journal.Open(cfg.JournalDir, journal.Options{
+		Sync:    cfg.Fsync,
 		Live:    s.jobs.Has,
 		Logger:  s.log,
 		OnFsync: s.stats.Fsync.Observe,
 	})
 	if errors.Is(err, journal.ErrLocked) {
-		return nil, fmt.Errorf("-journal %s is in use by another process: %w", cfg.journalDir, err)
+		return nil, fmt.Errorf("-journal %s is in use by another process: %w", cfg.JournalDir, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("-journal %s: %w", cfg.journalDir, err)
+		return nil, fmt.Errorf("-journal %s: %w", cfg.JournalDir, err)
 	}
-	return &jobJournal{j: j, dir: cfg.journalDir, log: s.log}, nil
+	return &jobJournal{j: j, dir: cfg.JournalDir, log: s.log}, nil
 }
 
 // record returns the journal record of type typ about r.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"workqueue/internal/job"
+	"workqueue/internal/respond"
 )
 
 // Bounds of GET /work's limit parameter (SPEC.md, "GET /work — list jobs").
@@ -37,13 +38,13 @@ func (q listQuery) wants(st string) bool {
 
 // parseListQuery parses the query of GET /work: state (one or several,
 // comma-separated or repeated), limit (1 to 1000, default 100) and before
-// (a job id). Every error it returns is an *httpError, a 400 naming what is
-// wrong.
+// (a job id). Every error it returns is a *respond.Refusal, a 400 naming
+// what is wrong.
 func parseListQuery(rawQuery string) (listQuery, error) {
 	q := listQuery{limit: defaultListLimit, before: math.MaxUint64}
 	values, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return q, badRequest("the query string is malformed: %v", err)
+		return q, respond.BadRequest("the query string is malformed: %v", err)
 	}
 	for key, vs := range values {
 		switch key {
@@ -51,24 +52,24 @@ func parseListQuery(rawQuery string) (listQuery, error) {
 			for _, name := range strings.Split(strings.Join(vs, ","), ",") {
 				s, ok := job.ParseState(name)
 				if !ok {
-					return q, badRequest("state %s is not a state: use one or several of %s, comma-separated", quote(name), stateNames)
+					return q, respond.BadRequest("state %s is not a state: use one or several of %s, comma-separated", respond.Quote(name), stateNames)
 				}
 				q.states |= 1 << s
 			}
 		case "limit":
 			n, err := strconv.Atoi(vs[0])
 			if err != nil || n < 1 || n > maxListLimit || len(vs) > 1 {
-				return q, badRequest("limit=%s is not a whole number from 1 to %d (give it once)", quote(strings.Join(vs, ",")), maxListLimit)
+				return q, respond.BadRequest("limit=%s is not a whole number from 1 to %d (give it once)", respond.Quote(strings.Join(vs, ",")), maxListLimit)
 			}
 			q.limit = n
 		case "before":
 			seq, err := strconv.ParseUint(vs[0], 10, 64)
 			if err != nil || strconv.FormatUint(seq, 10) != vs[0] || len(vs) > 1 {
-				return q, badRequest("before=%s is not a job id (give it once): use the id of the last job of the page before", quote(strings.Join(vs, ",")))
+				return q, respond.BadRequest("before=%s is not a job id (give it once): use the id of the last job of the page before", respond.Quote(strings.Join(vs, ",")))
 			}
 			q.before = seq
 		default:
-			return q, badRequest("GET /work lists jobs and takes state, limit and before, not %s; submit a job with POST /work", quote(key))
+			return q, respond.BadRequest("GET /work lists jobs and takes state, limit and before, not %s; submit a job with POST /work", respond.Quote(key))
 		}
 	}
 	return q, nil
@@ -82,7 +83,7 @@ func parseListQuery(rawQuery string) (listQuery, error) {
 func (s *server) listJobs(w http.ResponseWriter, r *http.Request) {
 	q, err := parseListQuery(r.URL.RawQuery)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		respond.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	b := append(make([]byte, 0, 64+200*min(q.limit, 16)), `{"jobs":[`...)
@@ -109,5 +110,5 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) {
 		}
 		before = batch[len(batch)-1].Seq
 	}
-	writeJSON(w, http.StatusOK, append(b, "]}\n"...))
+	respond.JSON(w, http.StatusOK, append(b, "]}\n"...))
 }

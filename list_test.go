@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"workqueue/internal/job"
+	"workqueue/internal/respond"
 	"workqueue/internal/store"
 )
 
@@ -54,7 +55,7 @@ func byName(ctx context.Context, r *WorkRequest) error {
 func TestListOrderAndFilters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers = 2
+		cfg.Workers = 2
 		ts := newTestServer(t, cfg, byName)
 		for _, name := range []string{"d1", "f2", "d3"} {
 			ts.submitID(t, name, "")
@@ -104,7 +105,7 @@ func TestListOrderAndFilters(t *testing.T) {
 // exactly once, newest first.
 func TestListPaging(t *testing.T) {
 	cfg := testConfig()
-	cfg.queue = 300
+	cfg.Queue = 300
 	ts := newTestServer(t, cfg, newGate(nil).work)
 	for i := range 250 {
 		ts.submitID(t, fmt.Sprint("j", i), "")
@@ -178,8 +179,8 @@ func FuzzListQuery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := parseListQuery(raw)
 		if err != nil {
-			var he *httpError
-			if !errors.As(err, &he) || he.status != http.StatusBadRequest || he.msg == "" {
+			var he *respond.Refusal
+			if !errors.As(err, &he) || he.Status != http.StatusBadRequest || he.Msg == "" {
 				t.Fatalf("%q: error %v, want a 400 with a message", raw, err)
 			}
 			return

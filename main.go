@@ -40,6 +40,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"workqueue/internal/config"
 )
 
 func main() {
@@ -51,7 +53,7 @@ func main() {
 	pipes := make(chan os.Signal, 1)
 	signal.Notify(pipes, syscall.SIGPIPE)
 	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
-	var usage *usageError
+	var usage *config.UsageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return
@@ -83,9 +85,9 @@ func exit(code int, msg string) {
 
 // run is the whole program: it parses args, serves until ctx is canceled or
 // the process gets SIGINT, SIGTERM or SIGHUP, then drains. It returns nil
-// after a complete drain, a *usageError for bad flags, flag.ErrHelp for -h,
-// and any other error when the server could not start, was stopped while
-// starting, or gave up on its drain.
+// after a complete drain, a *config.UsageError for bad flags or a command
+// not found, flag.ErrHelp for -h, and any other error when the server could
+// not start, was stopped while starting, or gave up on its drain.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runWith(ctx, args, stdout, stderr, nil)
 }
@@ -107,14 +109,18 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 	defer signal.Stop(signals)
 	stop, force, unwatch := watchSignals(ctx, signals)
 	defer unwatch()
-	cfg, err := parseFlags(args, stderr)
+	cfg, err := config.Parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	c, err := newCommand(cfg)
 	if err != nil {
 		return err
 	}
 	logw := newLogWriter(stderr, logLines)
 	defer logw.Close(logWait)
-	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.logLevel}))
-	s := newServer(cfg, cfg.work(), stdout, log)
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	s := newServer(cfg, workFor(c), stdout, log)
 	s.logDropped = &logw.dropped
 	if err := s.recover(stop, cfg); err != nil {
 		if stop.Err() != nil {
@@ -133,22 +139,22 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 			return fmt.Errorf("starting: %w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		s.drain(force)
-		return fmt.Errorf("cannot listen on -http %s: %w", cfg.addr, err)
+		return fmt.Errorf("cannot listen on -http %s: %w", cfg.Addr, err)
 	}
 	return serve(s, ln, cfg, stop, force, log)
 }
 
 // serve serves s, started, on ln until stop ends or serving fails, then shuts down.
-func serve(s *server, ln net.Listener, cfg config, stop, force context.Context, log *slog.Logger) error {
+func serve(s *server, ln net.Listener, cfg config.Config, stop, force context.Context, log *slog.Logger) error {
 	hs := newHTTPServer(s.handler, defaultLimits(), log)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- hs.Serve(ln) })
-	log.Info("listening", "addr", ln.Addr().String(), "workers", cfg.workers, "queue", cfg.queue)
+	log.Info("listening", "addr", ln.Addr().String(), "workers", cfg.Workers, "queue", cfg.Queue)
 
 	var failed error
 	select {
@@ -163,7 +169,7 @@ func serve(s *server, ln net.Listener, cfg config, stop, force context.Context, 
 		failed = fmt.Errorf("serving on %s: %w", ln.Addr(), err)
 		log.Error("cannot serve, draining", "err", failed)
 	}
-	return errors.Join(failed, shutdown(s, hs, cfg.shutdownTimeout, force, log))
+	return errors.Join(failed, shutdown(s, hs, cfg.ShutdownTimeout, force, log))
 }
 
 // httpLimits are the http.Server's limits on slow or greedy clients.

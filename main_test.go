@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"workqueue/internal/journal"
 )
 
 // binary is the path of the workqueue binary that TestMain builds for the
@@ -68,71 +66,6 @@ func leakedGoroutines() string {
 			return strings.Join(left, "\n\n")
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// TestFlags checks the command line: defaults, good values, and bad values,
-// each refused with a usage error that names the flag.
-func TestFlags(t *testing.T) {
-	tests := []struct {
-		args    []string
-		want    config // for good args
-		wantErr string // part of the message, for bad args
-	}{
-		{args: nil, want: config{workers: 4, maxWorkers: 1024, addr: "127.0.0.1:8000", queue: 100, maxDelay: 10 * time.Second, shutdownTimeout: 30 * time.Second}},
-		{args: []string{"-n", "8", "-http", ":9000", "-queue", "1", "-max-delay", "0s", "-shutdown-timeout", "1m", "-log-level", "debug"},
-			want: config{workers: 8, maxWorkers: 1024, addr: ":9000", queue: 1, maxDelay: 0, shutdownTimeout: time.Minute, logLevel: -4}},
-		{args: []string{"-n", "0"}, wantErr: `invalid value "0" for flag -n: must be at least 1`},
-		{args: []string{"-n", "four"}, wantErr: `invalid value "four" for flag -n: not a whole number`},
-		{args: []string{"-queue", "-1"}, wantErr: `invalid value "-1" for flag -queue: must be at least 1`},
-		{args: []string{"-max-delay", "abc"}, wantErr: `invalid value "abc" for flag -max-delay: not a duration`},
-		{args: []string{"-max-delay", "-1s"}, wantErr: `invalid value "-1s" for flag -max-delay: must not be negative`},
-		{args: []string{"-shutdown-timeout", "0s"}, wantErr: `invalid value "0s" for flag -shutdown-timeout: must be more than 0s`},
-		{args: []string{"-log-level", "loud"}, wantErr: `invalid value "loud" for flag -log-level: must be debug, info, warn or error`},
-		{args: []string{"-n", "1024", "-queue", "1000000", "-max-delay", "24h", "-shutdown-timeout", "24h"},
-			want: config{workers: 1024, maxWorkers: 1024, addr: "127.0.0.1:8000", queue: 1_000_000, maxDelay: 24 * time.Hour, shutdownTimeout: 24 * time.Hour}},
-		{args: []string{"-n", "1025"}, wantErr: `invalid value "1025" for flag -n: must be at most 1024`},
-		{args: []string{"-n", "100000000"}, wantErr: `invalid value "100000000" for flag -n: must be at most 1024`},
-		{args: []string{"-n", "99999999999999999999"}, wantErr: `invalid value "99999999999999999999" for flag -n: must be at most 1024`},
-		{args: []string{"-n", "-99999999999999999999"}, wantErr: `for flag -n: not a whole number`},
-		{args: []string{"-queue", "1000001"}, wantErr: `invalid value "1000001" for flag -queue: must be at most 1000000`},
-		{args: []string{"-max-delay", "24h0m1s"}, wantErr: `invalid value "24h0m1s" for flag -max-delay: must be at most 24h0m0s`},
-		{args: []string{"-shutdown-timeout", "8760h"}, wantErr: `invalid value "8760h" for flag -shutdown-timeout: must be at most 24h0m0s`},
-		{args: []string{"-shutdown-timeout", "9999999999h"}, wantErr: `for flag -shutdown-timeout: not a duration such as 500ms, 10s or 1m (at most 24h0m0s)`},
-		{args: []string{"-http", "localhost"}, wantErr: `invalid value "localhost" for flag -http: want host:port, such as localhost:8000`},
-		{args: []string{"-http", "8080"}, wantErr: `invalid value "8080" for flag -http: want host:port, such as localhost:8080`},
-		{args: []string{"-http", "::1"}, wantErr: `invalid value "::1" for flag -http: want host:port, such as localhost:8000`},
-		{args: []string{"-http", "127.0.0.1:65536"}, wantErr: `for flag -http: the port must be from 0 to 65535, such as 127.0.0.1:8000`},
-		{args: []string{"-http", "[::1]:8080"}, want: config{workers: 4, maxWorkers: 1024, addr: "[::1]:8080", queue: 100, maxDelay: 10 * time.Second, shutdownTimeout: 30 * time.Second}},
-		{args: []string{"-workers", "3"}, wantErr: "flag provided but not defined: -workers"},
-		{args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
-		{args: []string{"-n", "2", "-max-workers", "8", "-journal", "/tmp/j", "-fsync", "50ms"},
-			want: config{workers: 2, maxWorkers: 8, addr: "127.0.0.1:8000", queue: 100, maxDelay: 10 * time.Second, shutdownTimeout: 30 * time.Second,
-				journalDir: "/tmp/j", fsync: journal.SyncEvery(50 * time.Millisecond)}},
-		{args: []string{"-n", "9", "-max-workers", "8"}, wantErr: "-n 9 is above -max-workers 8"},
-		{args: []string{"-max-workers", "1025"}, wantErr: `invalid value "1025" for flag -max-workers: must be at most 1024`},
-		{args: []string{"-fsync", "never"}, wantErr: "-fsync never needs -journal DIR"},
-		{args: []string{"-journal", "/tmp/j", "-fsync", "sometimes"}, wantErr: `invalid value "sometimes" for flag -fsync`},
-		{args: []string{"-journal", ""}, wantErr: `invalid value "" for flag -journal: want a directory`},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var stderr strings.Builder
-			cfg, err := parseFlags(tt.args, &stderr)
-			if tt.wantErr == "" {
-				if err != nil || cfg != tt.want {
-					t.Fatalf("parseFlags(%q) = %+v, %v; want %+v", tt.args, cfg, err, tt.want)
-				}
-				return
-			}
-			var ue *usageError
-			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("parseFlags(%q) error = %v, want a usage error containing %q", tt.args, err, tt.wantErr)
-			}
-			if stderr.Len() != 0 {
-				t.Errorf("parseFlags wrote %q; main writes the one-line message", stderr.String())
-			}
-		})
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/submit"
 )
 
 // scrape fetches /metrics and parses it line by line, checking the text
@@ -75,7 +77,7 @@ func scrape(t *testing.T, ts *testServer) (map[string]float64, map[string]string
 func TestMetrics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 1, 3
+		cfg.Workers, cfg.Queue = 1, 3
 		ts := newTestServer(t, cfg, panicky)
 
 		_, types := scrape(t, ts)
@@ -92,7 +94,7 @@ func TestMetrics(t *testing.T) {
 
 		// Three invalid submissions: 400, 413, 415.
 		ts.do("POST", "/work", "", "")
-		ts.do("POST", "/work", form, "name="+strings.Repeat("x", maxBodyBytes))
+		ts.do("POST", "/work", form, "name="+strings.Repeat("x", submit.MaxBodyBytes))
 		ts.do("POST", "/work", textPlain, "hello")
 		a := ts.submitID(t, "a", "10s") // runs at once
 		synctest.Wait()

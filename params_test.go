@@ -20,10 +20,12 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"workqueue/internal/submit"
 )
 
 const (
-	form      = formType
+	form      = submit.FormType
 	textPlain = "text/plain"
 )
 
@@ -60,16 +62,16 @@ type validationCase struct {
 // validationCases returns a case for every row of SPEC.md's outcome table
 // for POST /work, except the two 503s, which have tests of their own.
 func validationCases(t testing.TB) []validationCase {
-	long := strings.Repeat("a", maxNameBytes)
-	big := strings.Repeat("a", maxBodyBytes)
+	long := strings.Repeat("a", submit.MaxNameBytes)
+	big := strings.Repeat("a", submit.MaxBodyBytes)
 	mpBody, mpType := multipartBody(t, "name", "Multi", "delay", "1s")
 	mpBig, mpBigType := multipartBody(t, "name", big)
 	mpTwice, mpTwiceType := multipartBody(t, "name", "Mallory", "name", "Alice")
 	return []validationCase{
 		{name: "query", target: "/work?name=Alice&delay=2s", wantStatus: 201, wantName: "Alice", wantDelay: "2s"},
 		{name: "form", contentType: form, body: "name=Bob&delay=250ms", wantStatus: 201, wantName: "Bob", wantDelay: "250ms"},
-		{name: "json", contentType: jsonType, body: `{"name": "Carol", "delay": "1.5s"}`, wantStatus: 201, wantName: "Carol", wantDelay: "1.5s"},
-		{name: "json with charset", contentType: jsonType + "; charset=utf-8", body: `{"name": "Dan"}`, wantStatus: 201, wantName: "Dan", wantDelay: "0s"},
+		{name: "json", contentType: submit.JSONType, body: `{"name": "Carol", "delay": "1.5s"}`, wantStatus: 201, wantName: "Carol", wantDelay: "1.5s"},
+		{name: "json with charset", contentType: submit.JSONType + "; charset=utf-8", body: `{"name": "Dan"}`, wantStatus: 201, wantName: "Dan", wantDelay: "0s"},
 		{name: "multipart", contentType: mpType, body: mpBody, wantStatus: 201, wantName: "Multi", wantDelay: "1s"},
 		{name: "body wins over query", target: "/work?name=Q&delay=1s", contentType: form, body: "name=B", wantStatus: 201, wantName: "B", wantDelay: "1s"},
 		{name: "no delay is zero", target: "/work?name=Z", wantStatus: 201, wantName: "Z", wantDelay: "0s"},
@@ -88,7 +90,7 @@ func validationCases(t testing.TB) []validationCase {
 		{name: "name with NUL", target: "/work?name=a%00b", wantStatus: 400, wantErr: "control character (U+0000)"},
 		{name: "name with DEL", target: "/work?name=a%7F", wantStatus: 400, wantErr: "control character (U+007F)"},
 		{name: "name with C1 control", target: "/work?name=a%C2%85", wantStatus: 400, wantErr: "control character (U+0085)"},
-		{name: "name with escape in JSON", contentType: jsonType, body: `{"name": "a\u001b[31m"}`, wantStatus: 400, wantErr: "control character (U+001B)"},
+		{name: "name with escape in JSON", contentType: submit.JSONType, body: `{"name": "a\u001b[31m"}`, wantStatus: 400, wantErr: "control character (U+001B)"},
 		{name: "delay not a duration", target: "/work?name=A&delay=abc", wantStatus: 400, wantErr: `delay "abc" is not a duration`},
 		{name: "delay without unit", target: "/work?name=A&delay=5", wantStatus: 400, wantErr: `delay "5" is not a duration`},
 		{name: "delay negative", target: "/work?name=A&delay=-1s", wantStatus: 400, wantErr: "delay -1s is negative"},
@@ -96,17 +98,17 @@ func validationCases(t testing.TB) []validationCase {
 		{name: "malformed query", target: "/work?name=%zz", wantStatus: 400, wantErr: "query string is malformed"},
 		{name: "malformed form", contentType: form, body: "name=%zz", wantStatus: 400, wantErr: "form body is malformed"},
 		{name: "malformed multipart", contentType: "multipart/form-data", body: "name=x", wantStatus: 400, wantErr: "form body is malformed"},
-		{name: "malformed JSON", contentType: jsonType, body: `{"name": "A"`, wantStatus: 400, wantErr: "not valid JSON"},
-		{name: "JSON syntax error", contentType: jsonType, body: `{name: A}`, wantStatus: 400, wantErr: "not valid JSON"},
-		{name: "JSON name wrong type", contentType: jsonType, body: `{"name": 5}`, wantStatus: 400, wantErr: `JSON field "name" must be a string, not number`},
-		{name: "JSON delay wrong type", contentType: jsonType, body: `{"name": "A", "delay": 2}`, wantStatus: 400, wantErr: `JSON field "delay" must be a string, not number`},
-		{name: "JSON not an object", contentType: jsonType, body: `["A"]`, wantStatus: 400, wantErr: "must be an object"},
-		{name: "JSON unknown field", contentType: jsonType, body: `{"nmae": "A"}`, wantStatus: 400, wantErr: `may hold only "name" and "delay", not "nmae"`},
-		{name: "JSON field in another case", contentType: jsonType, body: `{"NAME": "A"}`, wantStatus: 400, wantErr: `may hold only "name" and "delay", not "NAME"`},
-		{name: "JSON not UTF-8", contentType: jsonType, body: "{\"name\": \"\xff\"}", wantStatus: 400, wantErr: "not valid UTF-8"},
+		{name: "malformed JSON", contentType: submit.JSONType, body: `{"name": "A"`, wantStatus: 400, wantErr: "not valid JSON"},
+		{name: "JSON syntax error", contentType: submit.JSONType, body: `{name: A}`, wantStatus: 400, wantErr: "not valid JSON"},
+		{name: "JSON name wrong type", contentType: submit.JSONType, body: `{"name": 5}`, wantStatus: 400, wantErr: `JSON field "name" must be a string, not number`},
+		{name: "JSON delay wrong type", contentType: submit.JSONType, body: `{"name": "A", "delay": 2}`, wantStatus: 400, wantErr: `JSON field "delay" must be a string, not number`},
+		{name: "JSON not an object", contentType: submit.JSONType, body: `["A"]`, wantStatus: 400, wantErr: "must be an object"},
+		{name: "JSON unknown field", contentType: submit.JSONType, body: `{"nmae": "A"}`, wantStatus: 400, wantErr: `may hold only "name" and "delay", not "nmae"`},
+		{name: "JSON field in another case", contentType: submit.JSONType, body: `{"NAME": "A"}`, wantStatus: 400, wantErr: `may hold only "name" and "delay", not "NAME"`},
+		{name: "JSON not UTF-8", contentType: submit.JSONType, body: "{\"name\": \"\xff\"}", wantStatus: 400, wantErr: "not valid UTF-8"},
 
 		{name: "form body too large", contentType: form, body: "name=" + big, wantStatus: 413, wantErr: "larger than 64 KiB"},
-		{name: "JSON body too large", contentType: jsonType, body: `{"name": "` + big + `"}`, wantStatus: 413, wantErr: "larger than 64 KiB"},
+		{name: "JSON body too large", contentType: submit.JSONType, body: `{"name": "` + big + `"}`, wantStatus: 413, wantErr: "larger than 64 KiB"},
 		{name: "multipart body too large", contentType: mpBigType, body: mpBig, wantStatus: 413, wantErr: "larger than 64 KiB"},
 
 		{name: "text body", contentType: textPlain, body: "Alice", wantStatus: 415, wantErr: `Content-Type "text/plain" is not supported`},
@@ -114,77 +116,77 @@ func validationCases(t testing.TB) []validationCase {
 		{name: "body without content type", body: "name=Alice", wantStatus: 415, wantErr: "the body has no Content-Type"},
 
 		// A body is exactly one JSON object and nothing after it (issue 8, kind 2).
-		{name: "JSON then ]garbage", contentType: jsonType, body: `{"name":"Eve"}]garbage[[`, wantStatus: 400, wantErr: "nothing after it"},
-		{name: "JSON then }", contentType: jsonType, body: `{"name":"Eve"}}`, wantStatus: 400, wantErr: "nothing after it"},
-		{name: "JSON then ]", contentType: jsonType, body: `{"name":"Eve"}]`, wantStatus: 400, wantErr: "nothing after it"},
-		{name: "JSON then a word", contentType: jsonType, body: `{"name":"Eve"} x`, wantStatus: 400, wantErr: "nothing after it"},
-		{name: "JSON then a number", contentType: jsonType, body: `{"name":"Eve"}0`, wantStatus: 400, wantErr: "nothing after it"},
-		{name: "JSON two objects", contentType: jsonType, body: `{"name": "A"} {"name": "B"}`, wantStatus: 400, wantErr: "nothing after it"},
-		{name: "JSON two objects no space", contentType: jsonType, body: `{"name":"A"}{"name":"B"}`, wantStatus: 400, wantErr: "nothing after it"},
-		{name: "JSON then white space", contentType: jsonType, body: "{\"name\":\"Eve\"} \r\n\t", wantStatus: 201, wantName: "Eve", wantDelay: "0s"},
-		{name: "JSON then NBSP", contentType: jsonType, body: "{\"name\":\"Eve\"}\u00a0", wantStatus: 400, wantErr: "nothing after it"},
+		{name: "JSON then ]garbage", contentType: submit.JSONType, body: `{"name":"Eve"}]garbage[[`, wantStatus: 400, wantErr: "nothing after it"},
+		{name: "JSON then }", contentType: submit.JSONType, body: `{"name":"Eve"}}`, wantStatus: 400, wantErr: "nothing after it"},
+		{name: "JSON then ]", contentType: submit.JSONType, body: `{"name":"Eve"}]`, wantStatus: 400, wantErr: "nothing after it"},
+		{name: "JSON then a word", contentType: submit.JSONType, body: `{"name":"Eve"} x`, wantStatus: 400, wantErr: "nothing after it"},
+		{name: "JSON then a number", contentType: submit.JSONType, body: `{"name":"Eve"}0`, wantStatus: 400, wantErr: "nothing after it"},
+		{name: "JSON two objects", contentType: submit.JSONType, body: `{"name": "A"} {"name": "B"}`, wantStatus: 400, wantErr: "nothing after it"},
+		{name: "JSON two objects no space", contentType: submit.JSONType, body: `{"name":"A"}{"name":"B"}`, wantStatus: 400, wantErr: "nothing after it"},
+		{name: "JSON then white space", contentType: submit.JSONType, body: "{\"name\":\"Eve\"} \r\n\t", wantStatus: 201, wantName: "Eve", wantDelay: "0s"},
+		{name: "JSON then NBSP", contentType: submit.JSONType, body: "{\"name\":\"Eve\"}\u00a0", wantStatus: 400, wantErr: "nothing after it"},
 		// A string holding half a surrogate pair is refused, not turned into U+FFFD.
-		{name: "JSON lone high surrogate", contentType: jsonType, body: `{"name":"x\ud800y"}`, wantStatus: 400, wantErr: `\ud800 at byte 10`},
-		{name: "JSON lone high surrogate at end", contentType: jsonType, body: `{"name":"x\uD800"}`, wantStatus: 400, wantErr: `\uD800`},
-		{name: "JSON unpaired low surrogate", contentType: jsonType, body: `{"name":"x\udc00y"}`, wantStatus: 400, wantErr: `\udc00`},
-		{name: "JSON high then not low", contentType: jsonType, body: `{"name":"x\ud800\u0041"}`, wantStatus: 400, wantErr: `\ud800`},
-		{name: "JSON high then high", contentType: jsonType, body: `{"name":"x\ud800\ud800\udc00"}`, wantStatus: 400, wantErr: `\ud800 at byte 10`},
-		{name: "JSON surrogate in delay", contentType: jsonType, body: `{"name":"A","delay":"\udfff"}`, wantStatus: 400, wantErr: `\udfff`},
-		{name: "JSON surrogate in a key", contentType: jsonType, body: `{"name":"A","\ud800":"x"}`, wantStatus: 400, wantErr: "surrogate"},
-		{name: "JSON surrogate pair", contentType: jsonType, body: `{"name":"\ud83d\ude00"}`, wantStatus: 201, wantName: "😀", wantDelay: "0s"},
-		{name: "JSON escaped backslash before u", contentType: jsonType, body: `{"name":"a\\ud800"}`, wantStatus: 201, wantName: `a\ud800`, wantDelay: "0s"},
-		{name: "JSON escaped U+FFFD", contentType: jsonType, body: `{"name":"a\ufffd"}`, wantStatus: 201, wantName: "a\ufffd", wantDelay: "0s"},
+		{name: "JSON lone high surrogate", contentType: submit.JSONType, body: `{"name":"x\ud800y"}`, wantStatus: 400, wantErr: `\ud800 at byte 10`},
+		{name: "JSON lone high surrogate at end", contentType: submit.JSONType, body: `{"name":"x\uD800"}`, wantStatus: 400, wantErr: `\uD800`},
+		{name: "JSON unpaired low surrogate", contentType: submit.JSONType, body: `{"name":"x\udc00y"}`, wantStatus: 400, wantErr: `\udc00`},
+		{name: "JSON high then not low", contentType: submit.JSONType, body: `{"name":"x\ud800\u0041"}`, wantStatus: 400, wantErr: `\ud800`},
+		{name: "JSON high then high", contentType: submit.JSONType, body: `{"name":"x\ud800\ud800\udc00"}`, wantStatus: 400, wantErr: `\ud800 at byte 10`},
+		{name: "JSON surrogate in delay", contentType: submit.JSONType, body: `{"name":"A","delay":"\udfff"}`, wantStatus: 400, wantErr: `\udfff`},
+		{name: "JSON surrogate in a key", contentType: submit.JSONType, body: `{"name":"A","\ud800":"x"}`, wantStatus: 400, wantErr: "surrogate"},
+		{name: "JSON surrogate pair", contentType: submit.JSONType, body: `{"name":"\ud83d\ude00"}`, wantStatus: 201, wantName: "😀", wantDelay: "0s"},
+		{name: "JSON escaped backslash before u", contentType: submit.JSONType, body: `{"name":"a\\ud800"}`, wantStatus: 201, wantName: `a\ud800`, wantDelay: "0s"},
+		{name: "JSON escaped U+FFFD", contentType: submit.JSONType, body: `{"name":"a\ufffd"}`, wantStatus: 201, wantName: "a\ufffd", wantDelay: "0s"},
 		// A parameter given twice in one place is refused, naming it.
-		{name: "JSON name twice", contentType: jsonType, body: `{"name":"Mallory","name":"Alice"}`, wantStatus: 400, wantErr: `JSON field "name" is given twice`},
-		{name: "JSON name twice, first invalid", contentType: jsonType, body: `{"name":"a\u2028b","name":"Alice"}`, wantStatus: 400, wantErr: `"name" is given twice`},
-		{name: "JSON name twice, once escaped", contentType: jsonType, body: `{"name":"A","n\u0061me":"B"}`, wantStatus: 400, wantErr: `"name" is given twice`},
-		{name: "JSON name twice, once null", contentType: jsonType, body: `{"name":null,"name":"B"}`, wantStatus: 400, wantErr: `"name" is given twice`},
-		{name: "JSON delay twice", contentType: jsonType, body: `{"name":"A","delay":"1s","delay":"2s"}`, wantStatus: 400, wantErr: `JSON field "delay" is given twice`},
+		{name: "JSON name twice", contentType: submit.JSONType, body: `{"name":"Mallory","name":"Alice"}`, wantStatus: 400, wantErr: `JSON field "name" is given twice`},
+		{name: "JSON name twice, first invalid", contentType: submit.JSONType, body: `{"name":"a\u2028b","name":"Alice"}`, wantStatus: 400, wantErr: `"name" is given twice`},
+		{name: "JSON name twice, once escaped", contentType: submit.JSONType, body: `{"name":"A","n\u0061me":"B"}`, wantStatus: 400, wantErr: `"name" is given twice`},
+		{name: "JSON name twice, once null", contentType: submit.JSONType, body: `{"name":null,"name":"B"}`, wantStatus: 400, wantErr: `"name" is given twice`},
+		{name: "JSON delay twice", contentType: submit.JSONType, body: `{"name":"A","delay":"1s","delay":"2s"}`, wantStatus: 400, wantErr: `JSON field "delay" is given twice`},
 		{name: "form name twice", contentType: form, body: "name=Mallory&name=Alice", wantStatus: 400, wantErr: "name is given 2 times in the form body"},
 		{name: "form delay twice", contentType: form, body: "name=A&delay=1s&delay=1s", wantStatus: 400, wantErr: "delay is given 2 times in the form body"},
 		{name: "multipart name twice", contentType: mpTwiceType, body: mpTwice, wantStatus: 400, wantErr: "name is given 2 times"},
 		{name: "query name twice", target: "/work?name=Mallory&name=Alice", wantStatus: 400, wantErr: "name is given 2 times in the query"},
 		{name: "query name three times", target: "/work?name=a&name=b&name=c", wantStatus: 400, wantErr: "name is given 3 times in the query"},
 		{name: "query delay twice", target: "/work?name=A&delay=1s&delay=2s", wantStatus: 400, wantErr: "delay is given 2 times in the query"},
-		{name: "query and JSON once each", target: "/work?name=Q&delay=1s", contentType: jsonType, body: `{"name":"J"}`, wantStatus: 201, wantName: "J", wantDelay: "1s"},
+		{name: "query and JSON once each", target: "/work?name=Q&delay=1s", contentType: submit.JSONType, body: `{"name":"J"}`, wantStatus: 201, wantName: "J", wantDelay: "1s"},
 		// RFC 8259 §8.1: a parser may ignore a leading byte order mark.
-		{name: "JSON with BOM", contentType: jsonType, body: "\xef\xbb\xbf{\"name\":\"Bom\"}", wantStatus: 201, wantName: "Bom", wantDelay: "0s"},
-		{name: "JSON with BOM then space", contentType: jsonType, body: "\xef\xbb\xbf \n{\"name\":\"Bom\"}", wantStatus: 201, wantName: "Bom", wantDelay: "0s"},
-		{name: "JSON with two BOMs", contentType: jsonType, body: "\xef\xbb\xbf\xef\xbb\xbf{\"name\":\"Bom\"}", wantStatus: 400, wantErr: "not valid JSON"},
-		{name: "JSON with BOM after space", contentType: jsonType, body: " \xef\xbb\xbf{\"name\":\"Bom\"}", wantStatus: 400, wantErr: "not valid JSON"},
-		{name: "JSON with BOM, lone surrogate", contentType: jsonType, body: "\xef\xbb\xbf{\"name\":\"\\ud800\"}", wantStatus: 400, wantErr: `\ud800 at byte 12`},
-		{name: "JSON of only a BOM", target: "/work?name=Q", contentType: jsonType, body: "\xef\xbb\xbf", wantStatus: 201, wantName: "Q", wantDelay: "0s"},
+		{name: "JSON with BOM", contentType: submit.JSONType, body: "\xef\xbb\xbf{\"name\":\"Bom\"}", wantStatus: 201, wantName: "Bom", wantDelay: "0s"},
+		{name: "JSON with BOM then space", contentType: submit.JSONType, body: "\xef\xbb\xbf \n{\"name\":\"Bom\"}", wantStatus: 201, wantName: "Bom", wantDelay: "0s"},
+		{name: "JSON with two BOMs", contentType: submit.JSONType, body: "\xef\xbb\xbf\xef\xbb\xbf{\"name\":\"Bom\"}", wantStatus: 400, wantErr: "not valid JSON"},
+		{name: "JSON with BOM after space", contentType: submit.JSONType, body: " \xef\xbb\xbf{\"name\":\"Bom\"}", wantStatus: 400, wantErr: "not valid JSON"},
+		{name: "JSON with BOM, lone surrogate", contentType: submit.JSONType, body: "\xef\xbb\xbf{\"name\":\"\\ud800\"}", wantStatus: 400, wantErr: `\ud800 at byte 12`},
+		{name: "JSON of only a BOM", target: "/work?name=Q", contentType: submit.JSONType, body: "\xef\xbb\xbf", wantStatus: 201, wantName: "Q", wantDelay: "0s"},
 
 		// Content codings are refused, even when the query names the job (kind 3).
 		{name: "gzip", target: "/work?name=Alice", encoding: "gzip", contentType: form, body: "\x1f\x8b\x08\x00", wantStatus: 415, wantErr: "does not accept encoded bodies"},
 		{name: "gzip without a body", target: "/work?name=Alice", encoding: "gzip", wantStatus: 415, wantErr: "does not accept encoded bodies"},
 		{name: "GZIP upper case", target: "/work?name=Alice", encoding: "GZIP", contentType: form, body: "x", wantStatus: 415, wantErr: `Content-Encoding "GZIP"`},
-		{name: "br in JSON", encoding: "br", contentType: jsonType, body: `{"name":"A"}`, wantStatus: 415, wantErr: "does not accept encoded bodies"},
+		{name: "br in JSON", encoding: "br", contentType: submit.JSONType, body: `{"name":"A"}`, wantStatus: 415, wantErr: "does not accept encoded bodies"},
 		{name: "gzip, identity", encoding: "gzip, identity", contentType: form, body: "name=A", wantStatus: 415, wantErr: "does not accept encoded bodies"},
 		{name: "identity, deflate", encoding: "identity, deflate", contentType: form, body: "name=A", wantStatus: 415, wantErr: "does not accept encoded bodies"},
 		{name: "identity", encoding: "identity", contentType: form, body: "name=Id", wantStatus: 201, wantName: "Id", wantDelay: "0s"},
 		{name: "Identity, IDENTITY", encoding: "Identity, IDENTITY", contentType: form, body: "name=Id", wantStatus: 201, wantName: "Id", wantDelay: "0s"},
 
 		// Names that would break, forge or reorder a line for some reader (kind 4).
-		{name: "name with line separator", contentType: jsonType, body: `{"name":"Alice\u2028worker1: Hello, Mallory"}`, wantStatus: 400, wantErr: "line or paragraph separator (U+2028) at byte 5"},
+		{name: "name with line separator", contentType: submit.JSONType, body: `{"name":"Alice\u2028worker1: Hello, Mallory"}`, wantStatus: 400, wantErr: "line or paragraph separator (U+2028) at byte 5"},
 		{name: "name with paragraph separator", target: "/work?name=a%E2%80%A9b", wantStatus: 400, wantErr: "line or paragraph separator (U+2029) at byte 1"},
 		{name: "name with LRE", target: "/work?name=a%E2%80%AA", wantStatus: 400, wantErr: "bidirectional control (U+202A) at byte 1"},
-		{name: "name with RLO", contentType: jsonType, body: `{"name":"evil\u202Etxt.exe"}`, wantStatus: 400, wantErr: "bidirectional control (U+202E) at byte 4"},
+		{name: "name with RLO", contentType: submit.JSONType, body: `{"name":"evil\u202Etxt.exe"}`, wantStatus: 400, wantErr: "bidirectional control (U+202E) at byte 4"},
 		{name: "name with LRI", target: "/work?name=%E2%81%A6x", wantStatus: 400, wantErr: "bidirectional control (U+2066) at byte 0"},
 		{name: "name with PDI", contentType: form, body: "name=x%E2%81%A9", wantStatus: 400, wantErr: "bidirectional control (U+2069) at byte 1"},
 		{name: "name with LRM", target: "/work?name=a%E2%80%8E", wantStatus: 400, wantErr: "bidirectional control (U+200E)"},
 		{name: "name with RLM", target: "/work?name=a%E2%80%8F", wantStatus: 400, wantErr: "bidirectional control (U+200F)"},
 		{name: "name with ALM", target: "/work?name=a%D8%9C", wantStatus: 400, wantErr: "bidirectional control (U+061C)"},
 		{name: "name of spaces", target: "/work?name=+++", wantStatus: 400, wantErr: "name is blank"},
-		{name: "name of one space", contentType: jsonType, body: `{"name":" "}`, wantStatus: 400, wantErr: "name is blank: it holds only white space or invisible characters (U+0020 at byte 0)"},
+		{name: "name of one space", contentType: submit.JSONType, body: `{"name":" "}`, wantStatus: 400, wantErr: "name is blank: it holds only white space or invisible characters (U+0020 at byte 0)"},
 		{name: "name of NBSP", target: "/work?name=%C2%A0", wantStatus: 400, wantErr: "(U+00A0 at byte 0)"},
-		{name: "name of ideographic space", contentType: jsonType, body: `{"name":"\u3000\u3000"}`, wantStatus: 400, wantErr: "(U+3000 at byte 0)"},
-		{name: "name of mixed spaces", contentType: jsonType, body: `{"name":" \u00a0\u2003\u3000"}`, wantStatus: 400, wantErr: "name is blank"},
-		{name: "name of zero-width space", contentType: jsonType, body: `{"name":"\u200b"}`, wantStatus: 400, wantErr: "name is blank"},
-		{name: "name of ZWJ", contentType: jsonType, body: `{"name":"\u200d "}`, wantStatus: 400, wantErr: "name is blank"},
-		{name: "name of Hangul filler", contentType: jsonType, body: `{"name":"\u3164"}`, wantStatus: 400, wantErr: "name is blank"},
-		{name: "name of BOM", contentType: jsonType, body: `{"name":"\ufeff"}`, wantStatus: 400, wantErr: "name is blank"},
-		{name: "emoji ZWJ sequence", contentType: jsonType, body: `{"name":"👩‍💻"}`, wantStatus: 201, wantName: "👩\u200d💻", wantDelay: "0s"},
+		{name: "name of ideographic space", contentType: submit.JSONType, body: `{"name":"\u3000\u3000"}`, wantStatus: 400, wantErr: "(U+3000 at byte 0)"},
+		{name: "name of mixed spaces", contentType: submit.JSONType, body: `{"name":" \u00a0\u2003\u3000"}`, wantStatus: 400, wantErr: "name is blank"},
+		{name: "name of zero-width space", contentType: submit.JSONType, body: `{"name":"\u200b"}`, wantStatus: 400, wantErr: "name is blank"},
+		{name: "name of ZWJ", contentType: submit.JSONType, body: `{"name":"\u200d "}`, wantStatus: 400, wantErr: "name is blank"},
+		{name: "name of Hangul filler", contentType: submit.JSONType, body: `{"name":"\u3164"}`, wantStatus: 400, wantErr: "name is blank"},
+		{name: "name of BOM", contentType: submit.JSONType, body: `{"name":"\ufeff"}`, wantStatus: 400, wantErr: "name is blank"},
+		{name: "emoji ZWJ sequence", contentType: submit.JSONType, body: `{"name":"👩‍💻"}`, wantStatus: 201, wantName: "👩\u200d💻", wantDelay: "0s"},
 		{name: "family emoji", target: "/work?name=%F0%9F%91%A8%E2%80%8D%F0%9F%91%A9%E2%80%8D%F0%9F%91%A7", wantStatus: 201, wantName: "👨\u200d👩\u200d👧", wantDelay: "0s"},
 		{name: "Arabic name", target: "/work?name=%D8%B3%D9%84%D9%85%D9%89", wantStatus: 201, wantName: "سلمى", wantDelay: "0s"},
 		{name: "name with inner spaces", contentType: form, body: "name=+Mary%C2%A0Ann+", wantStatus: 201, wantName: " Mary\u00a0Ann ", wantDelay: "0s"},
@@ -193,7 +195,7 @@ func validationCases(t testing.TB) []validationCase {
 		{name: "no body, text/plain", target: "/work?name=Alice", contentType: textPlain, wantStatus: 201, wantName: "Alice", wantDelay: "0s"},
 		{name: "no body, XML", target: "/work?name=Alice&delay=1s", contentType: "application/xml", wantStatus: 201, wantName: "Alice", wantDelay: "1s"},
 		{name: "no body, bad Content-Type", target: "/work?name=Alice", contentType: ";;;", wantStatus: 201, wantName: "Alice", wantDelay: "0s"},
-		{name: "no body, JSON", target: "/work?name=Alice", contentType: jsonType, wantStatus: 201, wantName: "Alice", wantDelay: "0s"},
+		{name: "no body, JSON", target: "/work?name=Alice", contentType: submit.JSONType, wantStatus: 201, wantName: "Alice", wantDelay: "0s"},
 		{name: "no body, form", target: "/work?name=Alice", contentType: form, wantStatus: 201, wantName: "Alice", wantDelay: "0s"},
 		{name: "no body, text/plain, no name", contentType: textPlain, wantStatus: 400, wantErr: "name is required"},
 
@@ -264,7 +266,7 @@ func TestCollectorValidation(t *testing.T) {
 // before it is read.
 func TestChunkedBodyTooLarge(t *testing.T) {
 	ts := newTestServer(t, testConfig(), Sleep)
-	for _, size := range []int{maxBodyBytes - 10, maxBodyBytes + 1} {
+	for _, size := range []int{submit.MaxBodyBytes - 10, submit.MaxBodyBytes + 1} {
 		body := io.MultiReader(strings.NewReader("name="), strings.NewReader(strings.Repeat("a", size-5)))
 		req := httptest.NewRequest("POST", "/work", body)
 		req.ContentLength = -1
@@ -272,7 +274,7 @@ func TestChunkedBodyTooLarge(t *testing.T) {
 		rec := httptest.NewRecorder()
 		ts.handler.ServeHTTP(rec, req)
 		want := http.StatusBadRequest // a name that long is refused, once read
-		if size > maxBodyBytes {
+		if size > submit.MaxBodyBytes {
 			want = http.StatusRequestEntityTooLarge
 		}
 		if rec.Code != want {
@@ -293,7 +295,7 @@ func TestBodylessChunked(t *testing.T) {
 		{"empty text", textPlain, "", http.StatusCreated},
 		{"empty, no type", "", "", http.StatusCreated},
 		{"empty form", form, "", http.StatusCreated},
-		{"empty JSON", jsonType, "", http.StatusCreated},
+		{"empty JSON", submit.JSONType, "", http.StatusCreated},
 		{"text", textPlain, "Alice", http.StatusUnsupportedMediaType},
 	}
 	for _, tt := range tests {
@@ -325,14 +327,14 @@ func sentName(contentType, query string, body []byte) string {
 	name := q.Get("name")
 	mediaType, _, _ := mime.ParseMediaType(contentType)
 	switch mediaType {
-	case formType, multipartType:
+	case submit.FormType, submit.MultipartType:
 		r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
-		r.ParseMultipartForm(maxBodyBytes)
+		r.ParseMultipartForm(submit.MaxBodyBytes)
 		if v, ok := r.PostForm["name"]; ok {
 			name = v[0]
 		}
-	case jsonType:
+	case submit.JSONType:
 		var v map[string]any
 		if json.Unmarshal(bytes.TrimPrefix(body, []byte("\uFEFF")), &v) == nil {
 			if s, ok := v["name"].(string); ok {
@@ -359,7 +361,7 @@ func FuzzCollector(f *testing.F) {
 		f.Add(cmp.Or(c.method, "POST"), c.contentType, query, []byte(c.body))
 	}
 	cfg := testConfig()
-	cfg.logLevel = slog.LevelError
+	cfg.LogLevel = slog.LevelError
 	noop := func(context.Context, *WorkRequest) error { return nil }
 	s := newServer(cfg, noop, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.start()
@@ -396,7 +398,7 @@ func FuzzCollector(f *testing.F) {
 		if want := sentName(contentType, query, body); j.Name != want {
 			t.Fatalf("job name %q, want the name sent, %q", j.Name, want)
 		}
-		if err := checkName(j.Name); err != nil {
+		if err := submit.CheckName(j.Name); err != nil {
 			t.Fatalf("accepted a name it should refuse: %v", err)
 		}
 		if err := checkAccepted(contentType, query, body, j.Name); err != nil {
@@ -420,7 +422,7 @@ func checkAccepted(contentType, query string, body []byte, name string) error {
 		return errors.New("a parameter was given twice in the query")
 	}
 	mediaType, _, _ := mime.ParseMediaType(contentType)
-	if len(body) > 0 && mediaType == formType {
+	if len(body) > 0 && mediaType == submit.FormType {
 		f, _ := url.ParseQuery(string(body))
 		if len(f["name"]) > 1 || len(f["delay"]) > 1 {
 			return errors.New("a parameter was given twice in the form body")
@@ -429,7 +431,7 @@ func checkAccepted(contentType, query string, body []byte, name string) error {
 			return errors.New("a form body that looks like JSON")
 		}
 	}
-	if text := bytes.TrimPrefix(body, []byte("\uFEFF")); mediaType == jsonType && len(bytes.Trim(text, " \t\r\n")) > 0 {
+	if text := bytes.TrimPrefix(body, []byte("\uFEFF")); mediaType == submit.JSONType && len(bytes.Trim(text, " \t\r\n")) > 0 {
 		if !json.Valid(text) {
 			return errors.New("a JSON body that is not one JSON value and nothing after it")
 		}
@@ -490,34 +492,4 @@ func validMethod(m string) bool {
 		}
 	}
 	return true
-}
-
-// TestTakeFormMatchesParseQuery checks that takeForm, which reads a plain
-// form in place, makes of every form what url.ParseQuery and take make of
-// it: the same name and delay, or the same error.
-func TestTakeFormMatchesParseQuery(t *testing.T) {
-	forms := []string{
-		"", "name=bench&delay=0s", "name=Alice", "delay=1s&name=Bob", "name=a&name=b",
-		"delay=1s&delay=2s", "name=&delay=", "name", "=x", "&&name=x&&", "name=a=b",
-		"other=1&name=x&other=2", "name=x&delay=1s&name=y&delay=2s", "Name=x",
-		"name=caf\u00e9", "name=a%20b", "name=a+b", "name=%zz", "name=x;delay=1s",
-		"name=x&" + strings.Repeat("a=1&", 20), "name=x&" + strings.Repeat("&", 20),
-	}
-	for _, s := range forms {
-		var fast, slow params
-		gotErr := fast.takeForm(s, "the form body", "the form body")
-		var wantErr error
-		values, err := url.ParseQuery(s)
-		if err != nil {
-			wantErr = badRequest("the form body is malformed: %v", err)
-		} else {
-			wantErr = slow.take(values, "the form body")
-		}
-		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || (wantErr == nil && fast != slow) {
-			t.Errorf("takeForm(%q) = %+v, %v; url.ParseQuery and take make %+v, %v", s, fast, gotErr, slow, wantErr)
-		}
-		if plainForm(s) && strings.ContainsAny(s, "%+;") {
-			t.Errorf("plainForm(%q) = true, but it has something to decode or refuse", s)
-		}
-	}
 }

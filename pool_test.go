@@ -145,7 +145,7 @@ func drainNow(t *testing.T, ts *testServer) {
 // workers start at once and take queued jobs, so that 8 run together.
 func TestResizeGrow(t *testing.T) {
 	cfg := testConfig()
-	cfg.workers = 2
+	cfg.Workers = 2
 	started := make(chan *WorkRequest, 40)
 	g := newGate(started)
 	ts := newTestServer(t, cfg, g.work)
@@ -176,7 +176,7 @@ func TestResizeGrow(t *testing.T) {
 // and the one worker left then runs the rest strictly in id order.
 func TestResizeShrink(t *testing.T) {
 	cfg := testConfig()
-	cfg.workers = 8
+	cfg.Workers = 8
 	started := make(chan *WorkRequest, 30)
 	g := newGate(started)
 	ts := newTestServer(t, cfg, g.work)
@@ -299,7 +299,7 @@ func sampleGauges(base string, stop <-chan struct{}) (lies []string, samples int
 func TestResizeBurst(t *testing.T) {
 	const jobs, resizes = 5000, 100
 	cfg := testConfig()
-	cfg.workers, cfg.queue, cfg.logLevel = 4, jobs, slog.LevelInfo
+	cfg.Workers, cfg.Queue, cfg.LogLevel = 4, jobs, slog.LevelInfo
 	rec := &burstRecord{running: map[int]bool{}, byW: map[int][]int{}, runs: map[int]int{}, worker: map[int]int{}}
 	ts := newTestServer(t, cfg, rec.work)
 	base := httpServer(t, ts)
@@ -310,7 +310,7 @@ func TestResizeBurst(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() { lies, samples = sampleGauges(base, stop) })
 	rng := rand.New(rand.NewPCG(12, 5000))
-	target := cfg.workers
+	target := cfg.Workers
 	for i := range jobs {
 		if rec := ts.submit("j-"+strconv.Itoa(i+1), "0s"); rec.Code != http.StatusCreated {
 			t.Fatalf("POST /work: status = %d, want 201", rec.Code)
@@ -402,9 +402,9 @@ func TestPutWorkersBadValues(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.workers = 3
+			cfg.Workers = 3
 			if tt.max != 0 {
-				cfg.maxWorkers = tt.max
+				cfg.MaxWorkers = tt.max
 			}
 			ts := newTestServer(t, cfg, Sleep)
 			rec := ts.do("PUT", tt.target, tt.contentType, tt.body)
@@ -467,7 +467,7 @@ func TestWorkersMethodNotAllowed(t *testing.T) {
 // a PUT once the dispatcher has taken its workers back answers 503.
 func TestResizeDuringDrain(t *testing.T) {
 	cfg := testConfig()
-	cfg.workers = 4
+	cfg.Workers = 4
 	started := make(chan *WorkRequest, 20)
 	g := newGate(started)
 	ts := newTestServer(t, cfg, g.work)
@@ -513,7 +513,7 @@ func TestResizeDuringDrain(t *testing.T) {
 // both, over loopback HTTP.
 func BenchmarkResize(b *testing.B) {
 	cfg := testConfig()
-	cfg.workers, cfg.logLevel = 2, slog.LevelWarn
+	cfg.Workers, cfg.LogLevel = 2, slog.LevelWarn
 	s := newServer(cfg, Sleep, io.Discard, slog.New(slog.DiscardHandler))
 	s.start()
 	defer s.drain(context.Background())

@@ -129,7 +129,7 @@ func (tr *transcript) readAnswer(t *testing.T, lines []string) {
 func TestREADMETranscripts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers = 2
+		cfg.Workers = 2
 		ts := newTestServer(t, cfg, Sleep)
 		trs := readTranscripts(t, "### Retrying safely: `Idempotency-Key`", "### Health and metrics")
 		if len(trs) < 10 {

@@ -13,12 +13,15 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"workqueue/internal/config"
 	"workqueue/internal/job"
+	"workqueue/internal/submit"
 )
 
 // markCommands sets, for the rest of t, an environment variable unique to t
@@ -54,10 +57,11 @@ func markedProcesses(kv string, except int) []osProcess {
 }
 
 // commandServer starts a test server whose jobs run /bin/sh -c script.
-func commandServer(t *testing.T, cfg config, script string) *testServer {
+func commandServer(t *testing.T, cfg config.Config, script string) *testServer {
 	t.Helper()
-	cfg.command = shCommand(t, script, cfg.jobTimeout)
-	return newTestServer(t, cfg, cfg.work())
+	c := shCommand(t, script, cfg.JobTimeout)
+	cfg.Command = append([]string{c.Path}, c.Args...)
+	return newTestServer(t, cfg, workFor(c))
 }
 
 // waitJob polls GET /work/{id} until cond holds of the job, and returns it.
@@ -93,7 +97,7 @@ printf 'id=%s attempt=%s argc=%s\nname=%s\nstdin=%s\n' "$WORKQUEUE_JOB_ID" "$WOR
 	}
 	var ids []string
 	for _, name := range names {
-		rec := ts.do("POST", "/work", formType, url.Values{"name": {name}}.Encode())
+		rec := ts.do("POST", "/work", submit.FormType, url.Values{"name": {name}}.Encode())
 		if rec.Code != http.StatusCreated {
 			t.Fatalf("POST %q: status = %d, want 201; %s", name, rec.Code, rec.Body)
 		}
@@ -147,8 +151,8 @@ func TestCommandOutcomes(t *testing.T) {
 					t.Fatal(err)
 				}
 				os.Remove(gone) // found at start, gone by the job's turn
-				cfg.command = c
-				ts = newTestServer(t, cfg, cfg.work())
+				cfg.Command = tt.argv
+				ts = newTestServer(t, cfg, workFor(c))
 			} else {
 				ts = commandServer(t, cfg, tt.script)
 			}
@@ -175,7 +179,7 @@ func TestCommandOutcomes(t *testing.T) {
 func TestCommandJobTimeout(t *testing.T) {
 	mark := markCommands(t)
 	cfg := testConfig()
-	cfg.jobTimeout = 200 * time.Millisecond
+	cfg.JobTimeout = 200 * time.Millisecond
 	ts := commandServer(t, cfg, "sleep 30 & sleep 30")
 	start := time.Now()
 	id := ts.submitID(t, "slow", "0s")
@@ -201,7 +205,7 @@ func TestCommandJobTimeout(t *testing.T) {
 func TestCommandDelete(t *testing.T) {
 	mark := markCommands(t)
 	cfg := testConfig()
-	cfg.workers, cfg.retries = 1, 3
+	cfg.Workers, cfg.Retries = 1, 3
 	ts := commandServer(t, cfg, `IFS= read -r name; if [ "$name" = long ]; then sleep 30 & sleep 30; fi`)
 	long := ts.submitID(t, "long", "0s")
 	next := ts.submitID(t, "next", "0s")
@@ -232,13 +236,13 @@ func TestCommandThousandJobs(t *testing.T) {
 		t.Skip("spawns 1,000 processes")
 	}
 	cfg := testConfig()
-	cfg.workers, cfg.queue, cfg.logLevel = 4, 1000, slog.LevelInfo
+	cfg.Workers, cfg.Queue, cfg.LogLevel = 4, 1000, slog.LevelInfo
 	c, err := NewCommand([]string{"true"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.command = c
-	ts := newTestServer(t, cfg, cfg.work())
+	cfg.Command = []string{"true"}
+	ts := newTestServer(t, cfg, workFor(c))
 	const n = 1000
 	for i := range n {
 		ts.submitID(t, fmt.Sprintf("job%04d", i), "0s")
@@ -271,16 +275,16 @@ func TestCommandThousandJobs(t *testing.T) {
 func TestParseCommand(t *testing.T) {
 	for _, tt := range []struct {
 		args    []string
-		want    config // the fields besides command
+		want    config.Config // the fields besides command
 		argv    []string
 		wantErr string
 	}{
 		{args: []string{"-retries", "3", "-job-timeout", "2s", "--", "/bin/sh", "-c", "x"},
-			want: config{retries: 3, jobTimeout: 2 * time.Second}, argv: []string{"/bin/sh", "-c", "x"}},
+			want: config.Config{Retries: 3, JobTimeout: 2 * time.Second}, argv: []string{"/bin/sh", "-c", "x"}},
 		{args: []string{"-n", "2", "--", "true", "-n", "4", "--", "-retries"},
-			want: config{workers: 2}, argv: []string{"true", "-n", "4", "--", "-retries"}},
-		{args: []string{"-retries", "0", "-job-timeout", "0s"}, want: config{}},
-		{args: []string{"-retries", "100", "--", "true"}, want: config{retries: 100}, argv: []string{"true"}},
+			want: config.Config{Workers: 2}, argv: []string{"true", "-n", "4", "--", "-retries"}},
+		{args: []string{"-retries", "0", "-job-timeout", "0s"}, want: config.Config{}},
+		{args: []string{"-retries", "100", "--", "true"}, want: config.Config{Retries: 100}, argv: []string{"true"}},
 		{args: []string{"-retries", "101", "--", "true"}, wantErr: `invalid value "101" for flag -retries: must be at most 100`},
 		{args: []string{"-retries", "-1", "--", "true"}, wantErr: `invalid value "-1" for flag -retries: must be at least 0`},
 		{args: []string{"-job-timeout", "-1s", "--", "true"}, wantErr: `invalid value "-1s" for flag -job-timeout: must not be negative`},
@@ -293,28 +297,32 @@ func TestParseCommand(t *testing.T) {
 		{args: []string{"--", "no-such-command-for-workqueue"}, wantErr: "cannot start: no-such-command-for-workqueue: executable file not found in $PATH"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			cfg, err := parseFlags(tt.args, new(strings.Builder))
+			cfg, err := config.Parse(tt.args, new(strings.Builder))
+			var c *Command
+			if err == nil {
+				c, err = newCommand(cfg)
+			}
 			if tt.wantErr != "" {
-				var ue *usageError
+				var ue *config.UsageError
 				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("parseFlags error = %v, want a usage error containing %q", err, tt.wantErr)
+					t.Fatalf("config.Parse, newCommand error = %v, want a usage error containing %q", err, tt.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("parseFlags error = %v, want nil", err)
+				t.Fatalf("config.Parse, newCommand error = %v, want nil", err)
 			}
 			var argv []string
-			if cfg.command != nil {
-				argv = append([]string{cfg.command.Path}, cfg.command.Args...)
-				if cfg.command.Timeout != cfg.jobTimeout {
-					t.Errorf("command timeout %v, want -job-timeout %v", cfg.command.Timeout, cfg.jobTimeout)
+			if c != nil {
+				argv = append([]string{c.Path}, c.Args...)
+				if c.Timeout != cfg.JobTimeout {
+					t.Errorf("command timeout %v, want -job-timeout %v", c.Timeout, cfg.JobTimeout)
 				}
 			}
-			got := config{workers: cfg.workers, retries: cfg.retries, jobTimeout: cfg.jobTimeout}
-			tt.want.workers = cmp.Or(tt.want.workers, 4)
-			if got != tt.want || strings.Join(argv, "\x00") != strings.Join(tt.argv, "\x00") {
-				t.Errorf("parseFlags = %+v, command %q; want %+v, %q", got, argv, tt.want, tt.argv)
+			got := config.Config{Workers: cfg.Workers, Retries: cfg.Retries, JobTimeout: cfg.JobTimeout}
+			tt.want.Workers = cmp.Or(tt.want.Workers, 4)
+			if !reflect.DeepEqual(got, tt.want) || strings.Join(argv, "\x00") != strings.Join(tt.argv, "\x00") {
+				t.Errorf("config.Parse = %+v, command %q; want %+v, %q", got, argv, tt.want, tt.argv)
 			}
 		})
 	}
@@ -326,7 +334,7 @@ func TestParseCommand(t *testing.T) {
 // (issue 10: at least 0.9× the baseline's jobs per second).
 func BenchmarkServerCommandTrue(b *testing.B) {
 	cfg := testConfig()
-	cfg.workers, cfg.queue, cfg.logLevel = 4, max(b.N, 1), slog.LevelError
+	cfg.Workers, cfg.Queue, cfg.LogLevel = 4, max(b.N, 1), slog.LevelError
 	c, err := NewCommand([]string{"true"}, time.Minute)
 	if err != nil {
 		b.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"workqueue/internal/config"
 	"workqueue/internal/job"
 )
 
@@ -13,8 +14,8 @@ import (
 // in id order, beyond -queue if need be, while new ids continue after the
 // largest ever given (SPEC.md, "The journal": replay). Call it before
 // s.start. It stops, with ctx's cause, if ctx ends first.
-func (s *server) recover(ctx context.Context, cfg config) error {
-	if cfg.journalDir == "" {
+func (s *server) recover(ctx context.Context, cfg config.Config) error {
+	if cfg.JournalDir == "" {
 		return nil
 	}
 	began := time.Now()
@@ -46,7 +47,7 @@ func (s *server) recover(ctx context.Context, cfg config) error {
 	s.stats.Replayed.Add(n)
 	s.collector.lastID.Store(jj.j.MaxKey())
 	s.useJournal(jj)
-	s.log.Info("journal replayed", "dir", cfg.journalDir, "queued", n, "finished", len(rep.finished),
+	s.log.Info("journal replayed", "dir", cfg.JournalDir, "queued", n, "finished", len(rep.finished),
 		"canceled", canceled, "records", rep.records, "next_id", jj.j.MaxKey()+1,
 		"bytes", jj.j.Bytes(), "took", time.Since(began).Round(time.Microsecond))
 	return nil

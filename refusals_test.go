@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"workqueue/internal/submit"
 )
 
 // TestNonCanonicalPaths checks that a path http.ServeMux would clean and
@@ -66,9 +68,9 @@ func TestEchoesAreBounded(t *testing.T) {
 		{name: "unknown path", method: "GET", target: "/" + huge},
 		{name: "method", method: strings.Repeat("X", 60<<10), target: "/work"},
 		{name: "delay", method: "POST", target: "/work?name=A&delay=" + huge},
-		{name: "delay in JSON", method: "POST", contentType: jsonType, body: `{"name":"A","delay":"` + huge + `"}`},
-		{name: "JSON key", method: "POST", contentType: jsonType, body: `{"` + huge + `":"A"}`},
-		{name: "after the JSON object", method: "POST", contentType: jsonType, body: `{"name":"A"}` + huge},
+		{name: "delay in JSON", method: "POST", contentType: submit.JSONType, body: `{"name":"A","delay":"` + huge + `"}`},
+		{name: "JSON key", method: "POST", contentType: submit.JSONType, body: `{"` + huge + `":"A"}`},
+		{name: "after the JSON object", method: "POST", contentType: submit.JSONType, body: `{"name":"A"}` + huge},
 		{name: "content type", method: "POST", contentType: "text/" + huge, body: "x"},
 		{name: "content encoding", method: "POST", contentType: form, body: "name=A", encoding: "x" + huge},
 		{name: "non-canonical path", method: "GET", target: "//" + huge},
@@ -90,21 +92,5 @@ func TestEchoesAreBounded(t *testing.T) {
 				t.Errorf("status %d, error of %d bytes, want a short prefix with …: %.500q", rec.Code, len(msg), msg)
 			}
 		})
-	}
-}
-
-// TestClip checks clip cuts long input at a character boundary.
-func TestClip(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{strings.Repeat("a", maxEcho), strings.Repeat("a", maxEcho)},
-		{strings.Repeat("a", maxEcho+1), strings.Repeat("a", maxEcho) + "…"},
-		{strings.Repeat("a", maxEcho-1) + "é", strings.Repeat("a", maxEcho-1) + "…"},
-		{strings.Repeat("a", maxEcho-2) + "😀", strings.Repeat("a", maxEcho-2) + "…"},
-	}
-	for _, tt := range tests {
-		if got := clip(tt.in); got != tt.want {
-			t.Errorf("clip(%q) = %q, want %q", tt.in, got, tt.want)
-		}
 	}
 }

@@ -64,7 +64,7 @@ func (f *failing) attemptStarts(id string) []time.Time {
 func TestRetryThenDone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.retries = 2, 3
+		cfg.Workers, cfg.Retries = 2, 3
 		started := make(chan *WorkRequest, 2)
 		f := newFailing(2, newGate(started))
 		ts := newTestServer(t, cfg, f.work)
@@ -138,7 +138,7 @@ func TestRetryThenDone(t *testing.T) {
 func TestRetriesRunOut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.retries = 1
+		cfg.Retries = 1
 		timesOut := func(ctx context.Context, r *WorkRequest) error {
 			if r.Name == "late" {
 				return &TimeoutError{Timeout: time.Second, Ended: "killed by SIGTERM"}
@@ -179,7 +179,7 @@ func TestRetriesRunOut(t *testing.T) {
 func TestRetryCanceled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.retries = 5
+		cfg.Retries = 5
 		f := newFailing(0, nil)
 		ts := newTestServer(t, cfg, f.work)
 		id := ts.submitID(t, "doomed", "0s")
@@ -210,7 +210,7 @@ func TestRetryCanceled(t *testing.T) {
 func TestDrainAndRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.retries = 1, 3
+		cfg.Workers, cfg.Retries = 1, 3
 		started := make(chan *WorkRequest, 1)
 		g := newGate(started)
 		ts := newTestServer(t, cfg, newFailing(1, g).work)
@@ -248,7 +248,7 @@ func TestDrainAndRetries(t *testing.T) {
 func TestDrainGivesUpPendingRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.retries = 3
+		cfg.Retries = 3
 		ts := newTestServer(t, cfg, newFailing(1, nil).work)
 		id := ts.submitID(t, "flaky", "0s")
 		synctest.Wait()

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"workqueue/internal/journal"
+	"workqueue/internal/config"
 	"workqueue/internal/pool"
 	"workqueue/internal/queue"
 	"workqueue/internal/store"
@@ -24,23 +24,6 @@ const finishedKept = 10_000
 // errAbandoned is why the work of jobs still running is canceled when a drain
 // gives up.
 var errAbandoned = errors.New("abandoned: the server stopped before the job finished")
-
-// config is the server's configuration, from its flags.
-type config struct {
-	workers         int           // -n
-	maxWorkers      int           // -max-workers
-	addr            string        // -http
-	queue           int           // -queue
-	maxDelay        time.Duration // -max-delay
-	shutdownTimeout time.Duration // -shutdown-timeout
-	logLevel        slog.Level    // -log-level
-	retries         int           // -retries
-	jobTimeout      time.Duration // -job-timeout; also in command
-	command         *Command      // the words after --; nil for the greeting alone
-	kept            int           // finished jobs the store keeps; 0 means finishedKept (tests set fewer)
-	journalDir      string        // -journal: the journal's directory, or "" for none
-	fsync           journal.Sync  // -fsync
-}
 
 // server is one workqueue: the Collector, WorkQueue, the dispatcher and its
 // workers, and the job store, wired together. It knows nothing of listening
@@ -75,14 +58,14 @@ type server struct {
 
 // newServer builds a server from cfg whose workers do work and print their
 // greetings to stdout. Call start to set its dispatcher and workers going.
-func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *server {
+func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger) *server {
 	ctx, abandon := context.WithCancelCause(context.Background())
 	stats := NewStats()
 	keys := NewKeys()
 	s := &server{
-		queue: queue.New(cfg.queue, &stats.Accepted),
+		queue: queue.New(cfg.Queue, &stats.Accepted),
 		keys:  keys,
-		jobs:  store.New(cmp.Or(cfg.kept, finishedKept), keys.forget),
+		jobs:  store.New(cmp.Or(cfg.Kept, finishedKept), keys.forget),
 		stats: stats,
 		log:   log,
 		done:  make(chan struct{}),
@@ -92,23 +75,23 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	s.stopping = make(chan struct{})
 	s.out = newLineWriter(stdout, log)
 	s.events = NewEvents(s.statsEvent)
-	s.retry = newRetrier(cfg.retries, s.queue, s.jobs, stats, s.events, log)
+	s.retry = newRetrier(cfg.Retries, s.queue, s.jobs, stats, s.events, log)
 	s.attempts = newAttemptStats()
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log,
-		retry: s.retry, attempts: s.attempts, durableStart: cfg.command != nil}
-	workerQueue := make(WorkerQueue, cfg.maxWorkers)
-	s.pool = pool.New(cfg.maxWorkers, workerQueue, func(id int, work chan *WorkRequest) {
+		retry: s.retry, attempts: s.attempts, durableStart: cfg.Command != nil}
+	workerQueue := make(WorkerQueue, cfg.MaxWorkers)
+	s.pool = pool.New(cfg.MaxWorkers, workerQueue, func(id int, work chan *WorkRequest) {
 		w := NewWorker(id, work, workerQueue, env)
 		w.pool = s.pool
 		w.Run()
 	})
-	s.dispatcher = NewDispatcher(s.queue, workerQueue, s.pool, cfg.workers)
+	s.dispatcher = NewDispatcher(s.queue, workerQueue, s.pool, cfg.Workers)
 	s.giveUp = func() {
 		s.dispatcher.Abort()
 		abandon(errAbandoned)
 	}
 	s.env = env
-	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events, maxDelay: cfg.maxDelay,
+	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events, maxDelay: cfg.MaxDelay,
 		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
 	s.handler = s.routes(s.collector)
 	return s

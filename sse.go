@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"workqueue/internal/respond"
 )
 
 // kickGrace is how long a stream's writer may still take to write once the
@@ -47,7 +49,7 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	kick := func() { rc.SetWriteDeadline(time.Now().Add(kickGrace)) }
 	last, complete, sub := e.Subscribe(lastID, resume, kick)
 	if sub == nil {
-		writeError(w, http.StatusServiceUnavailable, "the server is shutting down; reconnect in a moment")
+		respond.Error(w, http.StatusServiceUnavailable, "the server is shutting down; reconnect in a moment")
 		return
 	}
 	defer e.Unsubscribe(sub)

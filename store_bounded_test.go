@@ -15,7 +15,7 @@ func TestStoreBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const jobs = 30_000
 		cfg := testConfig()
-		cfg.queue = 1000
+		cfg.Queue = 1000
 		ts := newTestServer(t, cfg, Sleep)
 		most := 0
 		for i := range jobs {

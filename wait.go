@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"workqueue/internal/respond"
 )
 
 // maxWait is the longest GET /work/{id}?wait= a client may ask for (SPEC.md,
@@ -19,18 +21,18 @@ const waitSlack = 5 * time.Second
 func parseWait(rawQuery string) (time.Duration, error) {
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return 0, badRequest("the query string is malformed: %v", err)
+		return 0, respond.BadRequest("the query string is malformed: %v", err)
 	}
 	vs, ok := q["wait"]
 	switch {
 	case !ok:
 		return 0, nil
 	case len(vs) > 1:
-		return 0, badRequest("give wait once, not %d times", len(vs))
+		return 0, respond.BadRequest("give wait once, not %d times", len(vs))
 	}
 	d, err := time.ParseDuration(vs[0])
 	if err != nil || d <= 0 || d > maxWait {
-		return 0, badRequest("wait=%s is not a duration above 0s and at most 60s: use one such as wait=30s or wait=500ms", quote(vs[0]))
+		return 0, respond.BadRequest("wait=%s is not a duration above 0s and at most 60s: use one such as wait=30s or wait=500ms", respond.Quote(vs[0]))
 	}
 	return d, nil
 }
@@ -46,7 +48,7 @@ func parseWait(rawQuery string) (time.Duration, error) {
 func (s *server) waitFinal(w http.ResponseWriter, r *http.Request, req *WorkRequest) bool {
 	d, err := parseWait(r.URL.RawQuery)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		respond.Error(w, http.StatusBadRequest, err.Error())
 		return false
 	}
 	if d == 0 {

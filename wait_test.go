@@ -133,7 +133,7 @@ func TestWaitOutlastsWriteTimeout(t *testing.T) {
 	}
 	t.Parallel()
 	cfg := testConfig()
-	cfg.maxDelay = 15 * time.Second
+	cfg.MaxDelay = 15 * time.Second
 	ts := newTestServer(t, cfg, Sleep)
 	if l := defaultLimits(); l.write >= 12*time.Second || l.read >= 12*time.Second {
 		t.Fatalf("limits %+v: the test needs timeouts below 12s to mean anything", l)
@@ -231,7 +231,7 @@ func TestWaitDrainAnswersWaiters(t *testing.T) {
 		t.Run(fmt.Sprintf("giveUp=%v", giveUp), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cfg := testConfig()
-				cfg.workers = 2
+				cfg.Workers = 2
 				g := newGate(nil)
 				ts := newTestServer(t, cfg, g.work)
 				var waits []<-chan answer

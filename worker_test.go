@@ -17,7 +17,7 @@ import (
 func TestDrainEndsEveryGoroutine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 3, 23
+		cfg.Workers, cfg.Queue = 3, 23
 		ts := newTestServer(t, cfg, Sleep)
 		for i := range 23 {
 			delay := time.Duration(i%5) * 300 * time.Millisecond
@@ -44,7 +44,7 @@ func TestDrainEndsEveryGoroutine(t *testing.T) {
 func TestDrainGivesUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers = 1
+		cfg.Workers = 1
 		ts := newTestServer(t, cfg, Sleep)
 		var ids []string
 		for i := range 4 {
@@ -85,7 +85,7 @@ func TestDrainGivesUp(t *testing.T) {
 func TestPanicIsContained(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers = 1
+		cfg.Workers = 1
 		ts := newTestServer(t, cfg, panicky)
 		boom := ts.submitID(t, "boom", "0s")
 		after := ts.submitID(t, "after", "1s")

@@ -10,12 +10,14 @@ import (
 	"strings"
 
 	"workqueue/internal/pool"
+	"workqueue/internal/respond"
+	"workqueue/internal/submit"
 )
 
 // getWorkers handles GET /workers: {"workers", "busy", "target"} (SPEC.md,
 // "GET /workers, PUT /workers").
 func (s *server) getWorkers(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.appendWorkers(nil))
+	respond.JSON(w, http.StatusOK, s.appendWorkers(nil))
 }
 
 // putWorkers handles PUT /workers: it sets the pool's target from a JSON
@@ -28,14 +30,14 @@ func (s *server) putWorkers(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err == pool.ErrClosed:
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		respond.Error(w, http.StatusServiceUnavailable, err.Error())
 		return
 	case err != nil:
-		writeError(w, http.StatusBadRequest, err.Error())
+		respond.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	s.log.Info("pool resized", "target", n)
-	writeJSON(w, http.StatusOK, s.appendWorkers(nil))
+	respond.JSON(w, http.StatusOK, s.appendWorkers(nil))
 }
 
 // appendWorkers appends the pool's document, {"workers", "busy", "target"}.
@@ -57,7 +59,7 @@ func workersParam(w http.ResponseWriter, r *http.Request) (int, error) {
 	raw := r.URL.Query().Get("workers")
 	ct := r.Header.Get("Content-Type")
 	switch {
-	case strings.HasPrefix(ct, jsonType):
+	case strings.HasPrefix(ct, submit.JSONType):
 		var body struct {
 			Workers *int `json:"workers"`
 		}
@@ -67,7 +69,7 @@ func workersParam(w http.ResponseWriter, r *http.Request) (int, error) {
 			return 0, errWorkersParam
 		}
 		return *body.Workers, nil
-	case strings.HasPrefix(ct, formType):
+	case strings.HasPrefix(ct, submit.FormType):
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
 			return 0, errWorkersParam
@@ -89,17 +91,3 @@ func workersParam(w http.ResponseWriter, r *http.Request) (int, error) {
 
 // errWorkersParam is a PUT /workers without a number of workers.
 var errWorkersParam = errors.New(`say how many workers: {"workers": 8} as JSON, a form field workers=8, or ?workers=8`)
-
-// crossOrigin wraps h in http.CrossOriginProtection: a browser request that
-// would change state (POST, PUT, DELETE) from another site is answered 403,
-// so that a page elsewhere cannot submit, cancel or resize through a user's
-// browser. Requests without Sec-Fetch-Site or Origin, such as curl's, pass.
-func crossOrigin(h http.Handler) http.Handler {
-	p := http.NewCrossOriginProtection()
-	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		closeUnread(w, r)
-		writeError(w, http.StatusForbidden, "cross-origin request refused: "+r.Method+
-			" from a page of another site may not change this server's state (send it from this server's own page, or without a browser)")
-	}))
-	return p.Handler(h)
-}

@@ -89,7 +89,7 @@ func (ts *testServer) drainAndCheck(t *testing.T, g *gate, want []string) {
 func TestQueueCountsTheHeldJob(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 1, 1
+		cfg.Workers, cfg.Queue = 1, 1
 		g := newGate(nil)
 		ts := newTestServer(t, cfg, g.work)
 		ts.post(t, "job1", http.StatusCreated)
@@ -119,7 +119,7 @@ func TestQueueCountsTheHeldJob(t *testing.T) {
 func TestCancelFreesTheQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 1, 3
+		cfg.Workers, cfg.Queue = 1, 3
 		g := newGate(nil)
 		ts := newTestServer(t, cfg, g.work)
 		running := ts.post(t, "running", http.StatusCreated)
@@ -155,7 +155,7 @@ func TestCancelFreesTheQueue(t *testing.T) {
 func TestCancelRefillCycles(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 1, 4
+		cfg.Workers, cfg.Queue = 1, 4
 		g := newGate(nil)
 		ts := newTestServer(t, cfg, g.work)
 		ts.post(t, "held", http.StatusCreated)
@@ -176,7 +176,7 @@ func TestCancelRefillCycles(t *testing.T) {
 				ids, names = append(ids, decodeJob(t, rec.Body.Bytes()).ID), append(names, name)
 				synctest.Wait()
 			}
-			if got, free := len(ids), cfg.queue-(len(want)-1); got != free {
+			if got, free := len(ids), cfg.Queue-(len(want)-1); got != free {
 				t.Fatalf("cycle %d: %d accepted, want %d (the places free)", cycle, got, free)
 			}
 			keep := cycle%20 == 0 // three cycles keep their first job
@@ -200,7 +200,7 @@ func TestCancelRefillCycles(t *testing.T) {
 func TestPushForcedBeyondCapacity(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.workers, cfg.queue = 1, 2
+		cfg.Workers, cfg.Queue = 1, 2
 		g := newGate(nil)
 		ts := newTestServer(t, cfg, g.work)
 		ts.post(t, "first", http.StatusCreated)
@@ -280,7 +280,7 @@ func TestPushForcedDuringDrain(t *testing.T) {
 // or was canceled.
 func TestStartCancelRace(t *testing.T) {
 	cfg := testConfig()
-	cfg.workers, cfg.queue = 4, 1000
+	cfg.Workers, cfg.Queue = 4, 1000
 	open := make(chan struct{})
 	work := func(ctx context.Context, r *WorkRequest) error {
 		<-open

@@ -1,4 +1,4 @@
-package main
+package submit
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"io"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"workqueue/internal/respond"
 )
 
 // utf8BOM is the UTF-8 byte order mark, which RFC 8259 §8.1 lets a parser
@@ -34,7 +36,7 @@ func (p *params) readJSON(body io.Reader) error {
 		return nil
 	}
 	if !utf8.Valid(text) {
-		return badRequest("the JSON body is not valid UTF-8")
+		return respond.BadRequest("the JSON body is not valid UTF-8")
 	}
 	fields, err := decodeObject(text)
 	if err != nil {
@@ -43,22 +45,22 @@ func (p *params) readJSON(body io.Reader) error {
 	// encoding/json turns an escaped lone surrogate into U+FFFD without a
 	// word: look for one in the text itself, now known to be valid JSON.
 	if i := loneSurrogate(text); i >= 0 {
-		return badRequest("the JSON body holds %s at byte %d, half of a UTF-16 surrogate pair: it encodes no character", text[i:i+6], start+i)
+		return respond.BadRequest("the JSON body holds %s at byte %d, half of a UTF-16 surrogate pair: it encodes no character", text[i:i+6], start+i)
 	}
 	for i, f := range fields {
 		if p.field(f.key) == nil {
-			return badRequest(`the JSON body may hold only "name" and "delay", not %s`, quote(f.key))
+			return respond.BadRequest(`the JSON body may hold only "name" and "delay", not %s`, respond.Quote(f.key))
 		}
 		for _, g := range fields[:i] {
 			if g.key == f.key {
-				return badRequest("JSON field %s is given twice; give it once", quote(f.key))
+				return respond.BadRequest("JSON field %s is given twice; give it once", respond.Quote(f.key))
 			}
 		}
 	}
 	for _, f := range fields {
 		var v *string
 		if err := json.Unmarshal(f.value, &v); err != nil {
-			return badRequest(`JSON field %s must be a string, not %s`, quote(f.key), jsonKind(f.value))
+			return respond.BadRequest(`JSON field %s must be a string, not %s`, respond.Quote(f.key), jsonKind(f.value))
 		}
 		if v != nil { // null counts as absent
 			*p.field(f.key) = *v
@@ -85,7 +87,7 @@ func decodeObject(b []byte) ([]jsonField, error) {
 		return nil, jsonError(err)
 	}
 	if tok != json.Delim('{') {
-		return nil, badRequest("the JSON body must be an object such as %s, not %s", jsonExample, tokenKind(tok))
+		return nil, respond.BadRequest("the JSON body must be an object such as %s, not %s", jsonExample, tokenKind(tok))
 	}
 	var fields []jsonField
 	for dec.More() {
@@ -104,7 +106,7 @@ func decodeObject(b []byte) ([]jsonField, error) {
 		return nil, jsonError(err)
 	}
 	if rest := trimJSONSpace(b[dec.InputOffset():]); len(rest) > 0 {
-		return nil, badRequest("the JSON body must be one object and nothing after it, but %s follows the object", quote(string(rest)))
+		return nil, respond.BadRequest("the JSON body must be one object and nothing after it, but %s follows the object", respond.Quote(string(rest)))
 	}
 	return fields, nil
 }
@@ -200,5 +202,5 @@ func jsonError(err error) error {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF // the text ended inside the object
 	}
-	return badRequest("the body is not valid JSON: %v", err)
+	return respond.BadRequest("the body is not valid JSON: %v", err)
 }

@@ -1,33 +1,36 @@
-package main
+package submit
 
 import (
 	"unicode"
 	"unicode/utf8"
+
+	"workqueue/internal/respond"
 )
 
-// checkName reports whether name is one a worker may greet: present, not too
+// CheckName reports whether name is one a worker may greet: present, not too
 // long, valid UTF-8, free of anything that breaks or reorders a line, and
 // not blank. Then its greeting is one line, shown as sent, for any reader:
-// a terminal, a log viewer, an editor or a browser.
-func checkName(name string) error {
+// a terminal, a log viewer, an editor or a browser. Its error is a
+// *respond.Refusal, a 400 saying what is wrong and where.
+func CheckName(name string) error {
 	switch {
 	case name == "":
-		return badRequest(`name is required: POST /work?name=Alice, a form field name=Alice or {"name": "Alice"}`)
-	case len(name) > maxNameBytes:
-		return badRequest("name is %d bytes long; the limit is %d", len(name), maxNameBytes)
+		return respond.BadRequest(`name is required: POST /work?name=Alice, a form field name=Alice or {"name": "Alice"}`)
+	case len(name) > MaxNameBytes:
+		return respond.BadRequest("name is %d bytes long; the limit is %d", len(name), MaxNameBytes)
 	case !utf8.ValidString(name):
-		return badRequest("name is not valid UTF-8")
+		return respond.BadRequest("name is not valid UTF-8")
 	}
 	visible := false
 	for i, c := range name {
 		if kind := forbidden(c); kind != "" {
-			return badRequest("name holds %s (%U) at byte %d; use printable characters only", kind, c, i)
+			return respond.BadRequest("name holds %s (%U) at byte %d; use printable characters only", kind, c, i)
 		}
 		visible = visible || !invisible(c)
 	}
 	if !visible {
 		c, _ := utf8.DecodeRuneInString(name)
-		return badRequest("name is blank: it holds only white space or invisible characters (%U at byte 0); give a name that shows", c)
+		return respond.BadRequest("name is blank: it holds only white space or invisible characters (%U at byte 0); give a name that shows", c)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package submit
 
 import (
 	"bytes"
@@ -7,13 +7,19 @@ import (
 	"io"
 	"mime"
 	"net/http"
+
+	"workqueue/internal/respond"
 )
 
-// The content types a POST /work body may have.
+// The content types a POST /work body may have, with or without parameters
+// such as charset.
 const (
-	formType      = "application/x-www-form-urlencoded"
-	multipartType = "multipart/form-data"
-	jsonType      = "application/json"
+	// FormType is a URL-encoded form body, as curl -d sends.
+	FormType = "application/x-www-form-urlencoded"
+	// MultipartType is a multipart form body (RFC 7578), as curl -F sends.
+	MultipartType = "multipart/form-data"
+	// JSONType is a JSON body (RFC 8259), as curl --json sends.
+	JSONType = "application/json"
 )
 
 // readBody overrides p with the parameters given in r's body, if it has
@@ -23,23 +29,23 @@ func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil
 	}
-	if r.ContentLength > maxBodyBytes {
-		return unread(errTooLarge())
+	if r.ContentLength > MaxBodyBytes {
+		return respond.Unread(errTooLarge())
 	}
 	ct := r.Header.Get("Content-Type")
 	mediaType := ct
 	switch ct {
-	case formType, multipartType, jsonType: // as most clients send them
+	case FormType, MultipartType, JSONType: // as most clients send them
 	default:
 		if mt, _, err := mime.ParseMediaType(ct); err == nil {
 			mediaType = mt
 		}
 	}
 	switch mediaType {
-	case formType, multipartType, jsonType:
+	case FormType, MultipartType, JSONType:
 	default:
 		if r.ContentLength > 0 {
-			return unread(errUnsupported(ct))
+			return respond.Unread(errUnsupported(ct))
 		}
 		if bodyEmpty(r.Body) { // chunked, with no chunk
 			return nil
@@ -47,12 +53,12 @@ func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
 		return errUnsupported(ct)
 	}
 	if r.ContentLength < 0 { // length unknown: chunked
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	}
 	switch mediaType {
-	case formType:
+	case FormType:
 		return p.readForm(r.Body, r.ContentLength)
-	case multipartType:
+	case MultipartType:
 		return p.readMultipart(r)
 	}
 	return p.readJSON(r.Body)
@@ -69,9 +75,9 @@ func errUnsupported(contentType string) error {
 	const want = "send application/x-www-form-urlencoded, multipart/form-data or application/json"
 	msg := "the body has no Content-Type: " + want
 	if contentType != "" {
-		msg = fmt.Sprintf("Content-Type %s is not supported: %s", quote(contentType), want)
+		msg = fmt.Sprintf("Content-Type %s is not supported: %s", respond.Quote(contentType), want)
 	}
-	return &httpError{status: http.StatusUnsupportedMediaType, msg: msg}
+	return &respond.Refusal{Status: http.StatusUnsupportedMediaType, Msg: msg}
 }
 
 // readForm takes the parameters from a URL-encoded form body. A body that
@@ -83,14 +89,14 @@ func (p *params) readForm(body io.Reader, length int64) error {
 		return err
 	}
 	if t := bytes.TrimLeft(bytes.TrimPrefix(b, []byte(utf8BOM)), " \t\r\n"); len(t) > 0 && t[0] == '{' {
-		return badRequest("the body looks like a JSON object but was sent as a form (Content-Type: %s): send Content-Type: application/json, as with curl --json", formType)
+		return respond.BadRequest("the body looks like a JSON object but was sent as a form (Content-Type: %s): send Content-Type: application/json, as with curl --json", FormType)
 	}
 	return p.takeForm(string(b), "the form body", "the form body")
 }
 
 // readMultipart takes the parameters from r's multipart form body.
 func (p *params) readMultipart(r *http.Request) error {
-	err := r.ParseMultipartForm(maxBodyBytes)
+	err := r.ParseMultipartForm(MaxBodyBytes)
 	if r.MultipartForm != nil {
 		defer r.MultipartForm.RemoveAll()
 	}
@@ -98,13 +104,13 @@ func (p *params) readMultipart(r *http.Request) error {
 	case tooLarge(err):
 		return errTooLarge()
 	case err != nil: // mime/multipart's errors may quote a whole line of the body
-		return badRequest("the form body is malformed: %s", clip(err.Error()))
+		return respond.BadRequest("the form body is malformed: %s", respond.Clip(err.Error()))
 	}
 	return p.take(r.MultipartForm.Value, "the form body")
 }
 
 // readContent reads a whole body of length bytes (from Content-Length, at most
-// maxBodyBytes), or of unknown length if length < 0. A short body, nearly
+// MaxBodyBytes), or of unknown length if length < 0. A short body, nearly
 // every form, is read into a buffer of its size; a longer one grows as it
 // arrives, so that a client declaring 64 KiB and sending nothing holds no
 // 64 KiB buffer.
@@ -114,7 +120,7 @@ func readContent(body io.Reader, length int64) ([]byte, error) {
 	}
 	b := make([]byte, length)
 	if _, err := io.ReadFull(body, b); err != nil {
-		return nil, badRequest("could not read the body: %s", clip(err.Error()))
+		return nil, respond.BadRequest("could not read the body: %s", respond.Clip(err.Error()))
 	}
 	return b, nil
 }
@@ -123,7 +129,7 @@ func readContent(body io.Reader, length int64) ([]byte, error) {
 // buffer of the declared size at once.
 const smallBody = 1024
 
-// readAll reads a whole body, at most maxBodyBytes long.
+// readAll reads a whole body, at most MaxBodyBytes long.
 func readAll(body io.Reader) ([]byte, error) {
 	b, err := io.ReadAll(body)
 	switch {
@@ -132,7 +138,7 @@ func readAll(body io.Reader) ([]byte, error) {
 	case tooLarge(err):
 		return nil, errTooLarge()
 	default:
-		return nil, badRequest("could not read the body: %s", clip(err.Error()))
+		return nil, respond.BadRequest("could not read the body: %s", respond.Clip(err.Error()))
 	}
 }
 
@@ -142,6 +148,6 @@ func tooLarge(err error) bool {
 }
 
 func errTooLarge() error {
-	return &httpError{status: http.StatusRequestEntityTooLarge,
-		msg: fmt.Sprintf("the body is larger than %d KiB", maxBodyBytes>>10)}
+	return &respond.Refusal{Status: http.StatusRequestEntityTooLarge,
+		Msg: fmt.Sprintf("the body is larger than %d KiB", MaxBodyBytes>>10)}
 }

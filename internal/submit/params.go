@@ -1,4 +1,6 @@
-package main
+// Package submit reads a job submission from a request (query, form,
+// multipart or JSON) and checks every parameter.
+package submit
 
 import (
 	"fmt"
@@ -6,60 +8,46 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"workqueue/internal/respond"
 )
 
 // Limits on what a client may submit.
 const (
-	maxBodyBytes = 64 << 10 // largest request body, form or JSON
-	maxNameBytes = 1024     // longest name, in bytes
+	// MaxBodyBytes is the largest request body, form, multipart or JSON, in
+	// bytes (64 KiB): Parse refuses a larger one with 413.
+	MaxBodyBytes = 64 << 10
+	// MaxNameBytes is the longest name, in bytes of UTF-8: CheckName
+	// refuses a longer one.
+	MaxNameBytes = 1024
 )
 
-// httpError is a request the Collector refuses, with the status to answer
-// and a message the client can act on.
-type httpError struct {
-	status int
-	msg    string
-	// bodyUnread is set when the request was refused before its body was
-	// read: its connection is then closed (see closeUnread).
-	bodyUnread bool
-}
-
-func (e *httpError) Error() string { return e.msg }
-
-func badRequest(format string, args ...any) error {
-	return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
-}
-
-// unread marks err, an *httpError, as given before the body was read.
-func unread(err error) error {
-	if he, ok := err.(*httpError); ok {
-		he.bodyUnread = true
-	}
-	return err
-}
-
-// parseWork reads and checks the name and delay of a POST /work, from the
+// Parse reads and checks the name and delay of a POST /work, from the
 // query and from a form or JSON body; a value in the body wins over the same
 // parameter in the query, but a parameter given twice in one place is
-// refused. Every error it returns is an *httpError.
-func parseWork(w http.ResponseWriter, r *http.Request, maxDelay time.Duration) (string, time.Duration, error) {
+// refused. The delay lies in [0, maxDelay], and is 0 if none is given.
+// Every error it returns is a *respond.Refusal, with BodyUnread set when r
+// was refused before its body was read. Parse writes no answer: w only gets
+// Accept-Encoding when a Content-Encoding is refused, and bounds a body of
+// unknown length (http.MaxBytesReader).
+func Parse(w http.ResponseWriter, r *http.Request, maxDelay time.Duration) (name string, delay time.Duration, err error) {
 	if err := checkEncoding(r.Header); err != nil {
 		w.Header()["Accept-Encoding"] = []string{"identity"} // RFC 9110 §12.5.3
-		return "", 0, unread(err)
+		return "", 0, respond.Unread(err)
 	}
 	var p params
 	if r.URL.RawQuery != "" {
 		if err := p.takeForm(r.URL.RawQuery, "the query", "the query string"); err != nil {
-			return "", 0, unread(err)
+			return "", 0, respond.Unread(err)
 		}
 	}
 	if err := p.readBody(w, r); err != nil {
 		return "", 0, err
 	}
-	if err := checkName(p.name); err != nil {
+	if err := CheckName(p.name); err != nil {
 		return "", 0, err
 	}
-	delay, err := parseDelay(p.delay, maxDelay)
+	delay, err = parseDelay(p.delay, maxDelay)
 	return p.name, delay, err
 }
 
@@ -71,8 +59,8 @@ func checkEncoding(h http.Header) error {
 	for _, v := range h["Content-Encoding"] {
 		for coding := range strings.SplitSeq(v, ",") {
 			if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
-				return &httpError{status: http.StatusUnsupportedMediaType, msg: fmt.Sprintf(
-					"Content-Encoding %s: this server does not accept encoded bodies; send the body as it is, without Content-Encoding", quote(v))}
+				return &respond.Refusal{Status: http.StatusUnsupportedMediaType, Msg: fmt.Sprintf(
+					"Content-Encoding %s: this server does not accept encoded bodies; send the body as it is, without Content-Encoding", respond.Quote(v))}
 			}
 		}
 	}
@@ -113,7 +101,7 @@ func (p *params) take(values url.Values, where string) error {
 
 // errRepeated refuses a parameter given n times in one place (where).
 func errRepeated(key string, n int, where string) error {
-	return badRequest("%s is given %d times in %s; give it once", key, n, where)
+	return respond.BadRequest("%s is given %d times in %s; give it once", key, n, where)
 }
 
 // takeForm sets p's parameters from s, a query string or a URL-encoded form
@@ -126,7 +114,7 @@ func (p *params) takeForm(s, where, what string) error {
 		values, err := url.ParseQuery(s)
 		if err != nil {
 			// url's errors quote at most 3 bytes of the input.
-			return badRequest("%s is malformed: %v", what, err)
+			return respond.BadRequest("%s is malformed: %v", what, err)
 		}
 		return p.take(values, where)
 	}
@@ -171,11 +159,11 @@ func parseDelay(s string, max time.Duration) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	switch {
 	case err != nil:
-		return 0, badRequest("delay %s is not a duration: use a number and a unit, such as 250ms or 1.5s", quote(s))
+		return 0, respond.BadRequest("delay %s is not a duration: use a number and a unit, such as 250ms or 1.5s", respond.Quote(s))
 	case d < 0:
-		return 0, badRequest("delay %s is negative", d)
+		return 0, respond.BadRequest("delay %s is negative", d)
 	case d > max:
-		return 0, badRequest("delay %s is above this server's maximum of %s", d, max)
+		return 0, respond.BadRequest("delay %s is above this server's maximum of %s", d, max)
 	}
 	return d, nil
 }

@@ -1,0 +1,70 @@
+// Package config turns workqueue's command line into a Config, or refuses it
+// with a message saying why.
+package config
+
+import (
+	"log/slog"
+	"time"
+
+	"workqueue/internal/journal"
+)
+
+// Config is the server's configuration, from its flags.
+type Config struct {
+	Workers         int           // -n: workers at start, 1 to MaxWorkers
+	MaxWorkers      int           // -max-workers: most workers PUT /workers may ask for
+	Addr            string        // -http: the address to listen on, host:port
+	Queue           int           // -queue: jobs that may wait for a worker
+	MaxDelay        time.Duration // -max-delay: the largest delay a job may ask for
+	ShutdownTimeout time.Duration // -shutdown-timeout: how long a drain waits for accepted jobs
+	LogLevel        slog.Level    // -log-level
+	Retries         int           // -retries: how many times a failed attempt is tried again
+	JobTimeout      time.Duration // -job-timeout: longest one attempt may run; 0 for no limit
+	// Command holds the words after --, COMMAND and its arguments, that
+	// every job runs; nil for the greeting alone. Parse checks only that
+	// there is a COMMAND: whoever runs it looks it up in $PATH.
+	Command    []string
+	Kept       int          // no flag: finished jobs the store keeps; 0 for the server's own bound (tests set fewer)
+	JournalDir string       // -journal: the journal's directory, or "" for none
+	Fsync      journal.Sync // -fsync
+}
+
+// Default returns the configuration with no flags given, as the usage text
+// and SPEC.md state it.
+func Default() Config {
+	return Config{
+		Workers:         4,
+		MaxWorkers:      maxWorkersLimit,
+		Addr:            "127.0.0.1:8000",
+		Queue:           100,
+		MaxDelay:        10 * time.Second,
+		ShutdownTimeout: 30 * time.Second,
+		LogLevel:        slog.LevelInfo,
+	}
+}
+
+// Upper bounds of the size flags, so that no flag can exhaust the machine.
+const (
+	// maxWorkersLimit bounds -max-workers, and so -n: each worker is a
+	// goroutine and a slot in WorkerQueue, and more workers than this only
+	// contend for the CPU. -max-workers defaults to it.
+	maxWorkersLimit = 1024
+	// MaxQueue bounds -queue. WorkQueue reserves a pointer a slot at start
+	// (8 MB for a million), and each waiting job holds its record and a name
+	// of up to 1 KiB, about 1.3 GB at worst for a million: a machine that
+	// runs workqueue has that, and a queue longer than this would hold jobs
+	// for longer than any client waits for them.
+	MaxQueue = 1_000_000
+	// maxMaxDelay bounds -max-delay: a job that holds a worker for longer
+	// than a day is a mistake (a unit typed wrong), not a plan.
+	maxMaxDelay = 24 * time.Hour
+	// maxShutdownTimeout bounds -shutdown-timeout for the same reason: a
+	// drain longer than a day is one nobody is waiting for, and process
+	// managers kill long before.
+	maxShutdownTimeout = 24 * time.Hour
+	// maxRetries bounds -retries: past 100 attempts, with backoffs capped at
+	// a minute, a job that keeps failing is broken, not unlucky.
+	maxRetries = 100
+	// maxJobTimeout bounds -job-timeout, as maxMaxDelay bounds the delay.
+	maxJobTimeout = 24 * time.Hour
+)

@@ -1,0 +1,172 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"workqueue/internal/journal"
+)
+
+// UsageError is a bad command line: Err says what is wrong in words a user
+// can act on. main exits 2 with it.
+type UsageError struct{ Err error }
+
+// Error returns Err's message.
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Parse parses args, the command line without the program's name, into a
+// Config, starting from Default. For -h it writes the usage text to stderr
+// and returns flag.ErrHelp; every other error is a *UsageError, and it
+// writes nothing.
+func Parse(args []string, stderr io.Writer) (Config, error) {
+	cfg := Default()
+	fs := flag.NewFlagSet("workqueue", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	flags, command, hasCommand := cutCommand(args)
+	fs.Func("n", "", wholeNumber(&cfg.Workers, 1, maxWorkersLimit))
+	fs.Func("max-workers", "", wholeNumber(&cfg.MaxWorkers, 1, maxWorkersLimit))
+	fs.Func("http", "", listenAddr(&cfg.Addr))
+	fs.Func("queue", "", wholeNumber(&cfg.Queue, 1, MaxQueue))
+	fs.Func("max-delay", "", duration(&cfg.MaxDelay, false, maxMaxDelay))
+	fs.Func("shutdown-timeout", "", duration(&cfg.ShutdownTimeout, true, maxShutdownTimeout))
+	fs.Func("journal", "", func(s string) error {
+		if s == "" {
+			return errors.New("want a directory, such as /var/lib/workqueue")
+		}
+		cfg.JournalDir = s
+		return nil
+	})
+	fsync := ""
+	fs.Func("fsync", "", func(s string) error {
+		sync, err := journal.ParseSync(s)
+		if err != nil {
+			return err
+		}
+		cfg.Fsync, fsync = sync, s
+		return nil
+	})
+	fs.Func("log-level", "", func(s string) error {
+		switch strings.ToLower(s) {
+		case "debug", "info", "warn", "error":
+			return cfg.LogLevel.UnmarshalText([]byte(s))
+		}
+		return errors.New("must be debug, info, warn or error")
+	})
+	fs.Func("retries", "", wholeNumber(&cfg.Retries, 0, maxRetries))
+	fs.Func("job-timeout", "", duration(&cfg.JobTimeout, false, maxJobTimeout))
+	switch err := fs.Parse(flags); {
+	case errors.Is(err, flag.ErrHelp):
+		io.WriteString(stderr, usage)
+		return cfg, err
+	case err != nil:
+		return cfg, &UsageError{err}
+	case fs.NArg() > 0:
+		return cfg, &UsageError{fmt.Errorf("unexpected argument %q: workqueue takes flags, then -- COMMAND [ARG...] if its jobs run a command", fs.Arg(0))}
+	case cfg.Workers > cfg.MaxWorkers:
+		return cfg, &UsageError{fmt.Errorf("-n %d is above -max-workers %d", cfg.Workers, cfg.MaxWorkers)}
+	case fsync != "" && cfg.JournalDir == "":
+		return cfg, &UsageError{fmt.Errorf("-fsync %s needs -journal DIR: without a journal nothing is written to disk", fsync)}
+	}
+	return cfg, setCommand(&cfg, command, hasCommand)
+}
+
+// cutCommand splits args at the first "--" into the flags before it and the
+// command after it, and reports whether there was a "--". Splitting before
+// parsing, rather than letting package flag stop at "--", keeps a flag that
+// lacks its value (-n --) from taking "--" as one.
+func cutCommand(args []string) (flags, command []string, ok bool) {
+	i := slices.Index(args, "--")
+	if i < 0 {
+		return args, nil, false
+	}
+	return args[:i], args[i+1:], true
+}
+
+// setCommand sets cfg.Command to the words after "--", if there was one.
+// -retries and -job-timeout need a command: with the greeting alone no
+// attempt can fail or overrun, and a flag that silently does nothing is a
+// trap.
+func setCommand(cfg *Config, argv []string, ok bool) error {
+	if !ok {
+		switch {
+		case cfg.JobTimeout > 0:
+			return &UsageError{errors.New("-job-timeout applies to a command: give one after --, as in workqueue -job-timeout 30s -- COMMAND [ARG...]")}
+		case cfg.Retries > 0:
+			return &UsageError{errors.New("-retries applies to a command: give one after --, as in workqueue -retries 3 -- COMMAND [ARG...]")}
+		}
+		return nil
+	}
+	if len(argv) == 0 {
+		return &UsageError{errors.New("-- must be followed by the COMMAND each job runs, as in workqueue -- scripts/examples/flaky.sh")}
+	}
+	cfg.Command = argv
+	return nil
+}
+
+// wholeNumber returns a flag setter for a whole number from min to max.
+func wholeNumber(p *int, min, max int) func(string) error {
+	return func(s string) error {
+		n, err := strconv.Atoi(s)
+		switch {
+		case errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(s, "-"):
+			return fmt.Errorf("must be at most %d", max)
+		case err != nil:
+			return errors.New("not a whole number")
+		case n < min:
+			return fmt.Errorf("must be at least %d", min)
+		case n > max:
+			return fmt.Errorf("must be at most %d", max)
+		}
+		*p = n
+		return nil
+	}
+}
+
+// duration returns a flag setter for a duration that is not negative, not
+// more than max and, if positive is set, not zero either.
+func duration(p *time.Duration, positive bool, max time.Duration) func(string) error {
+	return func(s string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		switch {
+		case err != nil:
+			return fmt.Errorf("not a duration such as 500ms, 10s or 1m (at most %v)", max)
+		case d < 0:
+			return errors.New("must not be negative")
+		case d == 0 && positive:
+			return errors.New("must be more than 0s")
+		case d > max:
+			return fmt.Errorf("must be at most %v", max)
+		}
+		*p = d
+		return nil
+	}
+}
+
+// listenAddr returns a flag setter for an address to listen on, host:port.
+// A missing port is the common mistake (-http localhost): say what to give.
+func listenAddr(p *string) func(string) error {
+	return func(s string) error {
+		host, port, err := net.SplitHostPort(s)
+		if err != nil {
+			example := "localhost:8000"
+			if _, err := strconv.Atoi(s); err == nil {
+				example = "localhost:" + s // a port without a host
+			} else if s != "" && !strings.ContainsAny(s, ":[]") {
+				example = s + ":8000" // a host without a port
+			}
+			return fmt.Errorf("want host:port, such as %s", example)
+		}
+		if n, err := strconv.Atoi(port); err == nil && (n < 0 || n > 65535) {
+			return fmt.Errorf("the port must be from 0 to 65535, such as %s", net.JoinHostPort(host, "8000"))
+		}
+		*p = s
+		return nil
+	}
+}

@@ -1,0 +1,54 @@
+package config
+
+// usage is the text that -h writes to standard error: every flag, its bounds
+// and its default, as Default and the bounds in config.go have them.
+const usage = `workqueue runs an HTTP job queue. Each job is a name and a delay: one of
+the workers waits out the delay, then prints "worker<K>: Hello, <NAME>!".
+Given a COMMAND after --, each job then runs it too, without a shell; the job
+reaches it through its environment (WORKQUEUE_JOB_ID, WORKQUEUE_NAME,
+WORKQUEUE_ATTEMPT) and standard input (the name), never its arguments, and
+the job is done only if it exits 0.
+
+Usage:
+  workqueue [flags]
+  workqueue [flags] -- COMMAND [ARG...]
+
+Flags:
+  -n N                        number of workers at start, 1 to -max-workers
+                              (default 4)
+  -max-workers N              most workers PUT /workers may ask for, 1 to
+                              1024 (default 1024)
+  -http HOST:PORT             address to listen on (default 127.0.0.1:8000)
+  -queue N                    jobs that may wait for a worker, 1 to 1000000;
+                              beyond that, POST /work answers 503 (default 100)
+  -max-delay DURATION         largest delay a job may ask for, at most 24h
+                              (default 10s)
+  -shutdown-timeout DURATION  how long SIGINT, SIGTERM or SIGHUP waits for
+                              accepted jobs before giving up and exiting 1,
+                              at most 24h (default 30s)
+  -log-level LEVEL            debug, info, warn or error (default info)
+  -journal DIR                keep a write-ahead journal of every job in DIR,
+                              so that accepted jobs survive a crash or kill -9
+                              and run after the restart (default: none, in
+                              memory only)
+  -fsync always|DURATION|never
+                              with -journal: always, a 201 only once the job
+                              is on disk; DURATION such as 50ms, flushed at
+                              least that often (a crash may lose that window);
+                              never, left to the OS (default always)
+  -retries N                  with a COMMAND: how many times a failed attempt
+                              is tried again, after 1s, 2s, 4s ... (at most
+                              1m, +-20%), 0 to 100 (default 0)
+  -job-timeout DURATION       with a COMMAND: longest one attempt may run
+                              before its process group gets SIGTERM, then
+                              SIGKILL 5s later; 0 for no limit, at most 24h
+                              (default 0)
+
+Durations are written like 250ms, 1.5s or 2m. A second signal stops at once,
+exiting 1.
+
+Example:
+  workqueue -n 8 &
+  curl -d name=Alice -d delay=1s http://127.0.0.1:8000/work
+  workqueue -n 4 -retries 3 -job-timeout 1m -- scripts/examples/flaky.sh
+`
