@@ -32,13 +32,13 @@ func newAttemptStats() *attemptStats {
 }
 
 // count counts an attempt that ended with err: Done if nil, Timeout if err
-// is a *TimeoutError, else Failed.
+// says it is one (a *command.TimeoutError does), else Failed.
 func (a *attemptStats) count(err error) {
-	var te *TimeoutError
+	var te interface{ Timeout() bool }
 	switch {
 	case err == nil:
 		a.Done.Add(1)
-	case errors.As(err, &te):
+	case errors.As(err, &te) && te.Timeout():
 		a.Timeout.Add(1)
 	default:
 		a.Failed.Add(1)

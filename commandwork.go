@@ -1,21 +1,27 @@
 package main
 
-import "context"
+import (
+	"context"
 
-// Work is the server's Work with -- COMMAND: before a job's first attempt it
-// waits out the job's delay, as Sleep does, then it runs the attempt and
-// keeps its output on the job. Retries do not wait for the delay again:
-// their backoff is their wait.
-func (c *Command) Work(ctx context.Context, r *WorkRequest) error {
-	attempt := r.attemptsMade()
-	if attempt <= 1 {
-		if err := Sleep(ctx, r); err != nil {
-			return err
+	"workqueue/internal/command"
+)
+
+// commandWork returns the server's Work with -- COMMAND, c: before a job's
+// first attempt it waits out the job's delay, as Sleep does, then it runs the
+// attempt and keeps its output on the job. Retries do not wait for the delay
+// again: their backoff is their wait.
+func commandWork(c *command.Command) Work {
+	return func(ctx context.Context, r *WorkRequest) error {
+		attempt := r.attemptsMade()
+		if attempt <= 1 {
+			if err := Sleep(ctx, r); err != nil {
+				return err
+			}
 		}
+		out, truncated, err := c.Run(ctx, command.Job{ID: r.ID, Name: r.Name, Attempt: attempt})
+		r.setOutput(out, truncated)
+		return err
 	}
-	out, truncated, err := c.Run(ctx, CommandJob{ID: r.ID, Name: r.Name, Attempt: attempt})
-	r.setOutput(out, truncated)
-	return err
 }
 
 // setOutput keeps output, the end of what r's latest attempt printed, as r's
@@ -33,5 +39,5 @@ func (c config) work() Work {
 	if c.command == nil {
 		return Sleep
 	}
-	return c.command.Work
+	return commandWork(c.command)
 }

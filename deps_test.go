@@ -20,14 +20,18 @@ import (
 // change to this table, not an accident.
 var internalDeps = map[string][]string{
 	// The leaves: the standard library only (see stdOnly).
-	"workqueue/internal/journal": nil,
+	"workqueue/internal/command":  nil,
+	"workqueue/internal/journal":  nil,
+	"workqueue/internal/testutil": nil,
 }
 
 // stdOnly are the packages that import nothing of workqueue: the lowest
 // floor of the graph, and testutil, which the tests of every package may
 // import without a cycle.
 var stdOnly = []string{
+	"workqueue/internal/command",
 	"workqueue/internal/journal",
+	"workqueue/internal/testutil",
 }
 
 // goPackage is the part of `go list -json` that TestInternalDeps reads.

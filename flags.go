@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"workqueue/internal/command"
 	"workqueue/internal/journal"
 )
 
@@ -169,7 +170,7 @@ func setCommand(cfg *config, argv []string, ok bool) error {
 	if len(argv) == 0 {
 		return &usageError{errors.New("-- must be followed by the COMMAND each job runs, as in workqueue -- scripts/examples/flaky.sh")}
 	}
-	c, err := NewCommand(argv, cfg.jobTimeout)
+	c, err := command.New(argv, cfg.jobTimeout)
 	if err != nil {
 		return &usageError{err}
 	}

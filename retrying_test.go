@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/command"
 )
 
 // failing is a Work that fails the first fails attempts of every job named
@@ -137,7 +139,7 @@ func TestRetriesRunOut(t *testing.T) {
 		cfg.retries = 1
 		timesOut := func(ctx context.Context, r *WorkRequest) error {
 			if r.Name == "late" {
-				return &TimeoutError{Timeout: time.Second, Ended: "killed by SIGTERM"}
+				return &command.TimeoutError{Limit: time.Second, Ended: "killed by SIGTERM"}
 			}
 			return newFailing(0, nil).work(ctx, r)
 		}

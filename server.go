@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"workqueue/internal/command"
 	"workqueue/internal/journal"
 )
 
@@ -24,19 +25,19 @@ var errAbandoned = errors.New("abandoned: the server stopped before the job fini
 
 // config is the server's configuration, from its flags.
 type config struct {
-	workers         int           // -n
-	maxWorkers      int           // -max-workers
-	addr            string        // -http
-	queue           int           // -queue
-	maxDelay        time.Duration // -max-delay
-	shutdownTimeout time.Duration // -shutdown-timeout
-	logLevel        slog.Level    // -log-level
-	retries         int           // -retries
-	jobTimeout      time.Duration // -job-timeout; also in command
-	command         *Command      // the words after --; nil for the greeting alone
-	kept            int           // finished jobs the store keeps; 0 means finishedKept (tests set fewer)
-	journalDir      string        // -journal: the journal's directory, or "" for none
-	fsync           journal.Sync  // -fsync
+	workers         int              // -n
+	maxWorkers      int              // -max-workers
+	addr            string           // -http
+	queue           int              // -queue
+	maxDelay        time.Duration    // -max-delay
+	shutdownTimeout time.Duration    // -shutdown-timeout
+	logLevel        slog.Level       // -log-level
+	retries         int              // -retries
+	jobTimeout      time.Duration    // -job-timeout; also in command
+	command         *command.Command // the words after --; nil for the greeting alone
+	kept            int              // finished jobs the store keeps; 0 means finishedKept (tests set fewer)
+	journalDir      string           // -journal: the journal's directory, or "" for none
+	fsync           journal.Sync     // -fsync
 }
 
 // server is one workqueue: the Collector, WorkQueue, the dispatcher and its
