@@ -22,6 +22,7 @@ var internalDeps = map[string][]string{
 	// The leaves: the standard library only (see stdOnly).
 	"workqueue/internal/command":  nil,
 	"workqueue/internal/journal":  nil,
+	"workqueue/internal/lines":    nil,
 	"workqueue/internal/testutil": nil,
 }
 
@@ -31,6 +32,7 @@ var internalDeps = map[string][]string{
 var stdOnly = []string{
 	"workqueue/internal/command",
 	"workqueue/internal/journal",
+	"workqueue/internal/lines",
 	"workqueue/internal/testutil",
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"workqueue/internal/command"
 	"workqueue/internal/journal"
+	"workqueue/internal/lines"
 )
 
 // finishedKept is how many finished jobs the Store keeps for GET /work/{id}.
@@ -49,10 +50,10 @@ type server struct {
 	stats      *Stats
 	pool       *Pool // the workers, resized by PUT /workers
 	dispatcher *Dispatcher
-	out        *lineWriter // the workers' standard output
-	events     *Events     // the server-sent events at GET /events
+	out        *lines.Writer // the workers' standard output
+	events     *Events       // the server-sent events at GET /events
 	// logDropped counts log lines dropped because standard error fell
-	// behind; run points it at its logWriter's count before serving.
+	// behind; run points it at the counter its lines.Log adds to.
 	logDropped *atomic.Int64
 	handler    http.Handler
 	log        *slog.Logger
@@ -85,7 +86,7 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 		logDropped: new(atomic.Int64),
 	}
 	s.stopping = make(chan struct{})
-	s.out = newLineWriter(stdout, log)
+	s.out = lines.NewWriter(stdout, log)
 	s.events = NewEvents(s.statsEvent)
 	s.retry = newRetrier(cfg.retries, s.queue, s.jobs, stats, s.events, log)
 	s.attempts = newAttemptStats()

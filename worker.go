@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"workqueue/internal/lines"
 )
 
 // Worker runs one WorkRequest at a time. When idle it puts its own channel
@@ -25,7 +27,7 @@ type Worker struct {
 type workerEnv struct {
 	do      Work            // the work itself
 	ctx     context.Context // canceled, with a cause, when the server abandons its jobs
-	out     *lineWriter     // standard output
+	out     *lines.Writer   // standard output
 	jobs    *Store
 	stats   *Stats
 	events  *Events // publishes each change of a job's state
@@ -121,7 +123,7 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 		w.handOver(f, r, started, ack)
 		return
 	}
-	// A write error was logged once by the lineWriter, not once a job.
+	// A write error was logged once by the lines.Writer, not once a job.
 	err = w.greet(r)
 	w.settle(r, started, err, errors.Is(err, errAbandoned))
 }
