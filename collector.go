@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"workqueue/internal/metrics"
 )
 
 // Collector is the HTTP handler for POST /work. It turns each valid request
@@ -15,7 +17,7 @@ import (
 type Collector struct {
 	queue    *WorkQueue
 	jobs     *Store
-	stats    *Stats
+	stats    *metrics.Stats
 	events   *Events // publishes each job's queued event
 	maxDelay time.Duration
 	log      *slog.Logger

@@ -23,6 +23,7 @@ var internalDeps = map[string][]string{
 	"workqueue/internal/command":  nil,
 	"workqueue/internal/journal":  nil,
 	"workqueue/internal/lines":    nil,
+	"workqueue/internal/metrics":  nil,
 	"workqueue/internal/testutil": nil,
 }
 
@@ -33,6 +34,7 @@ var stdOnly = []string{
 	"workqueue/internal/command",
 	"workqueue/internal/journal",
 	"workqueue/internal/lines",
+	"workqueue/internal/metrics",
 	"workqueue/internal/testutil",
 }
 
@@ -87,6 +89,8 @@ func TestInternalDeps(t *testing.T) {
 			case pkgs[imp].Standard:
 			case !strings.HasPrefix(imp, "workqueue/"):
 				t.Errorf("%s imports %s, which is neither the standard library nor workqueue", path, imp)
+			case len(allowed) == 0:
+				t.Errorf("%s imports %s; internalDeps allows it the standard library only", path, imp)
 			case !slices.Contains(allowed, imp):
 				t.Errorf("%s imports %s; internalDeps allows it only %q", path, imp, allowed)
 			}

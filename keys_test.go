@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"workqueue/internal/metrics"
 )
 
 // TestIdempotencyKeyForgotten checks a key lives exactly as long as the
@@ -12,7 +14,7 @@ import (
 // while the job is kept, forgotten once a newer finished job pushes it out,
 // and never more keys remembered than jobs kept, however many keys are sent.
 func TestIdempotencyKeyForgotten(t *testing.T) {
-	stats := NewStats()
+	stats := metrics.NewStats()
 	c := &Collector{queue: NewWorkQueue(10, &stats.Accepted), jobs: NewStore(1), stats: stats,
 		maxDelay: time.Second, log: discardLogger()}
 	finishNext := func() {
@@ -73,7 +75,7 @@ func TestKeyClaimKey(t *testing.T) {
 	if got := none.Key(); got != "" {
 		t.Errorf("nil claim: Key() = %q, want \"\"", got)
 	}
-	c := &Collector{jobs: NewStore(1), stats: NewStats()}
+	c := &Collector{jobs: NewStore(1), stats: metrics.NewStats()}
 	claim := c.claimKey(nil, []string{`"k-1"`}, "Alice", 0)
 	if claim == nil || claim.Key() != "k-1" {
 		t.Fatalf("claim of \"k-1\": %+v, want Key() = k-1", claim)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"workqueue/internal/metrics"
 )
 
 // errRetryAbandoned is why a job waiting for a retry fails when the server
@@ -29,7 +31,7 @@ type retrier struct {
 	queue  *RetryQueue // the jobs waiting out their backoff
 	work   *WorkQueue  // where due retries go
 	jobs   *Store
-	stats  *Stats
+	stats  *metrics.Stats
 	events *Events
 	log    *slog.Logger
 	// journal, with -journal, records each retry; and the jobs whose retry a
@@ -44,7 +46,7 @@ type retrier struct {
 
 // newRetrier returns the retrier of a server that tries a failed attempt
 // again up to max times, pushing due retries onto work.
-func newRetrier(max int, work *WorkQueue, jobs *Store, stats *Stats, events *Events, log *slog.Logger) *retrier {
+func newRetrier(max int, work *WorkQueue, jobs *Store, stats *metrics.Stats, events *Events, log *slog.Logger) *retrier {
 	t := &retrier{max: max, work: work, jobs: jobs, stats: stats, events: events, log: log}
 	t.queue = NewRetryQueue(t.due)
 	return t
@@ -63,7 +65,7 @@ func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
 		if !ok {
 			return // canceled while it ran: the canceler recorded it
 		}
-		w.env.attempts.count(err)
+		w.env.attempts.Count(err)
 		if !at.IsZero() {
 			w.log.Warn("job attempt failed; will retry", "id", r.ID, "attempt", r.attemptsMade(), "err", err, "retry_at", at.UTC())
 		}
@@ -71,7 +73,7 @@ func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
 	}
 	w.settle(r, started, err, true)
 	if r.State() == Failed { // not canceled meanwhile: settle failed it
-		w.env.attempts.count(err)
+		w.env.attempts.Count(err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"workqueue/internal/command"
+	"workqueue/internal/metrics"
 	"workqueue/internal/testutil"
 )
 
@@ -272,7 +273,7 @@ func TestDrainGivesUpPendingRetries(t *testing.T) {
 // goes onto WorkQueue, counted as waiting, the other fails, and so does a
 // job whose attempt fails afterwards.
 func TestRetrierDrain(t *testing.T) {
-	stats, jobs, logs := NewStats(), NewStore(10), new(testutil.SyncBuffer)
+	stats, jobs, logs := metrics.NewStats(), NewStore(10), new(testutil.SyncBuffer)
 	wq := NewWorkQueue(10, &stats.Accepted)
 	rt := newRetrier(3, wq, jobs, stats, NewEvents(nil), slog.New(slog.NewTextHandler(logs, nil)))
 	due := &WorkRequest{ID: "1", seq: 1, err: "exit status 1"}

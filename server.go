@@ -15,6 +15,7 @@ import (
 	"workqueue/internal/command"
 	"workqueue/internal/journal"
 	"workqueue/internal/lines"
+	"workqueue/internal/metrics"
 )
 
 // finishedKept is how many finished jobs the Store keeps for GET /work/{id}.
@@ -47,7 +48,7 @@ type config struct {
 type server struct {
 	queue      *WorkQueue
 	jobs       *Store
-	stats      *Stats
+	stats      *metrics.Stats
 	pool       *Pool // the workers, resized by PUT /workers
 	dispatcher *Dispatcher
 	out        *lines.Writer // the workers' standard output
@@ -58,10 +59,10 @@ type server struct {
 	handler    http.Handler
 	log        *slog.Logger
 	collector  *Collector
-	env        *workerEnv    // what the workers share
-	journal    *jobJournal   // nil without -journal
-	retry      *retrier      // jobs waiting out a backoff before their next attempt
-	attempts   *attemptStats // attempts by outcome, and how long they ran
+	env        *workerEnv        // what the workers share
+	journal    *jobJournal       // nil without -journal
+	retry      *retrier          // jobs waiting out a backoff before their next attempt
+	attempts   *metrics.Attempts // attempts by outcome, and how long they ran
 
 	done chan struct{} // closed when the dispatcher and workers have exited
 	// stopping is closed, once, by drain as it returns; it answers GET ?wait.
@@ -75,7 +76,7 @@ type server struct {
 // greetings to stdout. Call start to set its dispatcher and workers going.
 func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *server {
 	ctx, abandon := context.WithCancelCause(context.Background())
-	stats := NewStats()
+	stats := metrics.NewStats()
 	s := &server{
 		queue: NewWorkQueue(cfg.queue, &stats.Accepted),
 		jobs:  NewStore(cmp.Or(cfg.kept, finishedKept)),
@@ -89,7 +90,7 @@ func newServer(cfg config, work Work, stdout io.Writer, log *slog.Logger) *serve
 	s.out = lines.NewWriter(stdout, log)
 	s.events = NewEvents(s.statsEvent)
 	s.retry = newRetrier(cfg.retries, s.queue, s.jobs, stats, s.events, log)
-	s.attempts = newAttemptStats()
+	s.attempts = metrics.NewAttempts()
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log,
 		retry: s.retry, attempts: s.attempts, durableStart: cfg.command != nil}
 	workerQueue := make(WorkerQueue, cfg.maxWorkers)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"workqueue/internal/lines"
+	"workqueue/internal/metrics"
 )
 
 // Worker runs one WorkRequest at a time. When idle it puts its own channel
@@ -29,7 +30,7 @@ type workerEnv struct {
 	ctx     context.Context // canceled, with a cause, when the server abandons its jobs
 	out     *lines.Writer   // standard output
 	jobs    *Store
-	stats   *Stats
+	stats   *metrics.Stats
 	events  *Events // publishes each change of a job's state
 	log     *slog.Logger
 	journal *jobJournal // nil without -journal
@@ -44,7 +45,7 @@ type workerEnv struct {
 	// (SPEC.md "-journal"). Sleep has no effect before its greeting, which
 	// waits for the record anyway.
 	durableStart bool
-	attempts     *attemptStats // counts attempts
+	attempts     *metrics.Attempts // counts attempts
 }
 
 // NewWorker returns worker number id, which announces itself on workerQueue.
