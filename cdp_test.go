@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"workqueue/internal/testutil"
 )
 
 // cdpTimeout bounds every command: Chromium answers in milliseconds unless
@@ -44,7 +46,7 @@ type cdpMessage struct {
 type cdp struct {
 	cmd    *exec.Cmd
 	toCDP  *os.File                  // our end of Chromium's fd 3
-	stderr *syncBuffer               // Chromium's own log, shown when a test fails
+	stderr *testutil.SyncBuffer      // Chromium's own log, shown when a test fails
 	read   chan struct{}             // closed when the reader goroutine ends (Chromium closed fd 4)
 	wmu    sync.Mutex                // serializes writes to toCDP
 	mu     sync.Mutex                // guards the fields below
@@ -82,7 +84,7 @@ func startChromium(t *testing.T) *cdp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cdp{toCDP: cmdW, stderr: new(syncBuffer), read: make(chan struct{}), calls: make(map[int64]chan cdpMessage)}
+	c := &cdp{toCDP: cmdW, stderr: new(testutil.SyncBuffer), read: make(chan struct{}), calls: make(map[int64]chan cdpMessage)}
 	c.cmd = exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update",
 		"--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"workqueue/internal/job"
+	"workqueue/internal/metrics"
 	"workqueue/internal/queue"
 	"workqueue/internal/respond"
 	"workqueue/internal/store"
@@ -27,7 +28,7 @@ type Collector struct {
 	queue    *WorkQueue
 	jobs     *store.Store
 	keys     *Keys // the idempotency keys of the jobs kept in jobs
-	stats    *Stats
+	stats    *metrics.Stats
 	events   *Events // publishes each job's queued event
 	maxDelay time.Duration
 	log      *slog.Logger

@@ -118,7 +118,7 @@ func TestNamesCannotForgeLogLines(t *testing.T) {
 	if strings.Contains(logs, "level=ERROR msg") || strings.Contains(logs, `msg="forged"`) {
 		t.Errorf("a name forged part of a log line:\n%s", logs)
 	}
-	if got := len(ts.out.lines()); got != 3 {
-		t.Errorf("%d lines on stdout, want one per job: %q", got, ts.out.lines())
+	if got := len(ts.out.Lines()); got != 3 {
+		t.Errorf("%d lines on stdout, want one per job: %q", got, ts.out.Lines())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"workqueue/internal/job"
+	"workqueue/internal/testutil"
 )
 
 // postJob posts a job with the given name to the binary and returns its id.
@@ -57,17 +58,17 @@ func TestBinaryKilledCommandsDie(t *testing.T) {
 	server := p.cmd.Process.Pid
 	p.postJob(t, "a")
 	p.postJob(t, "b")
-	var ps []osProcess
-	if !pollUntil(time.Now().Add(10*time.Second), func() bool { ps = markedProcesses(mark, server); return len(ps) == 2 }) {
+	var ps []testutil.Process
+	if !testutil.PollUntil(time.Now().Add(10*time.Second), func() bool { ps = markedProcesses(mark, server); return len(ps) == 2 }) {
 		t.Fatalf("the server's commands: %+v, want two sleeps", ps)
 	}
 	for _, c := range ps {
-		if c.ppid != server {
-			t.Fatalf("command %+v: parent %d, want the server %d", c, c.ppid, server)
+		if c.PPID != server {
+			t.Fatalf("command %+v: parent %d, want the server %d", c, c.PPID, server)
 		}
 	}
 	p.signal(t, syscall.SIGKILL)
-	if !pollUntil(time.Now().Add(5*time.Second), func() bool { ps = markedProcesses(mark, server); return len(ps) == 0 }) {
+	if !testutil.PollUntil(time.Now().Add(5*time.Second), func() bool { ps = markedProcesses(mark, server); return len(ps) == 0 }) {
 		t.Errorf("commands left 5 s after the server was killed: %+v, want none", ps)
 	}
 }
@@ -83,12 +84,12 @@ func TestBinaryJournalCommandKill9(t *testing.T) {
 	p := startBinary(t, args...)
 	id := p.postJob(t, "crash")
 	server := p.cmd.Process.Pid
-	var ps []osProcess
-	if !pollUntil(time.Now().Add(10*time.Second), func() bool { ps = markedProcesses(mark, server); return len(ps) == 1 }) {
+	var ps []testutil.Process
+	if !testutil.PollUntil(time.Now().Add(10*time.Second), func() bool { ps = markedProcesses(mark, server); return len(ps) == 1 }) {
 		t.Fatalf("the job's command: %+v, want one sleep", ps)
 	}
 	p.kill9(t)
-	if !pollUntil(time.Now().Add(5*time.Second), func() bool { ps = markedProcesses(mark, server); return len(ps) == 0 }) {
+	if !testutil.PollUntil(time.Now().Add(5*time.Second), func() bool { ps = markedProcesses(mark, server); return len(ps) == 0 }) {
 		t.Errorf("command left 5 s after the server was killed: %+v, want none", ps)
 	}
 	p = startBinary(t, args...)

@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"workqueue/internal/job"
+	"workqueue/internal/testutil"
 )
 
 // startPiped starts the workqueue binary like startBinary, but with its
@@ -26,7 +27,7 @@ import (
 // to the test.
 func startPiped(t *testing.T, pipeStdout, pipeStderr bool, args ...string) (p *proc, stdout, stderr *os.File) {
 	t.Helper()
-	p = &proc{stdout: new(syncBuffer), stderr: new(syncBuffer), exited: make(chan error, 1)}
+	p = &proc{stdout: new(testutil.SyncBuffer), stderr: new(testutil.SyncBuffer), exited: make(chan error, 1)}
 	p.cmd = exec.Command(binary, append([]string{"-http", "127.0.0.1:0"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	var writeEnds []*os.File
@@ -282,7 +283,7 @@ func TestBinaryStderrUnread(t *testing.T) {
 	if code != 0 {
 		t.Errorf("exit status %d, want 0: every job could finish", code)
 	}
-	greeted := len(p.stdout.lines())
+	greeted := len(p.stdout.Lines())
 	if last != "" && greeted < accepted-1 { // the last job's DELETE may have won
 		t.Errorf("%d greetings, want %d, one per accepted job", greeted, accepted)
 	}

@@ -17,13 +17,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"workqueue/internal/testutil"
 )
 
 // proc is the workqueue binary running as a child process.
 type proc struct {
 	cmd            *exec.Cmd
 	url            string
-	stdout, stderr *syncBuffer
+	stdout, stderr *testutil.SyncBuffer
 	exited         chan error // receives cmd.Wait's result
 }
 
@@ -40,7 +42,7 @@ func startBinary(t *testing.T, args ...string) *proc {
 // output captured, and kills it when the test ends if it is still alive.
 func spawn(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{stdout: new(syncBuffer), stderr: new(syncBuffer), exited: make(chan error, 1)}
+	p := &proc{stdout: new(testutil.SyncBuffer), stderr: new(testutil.SyncBuffer), exited: make(chan error, 1)}
 	p.cmd = exec.Command(binary, append([]string{"-http", "127.0.0.1:0"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -347,7 +349,7 @@ func (o *outcomes) submit(client *http.Client, base, name, delay string) bool {
 
 // check compares what ran, by the greetings on stdout, with what was
 // accepted: each accepted job exactly once, and nothing else.
-func (o *outcomes) check(t *testing.T, stdout *syncBuffer) {
+func (o *outcomes) check(t *testing.T, stdout *testutil.SyncBuffer) {
 	t.Helper()
 	ran := map[string]int{}
 	for _, name := range greetings(t, stdout) {

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"testing/synctest"
+
+	"workqueue/internal/testutil"
 )
 
 // serveOne sends one request straight to s's handler.
@@ -29,7 +31,7 @@ func serveOne(s *server, method, target, body string) *httptest.ResponseRecorder
 // up returns, failing the jobs it abandoned.
 func TestGreetingStuck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newBlockingWriter()
+		w := testutil.NewBlockingWriter()
 		cfg := testConfig()
 		cfg.Workers = 2
 		s := newServer(cfg, Sleep, w, slog.New(slog.DiscardHandler))
@@ -70,7 +72,7 @@ func TestGreetingStuck(t *testing.T) {
 		if !errors.As(err, &ab) || ab.jobs != 3 || strings.Join(ab.ids, ",") != "1,2,4" || ab.more != 0 {
 			t.Errorf("drain = %#v, want 3 abandoned, ids 1,2,4", err)
 		}
-		w.release <- nil // the stuck write ends, for the bubble
+		w.Release <- nil // the stuck write ends, for the bubble
 		synctest.Wait()
 		states := map[string]int{}
 		for _, id := range []string{"1", "2"} {
@@ -80,7 +82,7 @@ func TestGreetingStuck(t *testing.T) {
 		if states["done "] != 1 || states["failed "+errAbandoned.Error()] != 1 {
 			t.Errorf("jobs 1 and 2 ended %v, want one done (its line written) and one failed as abandoned", states)
 		}
-		if got := w.written(); len(got) != 1 {
+		if got := w.Written(); len(got) != 1 {
 			t.Errorf("writes = %q, want one: an abandoned job's line is not written", got)
 		}
 	})
@@ -90,8 +92,8 @@ func TestGreetingStuck(t *testing.T) {
 // left: each fails with the write's error, the server keeps serving, and
 // the failure is logged once.
 func TestGreetingBrokenPipe(t *testing.T) {
-	var logs syncBuffer
-	s := newServer(testConfig(), Sleep, failingWriter{syscall.EPIPE}, slog.New(slog.NewTextHandler(&logs, nil)))
+	var logs testutil.SyncBuffer
+	s := newServer(testConfig(), Sleep, testutil.FailingWriter{Err: syscall.EPIPE}, slog.New(slog.NewTextHandler(&logs, nil)))
 	s.start()
 	for _, name := range []string{"a", "b", "c"} {
 		if rec := serveOne(s, "POST", "/work", "name="+name); rec.Code != http.StatusCreated {

@@ -1,46 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"workqueue/internal/config"
 	"workqueue/internal/job"
+	"workqueue/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent use: a server's standard
-// output or log in a test.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the complete lines written so far.
-func (s *syncBuffer) lines() []string {
-	text := s.String()
-	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
-		return strings.Split(text[:i], "\n")
-	}
-	return nil
-}
 
 // testConfig is the configuration tests start from: the defaults, on any
 // free port, logging every job event.
@@ -54,8 +25,8 @@ func testConfig() config.Config {
 // testServer is a started server with its output captured.
 type testServer struct {
 	*server
-	out  *syncBuffer // standard output: the greetings
-	logs *syncBuffer // standard error: the log
+	out  *testutil.SyncBuffer // standard output: the greetings
+	logs *testutil.SyncBuffer // standard error: the log
 }
 
 // newTestServer starts a server built from cfg and work. When the test
@@ -63,7 +34,7 @@ type testServer struct {
 // unfinished, so held jobs do not hold the test.
 func newTestServer(t *testing.T, cfg config.Config, work Work) *testServer {
 	t.Helper()
-	ts := &testServer{out: new(syncBuffer), logs: new(syncBuffer)}
+	ts := &testServer{out: new(testutil.SyncBuffer), logs: new(testutil.SyncBuffer)}
 	log := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ts.server = newServer(cfg, work, ts.out, log)
 	ts.start()
@@ -149,10 +120,10 @@ func (g *gate) work(ctx context.Context, r *WorkRequest) error {
 
 // greetings returns the names greeted in out, in order, and checks each
 // line has the form the SPEC gives.
-func greetings(t *testing.T, out *syncBuffer) []string {
+func greetings(t *testing.T, out *testutil.SyncBuffer) []string {
 	t.Helper()
 	var names []string
-	for _, line := range out.lines() {
+	for _, line := range out.Lines() {
 		_, rest, ok := strings.Cut(line, ": Hello, ")
 		if !ok || !strings.HasPrefix(line, "worker") || !strings.HasSuffix(rest, "!") {
 			t.Fatalf("stdout line %q is not a greeting", line)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/testutil"
 )
 
 // submitKey posts a job of name and delay as a form with the Idempotency-Key
@@ -336,7 +338,7 @@ func benchIngestKeyed(b *testing.B, key func() string) {
 	tr := hs.Client().Transport.(*http.Transport)
 	tr.MaxIdleConnsPerHost = 256
 	b.ReportAllocs()
-	cpu := cpuTime(b)
+	cpu := testutil.CPUTime(b)
 	b.ResetTimer()
 	b.SetParallelism(32)
 	b.RunParallel(func(pb *testing.PB) {
@@ -361,7 +363,7 @@ func benchIngestKeyed(b *testing.B, key func() string) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(testutil.CPUTime(b)-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkCollectorKey measures the Collector alone, with no network, on a

@@ -30,6 +30,7 @@ import (
 	"workqueue/internal/config"
 	"workqueue/internal/job"
 	"workqueue/internal/journal"
+	"workqueue/internal/testutil"
 )
 
 // recoverServer builds a server from cfg, whose journalDir must be set, and
@@ -37,7 +38,7 @@ import (
 // until the caller calls start. Its logs go to ts.logs. The caller closes
 // its journal (ts.journal.close) once done with it.
 func recoverServer(cfg config.Config, work Work) (*testServer, error) {
-	ts := &testServer{out: new(syncBuffer), logs: new(syncBuffer)}
+	ts := &testServer{out: new(testutil.SyncBuffer), logs: new(testutil.SyncBuffer)}
 	log := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ts.server = newServer(cfg, work, ts.out, log)
 	return ts, ts.recover(context.Background(), cfg)

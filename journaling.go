@@ -13,6 +13,7 @@ import (
 	"workqueue/internal/config"
 	"workqueue/internal/job"
 	"workqueue/internal/journal"
+	"workqueue/internal/metrics"
 )
 
 // errJournal is why POST /work answers 503 once the journal cannot be
@@ -237,11 +238,11 @@ func (s *server) writeJournalMetrics(b *bytes.Buffer) {
 	if jj := s.journal; jj != nil {
 		size, compactions, errs = jj.j.Bytes(), jj.j.Compactions(), jj.j.Errors()
 	}
-	family(b, "workqueue_journal_bytes", "gauge", "Bytes of the journal on disk now.")
-	sample(b, "workqueue_journal_bytes", "", size)
-	s.stats.Fsync.write(b, "workqueue_journal_fsync_seconds", "How long each fsync of the journal took.")
-	family(b, "workqueue_journal_compactions_total", "counter", "Compactions of the journal completed.")
-	sample(b, "workqueue_journal_compactions_total", "", compactions)
-	family(b, "workqueue_journal_errors_total", "counter", "Writes or fsyncs of the journal that failed.")
-	sample(b, "workqueue_journal_errors_total", "", errs)
+	metrics.Family(b, "workqueue_journal_bytes", "gauge", "Bytes of the journal on disk now.")
+	metrics.Sample(b, "workqueue_journal_bytes", "", size)
+	s.stats.Fsync.WriteText(b, "workqueue_journal_fsync_seconds", "How long each fsync of the journal took.")
+	metrics.Family(b, "workqueue_journal_compactions_total", "counter", "Compactions of the journal completed.")
+	metrics.Sample(b, "workqueue_journal_compactions_total", "", compactions)
+	metrics.Family(b, "workqueue_journal_errors_total", "counter", "Writes or fsyncs of the journal that failed.")
+	metrics.Sample(b, "workqueue_journal_errors_total", "", errs)
 }

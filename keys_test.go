@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"workqueue/internal/job"
+	"workqueue/internal/metrics"
 	"workqueue/internal/queue"
 	"workqueue/internal/store"
 )
@@ -16,7 +17,7 @@ import (
 // while the job is kept, forgotten once a newer finished job pushes it out,
 // and never more keys remembered than jobs kept, however many keys are sent.
 func TestIdempotencyKeyForgotten(t *testing.T) {
-	stats, keys := NewStats(), NewKeys()
+	stats, keys := metrics.NewStats(), NewKeys()
 	c := &Collector{queue: queue.New(10, &stats.Accepted), jobs: store.New(1, keys.forget), keys: keys, stats: stats,
 		maxDelay: time.Second, log: discardLogger()}
 	finishNext := func() {
@@ -78,7 +79,7 @@ func TestKeyClaimKey(t *testing.T) {
 		t.Errorf("nil claim: Key() = %q, want \"\"", got)
 	}
 	keys := NewKeys()
-	c := &Collector{jobs: store.New(1, keys.forget), keys: keys, stats: NewStats()}
+	c := &Collector{jobs: store.New(1, keys.forget), keys: keys, stats: metrics.NewStats()}
 	claim := c.claimKey(nil, []string{`"k-1"`}, "Alice", 0)
 	if claim == nil || claim.Key() != "k-1" {
 		t.Fatalf("claim of \"k-1\": %+v, want Key() = k-1", claim)

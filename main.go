@@ -38,10 +38,12 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"workqueue/internal/config"
+	"workqueue/internal/lines"
 )
 
 func main() {
@@ -100,6 +102,11 @@ type startHook func(ctx context.Context) error
 // logWait is how long run waits at exit for its log to reach standard error.
 const logWait = 500 * time.Millisecond
 
+// logLines is how many log lines may wait for standard error before new
+// ones are dropped: a burst of a few seconds of a busy server's log, a few
+// hundred KiB at most.
+const logLines = 4096
+
 // runWith is run with hook, if not nil, run during start-up.
 func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook startHook) error {
 	// Catch signals first: whoever started us may signal at once, and an
@@ -117,11 +124,12 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 	if err != nil {
 		return err
 	}
-	logw := newLogWriter(stderr, logLines)
+	logDropped := new(atomic.Int64)
+	logw := lines.NewLog(stderr, logLines, logDropped)
 	defer logw.Close(logWait)
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	s := newServer(cfg, workFor(c), stdout, log)
-	s.logDropped = &logw.dropped
+	s.logDropped = logDropped
 	if err := s.recover(stop, cfg); err != nil {
 		if stop.Err() != nil {
 			return fmt.Errorf("stopped while starting: %w", context.Cause(stop))

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"workqueue/internal/testutil"
 )
 
 // binary is the path of the workqueue binary that TestMain builds for the
@@ -94,7 +96,7 @@ func TestRun(t *testing.T) {
 	before := runtime.NumGoroutine()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	stdout, stderr := new(syncBuffer), new(syncBuffer)
+	stdout, stderr := new(testutil.SyncBuffer), new(testutil.SyncBuffer)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-http", "127.0.0.1:0", "-n", "2"}, stdout, stderr) }()
 	base := waitListening(t, stderr, done)
@@ -137,7 +139,7 @@ func TestRunListenError(t *testing.T) {
 
 // waitListening waits for the server logging to stderr to say where it
 // listens, and returns its base URL.
-func waitListening(t *testing.T, stderr *syncBuffer, exited <-chan error) string {
+func waitListening(t *testing.T, stderr *testutil.SyncBuffer, exited <-chan error) string {
 	t.Helper()
 	addrRE := regexp.MustCompile(`msg=listening addr=(\S+)`)
 	deadline := time.Now().Add(10 * time.Second)
@@ -194,7 +196,7 @@ func TestRunStopsDuringStartUp(t *testing.T) {
 				<-ctx.Done() // a start that would never end by itself
 				return ctx.Err()
 			}
-			stderr := new(syncBuffer)
+			stderr := new(testutil.SyncBuffer)
 			done := make(chan error, 1)
 			go func() {
 				done <- runWith(ctx, []string{"-http", "127.0.0.1:0"}, io.Discard, stderr, slowStart)

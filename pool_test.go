@@ -207,7 +207,7 @@ func TestResizeShrink(t *testing.T) {
 	if c, f := ts.stats.Canceled.Load(), ts.stats.Failed.Load(); c != 0 || f != 0 {
 		t.Errorf("canceled, failed = %d, %d; want 0, 0", c, f)
 	}
-	lines := ts.out.lines()
+	lines := ts.out.Lines()
 	names := greetings(t, ts.out)
 	if len(names) != 30 {
 		t.Fatalf("greetings = %d, want 30", len(names))
@@ -359,7 +359,7 @@ func TestResizeBurst(t *testing.T) {
 	for _, name := range greetings(t, ts.out) {
 		greeted[name]++
 	}
-	for _, line := range ts.out.lines() {
+	for _, line := range ts.out.Lines() {
 		var k, seq int
 		if _, err := fmt.Sscanf(line, "worker%d: Hello, j-%d!", &k, &seq); err != nil || k != rec.worker[seq] {
 			t.Errorf("greeting %q: want job %d greeted by worker%d, its worker when it started", line, seq, rec.worker[seq])

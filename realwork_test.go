@@ -19,9 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"workqueue/internal/command"
 	"workqueue/internal/config"
 	"workqueue/internal/job"
 	"workqueue/internal/submit"
+	"workqueue/internal/testutil"
 )
 
 // markCommands sets, for the rest of t, an environment variable unique to t
@@ -36,10 +38,10 @@ func markCommands(t *testing.T) string {
 
 // markedProcesses returns the processes, zombies aside, whose environment
 // holds kv, leaving out the process except.
-func markedProcesses(kv string, except int) []osProcess {
+func markedProcesses(kv string, except int) []testutil.Process {
 	want := append(append([]byte{0}, kv...), 0)
 	ents, _ := os.ReadDir("/proc")
-	var ps []osProcess
+	var ps []testutil.Process
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == except {
@@ -49,11 +51,24 @@ func markedProcesses(kv string, except int) []osProcess {
 		if err != nil || !bytes.Contains(append([]byte{0}, env...), want) {
 			continue
 		}
-		if p, ok := readProc(pid); ok && p.state != "Z" && p.state != "X" {
+		if p, ok := testutil.ReadProc(pid); ok && p.State != "Z" && p.State != "X" {
 			ps = append(ps, p)
 		}
 	}
 	return ps
+}
+
+// shCommand returns a Command that runs script with /bin/sh -c; $0 is "sh"
+// and the arguments after it are args. (internal/command's tests have their
+// own: a helper they shared through internal/testutil would import the
+// package it tests.)
+func shCommand(t *testing.T, script string, timeout time.Duration, args ...string) *command.Command {
+	t.Helper()
+	c, err := command.New(append([]string{"/bin/sh", "-c", script, "sh"}, args...), timeout)
+	if err != nil {
+		t.Fatalf("command.New: %v", err)
+	}
+	return c
 }
 
 // commandServer starts a test server whose jobs run /bin/sh -c script.
@@ -70,7 +85,7 @@ func commandServer(t *testing.T, cfg config.Config, script string) *testServer {
 func (ts *testServer) waitJob(t *testing.T, id string, what string, cond func(job.View) bool) job.View {
 	t.Helper()
 	var j job.View
-	if !pollUntil(time.Now().Add(20*time.Second), func() bool { j = ts.getJob(t, id); return cond(j) }) {
+	if !testutil.PollUntil(time.Now().Add(20*time.Second), func() bool { j = ts.getJob(t, id); return cond(j) }) {
 		t.Fatalf("job %s: %+v, still not %s 20s on", id, j, what)
 	}
 	return j
@@ -139,14 +154,14 @@ func TestCommandOutcomes(t *testing.T) {
 		{name: "exit 3", script: "echo bad >&2; exit 3", state: "failed", err: "exit status 3", output: "bad\n"},
 		{name: "signal", script: "echo dying; kill -KILL $$", state: "failed", err: "killed by SIGKILL", output: "dying\n"},
 		{name: "long output", script: "printf '%s' start; printf '" + long + "'; exit 1", state: "failed", err: "exit status 1",
-			output: long[len(long)-outputLimit:], truncated: true},
+			output: long[len(long)-command.OutputLimit:], truncated: true},
 		{name: "cannot start", argv: []string{gone}, state: "failed", err: "cannot start: " + gone + ": no such file or directory"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
 			var ts *testServer
 			if tt.argv != nil {
-				c, err := NewCommand(tt.argv, 0)
+				c, err := command.New(tt.argv, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -183,15 +198,15 @@ func TestCommandJobTimeout(t *testing.T) {
 	ts := commandServer(t, cfg, "sleep 30 & sleep 30")
 	start := time.Now()
 	id := ts.submitID(t, "slow", "0s")
-	var ps []osProcess
-	if !pollUntil(time.Now().Add(10*time.Second), func() bool { ps = markedProcesses(mark, 0); return len(ps) == 3 }) {
+	var ps []testutil.Process
+	if !testutil.PollUntil(time.Now().Add(10*time.Second), func() bool { ps = markedProcesses(mark, 0); return len(ps) == 3 }) {
 		t.Logf("the job's processes: %+v, want sh and two sleeps (they may have ended already)", ps)
 	}
 	j := ts.waitJob(t, id, "final", final)
 	if j.State != "failed" || j.Error != "killed by SIGTERM after -job-timeout 200ms" {
 		t.Errorf("job: %+v, want failed, killed by SIGTERM after -job-timeout 200ms", j)
 	}
-	if !pollUntil(start.Add(5500*time.Millisecond), func() bool { ps = markedProcesses(mark, 0); return len(ps) == 0 }) {
+	if !testutil.PollUntil(start.Add(5500*time.Millisecond), func() bool { ps = markedProcesses(mark, 0); return len(ps) == 0 }) {
 		t.Errorf("processes left 5.5 s on: %+v, want none", ps)
 	}
 	if m, _ := scrape(t, ts); m[`workqueue_job_attempts_total{outcome="timeout"}`] != 1 {
@@ -209,8 +224,8 @@ func TestCommandDelete(t *testing.T) {
 	ts := commandServer(t, cfg, `IFS= read -r name; if [ "$name" = long ]; then sleep 30 & sleep 30; fi`)
 	long := ts.submitID(t, "long", "0s")
 	next := ts.submitID(t, "next", "0s")
-	var ps []osProcess
-	if !pollUntil(time.Now().Add(10*time.Second), func() bool { ps = markedProcesses(mark, 0); return len(ps) == 3 }) {
+	var ps []testutil.Process
+	if !testutil.PollUntil(time.Now().Add(10*time.Second), func() bool { ps = markedProcesses(mark, 0); return len(ps) == 3 }) {
 		t.Fatalf("the job's processes: %+v, want sh and two sleeps", ps)
 	}
 	start := time.Now()
@@ -218,7 +233,7 @@ func TestCommandDelete(t *testing.T) {
 	if j := decodeJob(t, rec.Body.Bytes()); rec.Code != http.StatusOK || j.State != "canceled" {
 		t.Fatalf("DELETE: %d %+v, want 200 canceled", rec.Code, j)
 	}
-	if !pollUntil(start.Add(5500*time.Millisecond), func() bool { ps = markedProcesses(mark, 0); return len(ps) == 0 }) {
+	if !testutil.PollUntil(start.Add(5500*time.Millisecond), func() bool { ps = markedProcesses(mark, 0); return len(ps) == 0 }) {
 		t.Errorf("processes left 5.5 s after the DELETE: %+v, want none", ps)
 	}
 	if j := ts.waitJob(t, next, "final", final); j.State != "done" || j.Worker != 1 {
@@ -237,7 +252,7 @@ func TestCommandThousandJobs(t *testing.T) {
 	}
 	cfg := testConfig()
 	cfg.Workers, cfg.Queue, cfg.LogLevel = 4, 1000, slog.LevelInfo
-	c, err := NewCommand([]string{"true"}, 0)
+	c, err := command.New([]string{"true"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +313,7 @@ func TestParseCommand(t *testing.T) {
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			cfg, err := config.Parse(tt.args, new(strings.Builder))
-			var c *Command
+			var c *command.Command
 			if err == nil {
 				c, err = newCommand(cfg)
 			}
@@ -335,13 +350,13 @@ func TestParseCommand(t *testing.T) {
 func BenchmarkServerCommandTrue(b *testing.B) {
 	cfg := testConfig()
 	cfg.Workers, cfg.Queue, cfg.LogLevel = 4, max(b.N, 1), slog.LevelError
-	c, err := NewCommand([]string{"true"}, time.Minute)
+	c, err := command.New([]string{"true"}, time.Minute)
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := newServer(cfg, c.Work, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := newServer(cfg, commandWork(c), io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.start()
-	before := cpuTime(b)
+	before := testutil.CPUTime(b)
 	b.ResetTimer()
 	for i := range b.N {
 		req := httptest.NewRequest("POST", "/work?name=bench"+strconv.Itoa(i), nil)
@@ -355,7 +370,7 @@ func BenchmarkServerCommandTrue(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(cpuTime(b)-before)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(testutil.CPUTime(b)-before)/float64(b.N), "cpu-ns/op")
 	if done := s.stats.Done.Load(); done != int64(b.N) {
 		b.Fatalf("done %d, want %d", done, b.N)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"workqueue/internal/job"
+	"workqueue/internal/metrics"
 	"workqueue/internal/store"
 )
 
@@ -27,7 +28,7 @@ type retrier struct {
 	queue  *RetryQueue // the jobs waiting out their backoff
 	work   *WorkQueue  // where due retries go
 	jobs   *store.Store
-	stats  *Stats
+	stats  *metrics.Stats
 	events *Events
 	log    *slog.Logger
 	// journal, with -journal, records each retry; and the jobs whose retry a
@@ -42,7 +43,7 @@ type retrier struct {
 
 // newRetrier returns the retrier of a server that tries a failed attempt
 // again up to max times, pushing due retries onto work.
-func newRetrier(max int, work *WorkQueue, jobs *store.Store, stats *Stats, events *Events, log *slog.Logger) *retrier {
+func newRetrier(max int, work *WorkQueue, jobs *store.Store, stats *metrics.Stats, events *Events, log *slog.Logger) *retrier {
 	t := &retrier{max: max, work: work, jobs: jobs, stats: stats, events: events, log: log}
 	t.queue = NewRetryQueue(t.due)
 	return t
@@ -61,7 +62,7 @@ func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
 		if !ok {
 			return // canceled while it ran: the canceler recorded it
 		}
-		w.env.attempts.count(err)
+		w.env.attempts.Count(err)
 		if !at.IsZero() {
 			w.log.Warn("job attempt failed; will retry", "id", r.ID, "attempt", r.Attempts(), "err", err, "retry_at", at.UTC())
 		}
@@ -69,7 +70,7 @@ func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
 	}
 	w.settle(r, started, err, true)
 	if r.State() == job.Failed { // not canceled meanwhile: settle failed it
-		w.env.attempts.count(err)
+		w.env.attempts.Count(err)
 	}
 }
 

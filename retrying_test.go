@@ -12,9 +12,12 @@ import (
 	"testing/synctest"
 	"time"
 
+	"workqueue/internal/command"
 	"workqueue/internal/job"
+	"workqueue/internal/metrics"
 	"workqueue/internal/queue"
 	"workqueue/internal/store"
+	"workqueue/internal/testutil"
 )
 
 // failing is a Work that fails the first fails attempts of every job named
@@ -141,7 +144,7 @@ func TestRetriesRunOut(t *testing.T) {
 		cfg.Retries = 1
 		timesOut := func(ctx context.Context, r *WorkRequest) error {
 			if r.Name == "late" {
-				return &TimeoutError{Timeout: time.Second, Ended: "killed by SIGTERM"}
+				return &command.TimeoutError{Limit: time.Second, Ended: "killed by SIGTERM"}
 			}
 			return newFailing(0, nil).work(ctx, r)
 		}
@@ -273,7 +276,7 @@ func TestDrainGivesUpPendingRetries(t *testing.T) {
 // goes onto WorkQueue, counted as waiting, the other fails, and so does a
 // job whose attempt fails afterwards.
 func TestRetrierDrain(t *testing.T) {
-	stats, jobs, logs := NewStats(), store.New(10, nil), new(syncBuffer)
+	stats, jobs, logs := metrics.NewStats(), store.New(10, nil), new(testutil.SyncBuffer)
 	wq := queue.New(10, &stats.Accepted)
 	rt := newRetrier(3, wq, jobs, stats, NewEvents(nil), slog.New(slog.NewTextHandler(logs, nil)))
 	due := &WorkRequest{ID: "1", Seq: 1}

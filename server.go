@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"workqueue/internal/config"
+	"workqueue/internal/lines"
+	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
 	"workqueue/internal/queue"
 	"workqueue/internal/store"
@@ -32,21 +34,21 @@ type server struct {
 	queue      *WorkQueue
 	jobs       *store.Store
 	keys       *Keys // the idempotency keys of the jobs the store keeps
-	stats      *Stats
+	stats      *metrics.Stats
 	pool       *pool.Pool // the workers, resized by PUT /workers
 	dispatcher *Dispatcher
-	out        *lineWriter // the workers' standard output
-	events     *Events     // the server-sent events at GET /events
+	out        *lines.Writer // the workers' standard output
+	events     *Events       // the server-sent events at GET /events
 	// logDropped counts log lines dropped because standard error fell
-	// behind; run points it at its logWriter's count before serving.
+	// behind; run points it at the counter its lines.Log adds to.
 	logDropped *atomic.Int64
 	handler    http.Handler
 	log        *slog.Logger
 	collector  *Collector
-	env        *workerEnv    // what the workers share
-	journal    *jobJournal   // nil without -journal
-	retry      *retrier      // jobs waiting out a backoff before their next attempt
-	attempts   *attemptStats // attempts by outcome, and how long they ran
+	env        *workerEnv        // what the workers share
+	journal    *jobJournal       // nil without -journal
+	retry      *retrier          // jobs waiting out a backoff before their next attempt
+	attempts   *metrics.Attempts // attempts by outcome, and how long they ran
 
 	done chan struct{} // closed when the dispatcher and workers have exited
 	// stopping is closed, once, by drain as it returns; it answers GET ?wait.
@@ -60,7 +62,7 @@ type server struct {
 // greetings to stdout. Call start to set its dispatcher and workers going.
 func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger) *server {
 	ctx, abandon := context.WithCancelCause(context.Background())
-	stats := NewStats()
+	stats := metrics.NewStats()
 	keys := NewKeys()
 	s := &server{
 		queue: queue.New(cfg.Queue, &stats.Accepted),
@@ -73,10 +75,10 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 		logDropped: new(atomic.Int64),
 	}
 	s.stopping = make(chan struct{})
-	s.out = newLineWriter(stdout, log)
+	s.out = lines.NewWriter(stdout, log)
 	s.events = NewEvents(s.statsEvent)
 	s.retry = newRetrier(cfg.Retries, s.queue, s.jobs, stats, s.events, log)
-	s.attempts = newAttemptStats()
+	s.attempts = metrics.NewAttempts()
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log,
 		retry: s.retry, attempts: s.attempts, durableStart: cfg.Command != nil}
 	workerQueue := make(WorkerQueue, cfg.MaxWorkers)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"workqueue/internal/job"
+	"workqueue/internal/lines"
+	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
 	"workqueue/internal/store"
 )
@@ -29,9 +31,9 @@ type Worker struct {
 type workerEnv struct {
 	do      Work            // the work itself
 	ctx     context.Context // canceled, with a cause, when the server abandons its jobs
-	out     *lineWriter     // standard output
+	out     *lines.Writer   // standard output
 	jobs    *store.Store
-	stats   *Stats
+	stats   *metrics.Stats
 	events  *Events // publishes each change of a job's state
 	log     *slog.Logger
 	journal *jobJournal // nil without -journal
@@ -46,7 +48,7 @@ type workerEnv struct {
 	// (SPEC.md "-journal"). Sleep has no effect before its greeting, which
 	// waits for the record anyway.
 	durableStart bool
-	attempts     *attemptStats // counts attempts
+	attempts     *metrics.Attempts // counts attempts
 }
 
 // NewWorker returns worker number id, which takes its requests from work
@@ -126,7 +128,7 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 		w.handOver(f, r, started, ack)
 		return
 	}
-	// A write error was logged once by the lineWriter, not once a job.
+	// A write error was logged once by the lines.Writer, not once a job.
 	err = w.greet(r)
 	w.settle(r, started, err, errors.Is(err, errAbandoned))
 }

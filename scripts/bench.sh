@@ -424,8 +424,8 @@ section_commands() {
 	printf '%-50s %9.0f jobs/s  (rounds: %s; first submission to last done)\n' "workqueue -n 4 -- true" "$wq" "$(kv rate "$tmp"/exec-wq-* | paste -sd' ')"
 	target "commands: jobs per second, ratio to the plain loop" "$(div "$wq" "$base")" '>=' 0.90
 	echo "finished: $(metric $u 'workqueue_jobs_finished_total{state="done"}') done, $(metric $u 'workqueue_jobs_finished_total{state="failed"}') failed (want $((2 * exec_jobs)) and 0)"
-	if grep -q '^func BenchmarkCommandTrue' ./*_test.go && grep -q '^func BenchmarkExecTrueBaseline' ./*_test.go; then
-		go test -run '^$' -bench '^Benchmark(CommandTrue|ExecTrueBaseline)$' -benchtime 2000x -count 1 . >"$tmp/exec-bench.txt"
+	if grep -q '^func BenchmarkCommandTrue' ./internal/command/*_test.go && grep -q '^func BenchmarkExecTrueBaseline' ./internal/command/*_test.go; then
+		go test -run '^$' -bench '^Benchmark(CommandTrue|ExecTrueBaseline)$' -benchtime 2000x -count 1 ./internal/command >"$tmp/exec-bench.txt"
 		printf '%-62s %6.3f  (in process, no queue: Command.Run vs exec.Command)\n' "BenchmarkExecTrueBaseline ns/op / BenchmarkCommandTrue ns/op" \
 			"$(div "$(field "$tmp/exec-bench.txt" BenchmarkExecTrueBaseline ns/op)" "$(field "$tmp/exec-bench.txt" BenchmarkCommandTrue ns/op)")"
 	fi

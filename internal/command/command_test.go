@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"workqueue/internal/testutil"
 )
 
 // init makes this test binary, started by TestCommandDiesWithServer with
@@ -26,33 +28,27 @@ func init() {
 	if os.Getenv("WORKQUEUE_TEST_HELPER") != "pdeathsig" {
 		return
 	}
-	c, err := NewCommand([]string{"sleep", "30"}, 0)
+	c, err := New([]string{"sleep", "30"}, 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	done := make(chan error)
 	go func() {
-		_, _, err := c.Run(context.Background(), CommandJob{ID: os.Getenv("WORKQUEUE_TEST_JOB"), Attempt: 1})
+		_, _, err := c.Run(context.Background(), Job{ID: os.Getenv("WORKQUEUE_TEST_JOB"), Attempt: 1})
 		done <- err
 	}()
 	fmt.Fprintln(os.Stderr, <-done)
 	os.Exit(1)
 }
 
-// osProcess is a process as /proc shows it.
-type osProcess struct {
-	pid, ppid, pgid int
-	state           string
-}
-
 // jobProcesses returns the processes, zombies aside, whose environment holds
 // WORKQUEUE_JOB_ID=id: every process a command of that job started and that
 // has not exited, whether or not it stayed in the command's process group.
-func jobProcesses(id string) []osProcess {
+func jobProcesses(id string) []testutil.Process {
 	want := []byte(envJobID + "=" + id)
 	ents, _ := os.ReadDir("/proc")
-	var ps []osProcess
+	var ps []testutil.Process
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -62,48 +58,18 @@ func jobProcesses(id string) []osProcess {
 		if err != nil || !bytes.Contains(append([]byte{0}, env...), append(append([]byte{0}, want...), 0)) {
 			continue
 		}
-		if p, ok := readProc(pid); ok && p.state != "Z" && p.state != "X" {
+		if p, ok := testutil.ReadProc(pid); ok && p.State != "Z" && p.State != "X" {
 			ps = append(ps, p)
 		}
 	}
 	return ps
 }
 
-// readProc reads /proc/<pid>/stat: "pid (comm) state ppid pgrp ...".
-func readProc(pid int) (osProcess, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return osProcess{}, false
-	}
-	i := bytes.LastIndexByte(b, ')') // comm may hold spaces and parentheses
-	f := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(f) < 3 {
-		return osProcess{}, false
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	pgid, _ := strconv.Atoi(f[2])
-	return osProcess{pid: pid, ppid: ppid, pgid: pgid, state: f[0]}, true
-}
-
-// pollUntil calls cond until it returns true or deadline passes, and reports
-// whether it returned true. It is for waiting on other processes only.
-func pollUntil(deadline time.Time, cond func() bool) bool {
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // requireGone fails t unless every process of job id has ended by deadline.
 func requireGone(t *testing.T, id string, deadline time.Time) {
 	t.Helper()
-	var left []osProcess
-	if !pollUntil(deadline, func() bool { left = jobProcesses(id); return len(left) == 0 }) {
+	var left []testutil.Process
+	if !testutil.PollUntil(deadline, func() bool { left = jobProcesses(id); return len(left) == 0 }) {
 		t.Errorf("processes of job %s still running: %+v, want none", id, left)
 	}
 }
@@ -118,9 +84,9 @@ func jobID(t *testing.T) string {
 // and the arguments after it are args.
 func shCommand(t *testing.T, script string, timeout time.Duration, args ...string) *Command {
 	t.Helper()
-	c, err := NewCommand(append([]string{"/bin/sh", "-c", script, "sh"}, args...), timeout)
+	c, err := New(append([]string{"/bin/sh", "-c", script, "sh"}, args...), timeout)
 	if err != nil {
-		t.Fatalf("NewCommand: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	return c
 }
@@ -149,7 +115,7 @@ printf 'rest=%s\n' "$(cat)"`
 		"Zoë 日本",
 	} {
 		t.Run(name, func(t *testing.T) {
-			job := CommandJob{ID: "17", Name: name, Attempt: 3}
+			job := Job{ID: "17", Name: name, Attempt: 3}
 			out, cut, err := c.Run(t.Context(), job)
 			if err != nil || cut {
 				t.Fatalf("Run = %v, truncated %v; want nil, false; output:\n%s", err, cut, out)
@@ -174,7 +140,7 @@ func TestCommandOutcome(t *testing.T) {
 		{"SIGSEGV", "kill -SEGV $$", "killed by SIGSEGV"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := shCommand(t, tt.script, 0).Run(t.Context(), CommandJob{ID: "1", Name: "x", Attempt: 1})
+			_, _, err := shCommand(t, tt.script, 0).Run(t.Context(), Job{ID: "1", Name: "x", Attempt: 1})
 			if got := fmt.Sprint(err); (err == nil) != (tt.want == "") || err != nil && got != tt.want {
 				t.Errorf("Run(%q) = %v, want %q", tt.script, err, tt.want)
 			}
@@ -203,19 +169,19 @@ func TestCommandCannotStart(t *testing.T) {
 		{"not executable", []string{plain}, "cannot start: " + plain + ": permission denied"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := NewCommand(tt.argv, 0); fmt.Sprint(err) != tt.want {
-				t.Errorf("NewCommand(%q) = %v, want %q", tt.argv, err, tt.want)
+			if _, err := New(tt.argv, 0); fmt.Sprint(err) != tt.want {
+				t.Errorf("New(%q) = %v, want %q", tt.argv, err, tt.want)
 			}
 		})
 	}
 	t.Run("removed after start", func(t *testing.T) {
 		os.Chmod(gone, 0o755)
-		c, err := NewCommand([]string{gone}, 0)
+		c, err := New([]string{gone}, 0)
 		if err != nil {
-			t.Fatalf("NewCommand: %v", err)
+			t.Fatalf("New: %v", err)
 		}
 		os.Remove(gone)
-		_, _, err = c.Run(t.Context(), CommandJob{ID: "1", Name: "x", Attempt: 1})
+		_, _, err = c.Run(t.Context(), Job{ID: "1", Name: "x", Attempt: 1})
 		if want := "cannot start: " + gone + ": no such file or directory"; fmt.Sprint(err) != want {
 			t.Errorf("Run = %v, want %q", err, want)
 		}
@@ -223,7 +189,7 @@ func TestCommandCannotStart(t *testing.T) {
 }
 
 // TestCommandOutput checks that standard output and error are kept together,
-// in order, and that only the last outputLimit bytes are.
+// in order, and that only the last OutputLimit bytes are.
 func TestCommandOutput(t *testing.T) {
 	fill := func(n int, c string) string { return fmt.Sprintf(`head -c %d /dev/zero | tr '\0' %s;`, n, c) }
 	for _, tt := range []struct {
@@ -236,7 +202,7 @@ func TestCommandOutput(t *testing.T) {
 		{"10 MiB on stderr", "{ " + fill(10<<20, "a") + fill(4095, "b") + "echo; } >&2", strings.Repeat("b", 4095) + "\n", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			out, cut, _ := shCommand(t, tt.script, 0).Run(t.Context(), CommandJob{ID: "1", Name: "x", Attempt: 1})
+			out, cut, _ := shCommand(t, tt.script, 0).Run(t.Context(), Job{ID: "1", Name: "x", Attempt: 1})
 			if string(out) != tt.want || cut != tt.cut {
 				t.Errorf("output %d bytes %.20q..., truncated %v; want %d bytes %.20q..., %v", len(out), out, cut, len(tt.want), tt.want, tt.cut)
 			}
@@ -244,6 +210,8 @@ func TestCommandOutput(t *testing.T) {
 	}
 }
 
+// TestCommandTimeout checks that -job-timeout ends the command's whole
+// process group: SIGTERM, then SIGKILL for what ignores SIGTERM. A script that
 // traps SIGTERM says "ready" once it has; if the timeout came first (a busy
 // machine), the row runs again with a longer timeout.
 func TestCommandTimeout(t *testing.T) {
@@ -259,10 +227,10 @@ func TestCommandTimeout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, timeout := range []time.Duration{200 * time.Millisecond, time.Second, 5 * time.Second} {
 				c := shCommand(t, tt.script, timeout)
-				c.KillDelay = tt.killDelay
+				c.killWait = tt.killDelay
 				id := jobID(t)
 				start := time.Now()
-				out, _, err := c.Run(t.Context(), CommandJob{ID: id, Name: "x", Attempt: 1})
+				out, _, err := c.Run(t.Context(), Job{ID: id, Name: "x", Attempt: 1})
 				requireGone(t, id, start.Add(timeout+5500*time.Millisecond))
 				if !strings.HasPrefix(string(out), "ready\n") {
 					continue // the timeout came before the trap
@@ -284,7 +252,7 @@ func TestCommandTimeout(t *testing.T) {
 // when it exits are killed, and that Run does not wait for them.
 func TestCommandLeftovers(t *testing.T) {
 	id := jobID(t)
-	out, _, err := shCommand(t, "sleep 30 & echo started", 0).Run(t.Context(), CommandJob{ID: id, Name: "x", Attempt: 1})
+	out, _, err := shCommand(t, "sleep 30 & echo started", 0).Run(t.Context(), Job{ID: id, Name: "x", Attempt: 1})
 	if err != nil || string(out) != "started\n" {
 		t.Errorf("Run = %q, %v; want %q, nil", out, err, "started\n")
 	}
@@ -300,22 +268,22 @@ func TestCommandCancel(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := shCommand(t, tt.script, 0)
-			c.KillDelay = 300 * time.Millisecond
+			c.killWait = 300 * time.Millisecond
 			id := jobID(t)
 			ctx, cancel := context.WithCancelCause(t.Context())
 			defer cancel(nil)
 			done := make(chan error, 1)
 			go func() {
-				_, _, err := c.Run(ctx, CommandJob{ID: id, Name: "x", Attempt: 1})
+				_, _, err := c.Run(ctx, Job{ID: id, Name: "x", Attempt: 1})
 				done <- err
 			}()
-			var ps []osProcess
-			if !pollUntil(time.Now().Add(10*time.Second), func() bool { ps = jobProcesses(id); return len(ps) == 3 }) {
+			var ps []testutil.Process
+			if !testutil.PollUntil(time.Now().Add(10*time.Second), func() bool { ps = jobProcesses(id); return len(ps) == 3 }) {
 				cancel(nil)
 				t.Fatalf("job's processes: %+v, want sh and two sleeps", ps)
 			}
 			for _, p := range ps {
-				if p.pgid == syscall.Getpgrp() || p.pgid != ps[0].pgid {
+				if p.PGID == syscall.Getpgrp() || p.PGID != ps[0].PGID {
 					t.Errorf("process groups: %+v, want one of their own", ps)
 				}
 			}
@@ -341,12 +309,12 @@ func TestCommandDiesWithServer(t *testing.T) {
 	}
 	defer helper.Wait()
 	defer helper.Process.Kill()
-	var ps []osProcess
-	if !pollUntil(time.Now().Add(10*time.Second), func() bool { ps = jobProcesses(id); return len(ps) == 1 }) {
+	var ps []testutil.Process
+	if !testutil.PollUntil(time.Now().Add(10*time.Second), func() bool { ps = jobProcesses(id); return len(ps) == 1 }) {
 		t.Fatalf("helper's command: %+v, want one sleep", ps)
 	}
-	if ps[0].ppid != helper.Process.Pid {
-		t.Fatalf("command's parent = %d, want the helper %d", ps[0].ppid, helper.Process.Pid)
+	if ps[0].PPID != helper.Process.Pid {
+		t.Fatalf("command's parent = %d, want the helper %d", ps[0].PPID, helper.Process.Pid)
 	}
 	helper.Process.Kill()
 	requireGone(t, id, time.Now().Add(5*time.Second))
@@ -358,7 +326,7 @@ func TestCommandDiesWithServer(t *testing.T) {
 func TestExampleChecksum(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("CHECKSUM_DIR", dir)
-	c, err := NewCommand([]string{"scripts/examples/checksum.sh"}, 0)
+	c, err := New([]string{"../../scripts/examples/checksum.sh"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +337,7 @@ func TestExampleChecksum(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, tt.name), []byte(tt.name), 0o644)
-			out, _, err := c.Run(t.Context(), CommandJob{ID: "1", Name: tt.name, Attempt: 1})
+			out, _, err := c.Run(t.Context(), Job{ID: "1", Name: tt.name, Attempt: 1})
 			if string(out) != tt.want || fmt.Sprint(err) != cmp.Or(tt.err, "<nil>") {
 				t.Errorf("Run = %q, %v; want %q, %s", out, err, tt.want, cmp.Or(tt.err, "<nil>"))
 			}
@@ -383,13 +351,13 @@ func TestExampleChecksum(t *testing.T) {
 // TestExampleFlaky runs scripts/examples/flaky.sh until it has both worked
 // and failed, and checks what it says each time.
 func TestExampleFlaky(t *testing.T) {
-	c, err := NewCommand([]string{"scripts/examples/flaky.sh"}, 0)
+	c, err := New([]string{"../../scripts/examples/flaky.sh"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
 	for i := 1; i <= 100 && len(seen) < 2; i++ {
-		out, _, err := c.Run(t.Context(), CommandJob{ID: "7", Name: "Alice", Attempt: i})
+		out, _, err := c.Run(t.Context(), Job{ID: "7", Name: "Alice", Attempt: i})
 		want := fmt.Sprintf("job 7, attempt %d: Hello, Alice!\n", i)
 		if err != nil {
 			want = fmt.Sprintf("job 7, attempt %d: failed (the coin said so)\n", i)
@@ -408,8 +376,8 @@ func TestExampleFlaky(t *testing.T) {
 // wall time, it reports the CPU time the test process spent per op (user and
 // system), which a machine busy with other work disturbs less.
 func runOn4(b *testing.B, f func() error) {
-	before := cpuTime(b)
-	defer func() { b.ReportMetric(float64(cpuTime(b)-before)/float64(b.N), "cpu-ns/op") }()
+	before := testutil.CPUTime(b)
+	defer func() { b.ReportMetric(float64(testutil.CPUTime(b)-before)/float64(b.N), "cpu-ns/op") }()
 	var next sync.Mutex
 	n := 0
 	var wg sync.WaitGroup
@@ -438,22 +406,13 @@ func runOn4(b *testing.B, f func() error) {
 	}
 }
 
-// cpuTime returns the CPU time this process has used so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkCommandTrue runs `true` through Command.Run, 4 at once.
 func BenchmarkCommandTrue(b *testing.B) {
-	c, err := NewCommand([]string{"true"}, time.Minute)
+	c, err := New([]string{"true"}, time.Minute)
 	if err != nil {
 		b.Fatal(err)
 	}
-	job := CommandJob{ID: "1", Name: "bench", Attempt: 1}
+	job := Job{ID: "1", Name: "bench", Attempt: 1}
 	runOn4(b, func() error { _, _, err := c.Run(context.Background(), job); return err })
 }
 

@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"bytes"
@@ -7,9 +7,9 @@ import (
 	"unicode/utf8"
 )
 
-// outputLimit is how many of its last bytes of output a job keeps (SPEC
-// "(v2) Real work").
-const outputLimit = 4 << 10
+// OutputLimit is how many of its last bytes of output, 4 KiB, Run keeps of
+// an attempt's standard output and error (SPEC "(v2) Real work").
+const OutputLimit = 4 << 10
 
 // tailBuffer is an io.Writer that keeps the last bytes written to it, as many
 // as its size, in a ring: its memory stays bounded however much is written.

@@ -1,4 +1,4 @@
-package main
+package command
 
 // The operating system's side of running a command (command.go): its
 // pipes, its process group, and how it ended, in words a user can act on.
@@ -40,7 +40,8 @@ func killGroup(pgid int, sig syscall.Signal) error {
 
 // nameReader returns the read end of a pipe that holds name and a newline,
 // then end of file. The write never blocks: the line is at most PIPE_BUF
-// bytes (4 KiB, the least a pipe holds; names are at most maxNameBytes).
+// bytes (4 KiB, the least a pipe holds; the server takes names of at most
+// 1 KiB, and a longer one is refused here).
 // Neither end is registered with Go's poller: the command reads the pipe,
 // not the server.
 func nameReader(name string) (*os.File, error) {

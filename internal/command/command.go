@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"context"
@@ -24,7 +24,7 @@ const (
 
 // Command is the work of `workqueue -- COMMAND [ARG...]`: every attempt of a
 // job runs Path with Args, without a shell, in a process group of its own.
-// Build one with NewCommand; it is safe for concurrent use by many workers.
+// Build one with New; it is safe for concurrent use by many workers.
 //
 // The job reaches the command only through its environment and its standard
 // input, never through its arguments, so that no name can become an option
@@ -37,35 +37,35 @@ const (
 //     characters, so the first line is the whole name), then end of file.
 //
 // Standard output and error go together into one pipe, of which Run keeps the
-// last outputLimit bytes; nothing reaches the server's own output.
+// last OutputLimit bytes; nothing reaches the server's own output.
 //
 // Stopping: when ctx is canceled or Timeout passes, the whole process group
-// gets SIGTERM and, KillDelay later, SIGKILL. When the command itself exits,
+// gets SIGTERM and, 5 s later, SIGKILL. When the command itself exits,
 // whatever it left running in its group is killed at once with SIGKILL: a
 // job's processes never outlive its attempt. If the server dies, even by
 // SIGKILL, the kernel kills the command (Pdeathsig); see Run for the limits.
 type Command struct {
-	Path      string        // the command as given, shown in errors
-	Args      []string      // its arguments, after Path
-	Timeout   time.Duration // longest one attempt may run (-job-timeout); 0 for no limit
-	KillDelay time.Duration // from SIGTERM to SIGKILL of the group; 5 s if 0
+	Path    string        // the command as given, shown in errors
+	Args    []string      // its arguments, after Path
+	Timeout time.Duration // longest one attempt may run (-job-timeout); 0 for no limit
 
-	path string   // Path resolved through $PATH once, by NewCommand
-	env  []string // os.Environ() without the job's variables, built once
+	killWait time.Duration // from SIGTERM to SIGKILL of the group; 5 s if 0
+	path     string        // Path resolved through $PATH once, by New
+	env      []string      // os.Environ() without the job's variables, built once
 }
 
-// CommandJob is what one attempt of a job tells its command.
-type CommandJob struct {
+// Job is what one attempt of a job tells its command.
+type Job struct {
 	ID      string // WORKQUEUE_JOB_ID
 	Name    string // WORKQUEUE_NAME, and standard input
 	Attempt int    // WORKQUEUE_ATTEMPT: 1 for the first run, 2 for the first retry, ...
 }
 
-// NewCommand returns the Command that runs argv[0] with arguments argv[1:],
+// New returns the Command that runs argv[0] with arguments argv[1:],
 // stopping an attempt after timeout (0 for never). It looks argv[0] up in
 // $PATH once, now; it returns an error a user can act on if argv is empty or
 // argv[0] cannot be found or is not executable.
-func NewCommand(argv []string, timeout time.Duration) (*Command, error) {
+func New(argv []string, timeout time.Duration) (*Command, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return nil, errors.New("no COMMAND after --")
 	}
@@ -74,12 +74,12 @@ func NewCommand(argv []string, timeout time.Duration) (*Command, error) {
 		return nil, startError(argv[0], err)
 	}
 	return &Command{
-		Path:      argv[0],
-		Args:      argv[1:],
-		Timeout:   timeout,
-		KillDelay: defaultKillDelay,
-		path:      path,
-		env:       baseEnv(os.Environ()),
+		Path:     argv[0],
+		Args:     argv[1:],
+		Timeout:  timeout,
+		killWait: defaultKillDelay,
+		path:     path,
+		env:      baseEnv(os.Environ()),
 	}, nil
 }
 
@@ -98,21 +98,26 @@ func baseEnv(environ []string) []string {
 
 // TimeoutError is the error of an attempt stopped because it ran longer than
 // Command.Timeout (-job-timeout). Callers tell it apart from other failures
-// with errors.As, to count outcome="timeout".
+// with errors.As, to count outcome="timeout": for a *TimeoutError, or, not to
+// import this package, for an interface{ Timeout() bool } whose Timeout
+// reports true, as with net.Error.
 type TimeoutError struct {
-	Timeout time.Duration
-	Ended   string // how the command ended: "killed by SIGTERM", "exit status 143", ...
+	Limit time.Duration // the Command.Timeout that passed
+	Ended string        // how the command ended: "killed by SIGTERM", "exit status 143", ...
 }
 
 // Error returns, for example, "killed by SIGKILL after -job-timeout 30s".
 func (e *TimeoutError) Error() string {
-	return e.Ended + " after -job-timeout " + e.Timeout.String()
+	return e.Ended + " after -job-timeout " + e.Limit.String()
 }
+
+// Timeout reports true: the attempt ran out of time.
+func (e *TimeoutError) Timeout() bool { return true }
 
 // errTimedOut is the cause of the context that Timeout cancels.
 var errTimedOut = errors.New("job timeout")
 
-// Run runs one attempt of job and returns the last outputLimit bytes of what
+// Run runs one attempt of job and returns the last OutputLimit bytes of what
 // the command wrote to its standard output and error, whether older bytes
 // were cut, and the attempt's outcome:
 //   - nil when the command exited with status 0;
@@ -129,7 +134,7 @@ var errTimedOut = errors.New("job timeout")
 // needed here (TestCommandDiesWithServer checks it). The other limit is the
 // kernel's: Pdeathsig reaches only the command itself, not processes it
 // started, which the kill of the server leaves running.
-func (c *Command) Run(ctx context.Context, job CommandJob) (output []byte, truncated bool, err error) {
+func (c *Command) Run(ctx context.Context, job Job) (output []byte, truncated bool, err error) {
 	runCtx := ctx
 	if c.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -154,7 +159,7 @@ func (c *Command) Run(ctx context.Context, job CommandJob) (output []byte, trunc
 		outR.Close()
 		return nil, false, startError(c.Path, err)
 	}
-	tail := newTailBuffer(outputLimit)
+	tail := newTailBuffer(OutputLimit)
 	copied := make(chan struct{}) // closed by the copier at end of output
 	go func() {
 		defer close(copied)
@@ -170,7 +175,7 @@ func (c *Command) Run(ctx context.Context, job CommandJob) (output []byte, trunc
 // cmd returns the exec.Cmd for one attempt of job: its own process group,
 // Pdeathsig, and SIGTERM then SIGKILL when ctx is done.
 // Its Cancel sets *signaled once it has signaled the group.
-func (c *Command) cmd(ctx context.Context, job CommandJob, stdin, out *os.File, signaled *bool) *exec.Cmd {
+func (c *Command) cmd(ctx context.Context, job Job, stdin, out *os.File, signaled *bool) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, c.path, c.Args...)
 	cmd.Args[0] = c.Path
 	cmd.Env = append(c.env[:len(c.env):len(c.env)],
@@ -188,18 +193,18 @@ func (c *Command) cmd(ctx context.Context, job CommandJob, stdin, out *os.File, 
 	return cmd
 }
 
-// killDelay returns KillDelay, or 5 s if it is not positive.
+// killDelay returns killWait, or 5 s if it is not positive.
 func (c *Command) killDelay() time.Duration {
-	if c.KillDelay <= 0 {
+	if c.killWait <= 0 {
 		return defaultKillDelay
 	}
-	return c.KillDelay
+	return c.killWait
 }
 
 // awaitOutput waits until everything the command wrote has been read: the
 // pipe ends once every process holding it has exited, which killGroup has
 // seen to. A process that left the group (setsid) may still hold it; such a
-// process gets KillDelay, then its output is no longer read.
+// process gets killDelay, then its output is no longer read.
 func (c *Command) awaitOutput(copied <-chan struct{}, r *os.File) {
 	t := time.NewTimer(c.killDelay())
 	defer t.Stop()
@@ -222,7 +227,7 @@ func (c *Command) outcome(runCtx context.Context, ps *os.ProcessState, signaled 
 	case context.Cause(runCtx) != errTimedOut:
 		return context.Cause(runCtx) // canceled
 	case ended == nil:
-		return &TimeoutError{Timeout: c.Timeout, Ended: "exit status 0"}
+		return &TimeoutError{Limit: c.Timeout, Ended: "exit status 0"}
 	}
-	return &TimeoutError{Timeout: c.Timeout, Ended: ended.Error()}
+	return &TimeoutError{Limit: c.Timeout, Ended: ended.Error()}
 }

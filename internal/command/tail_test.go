@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"bytes"
@@ -46,5 +46,3 @@ func TestTailBufferConcurrent(t *testing.T) {
 		t.Errorf("Tail = %q, %v; want the 16-byte line 64 times, true", got, cut)
 	}
 }
-
-// TestCommandTimeout checks that -job-timeout ends the command's whole

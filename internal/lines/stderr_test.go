@@ -1,19 +1,22 @@
-package main
+package lines
 
 import (
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/testutil"
 )
 
-// TestLogWriterNeverBlocks checks that with standard error stuck, Write
+// TestLogNeverBlocks checks that with standard error stuck, Write
 // returns at once, drops what does not fit and counts it, and Close gives up
 // after its timeout.
-func TestLogWriterNeverBlocks(t *testing.T) {
+func TestLogNeverBlocks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := newBlockingWriter()
-		l := newLogWriter(w, 2)
+		w := testutil.NewBlockingWriter()
+		l := NewLog(w, 2, new(atomic.Int64))
 		l.Write([]byte("one\n"))
 		synctest.Wait() // the writing goroutine is stuck on "one"
 		for _, line := range []string{"two\n", "three\n", "four\n", "five\n"} {
@@ -36,20 +39,20 @@ func TestLogWriterNeverBlocks(t *testing.T) {
 			t.Errorf("Dropped after a Write past Close = %d, want 3", got)
 		}
 		for range 3 { // one, then the two waiting lines: the goroutine drains and exits
-			w.release <- nil
+			w.Release <- nil
 		}
 		synctest.Wait()
-		if got, want := strings.Join(w.written(), ""), "one\ntwo\nthree\n"; got != want {
+		if got, want := strings.Join(w.Written(), ""), "one\ntwo\nthree\n"; got != want {
 			t.Errorf("written %q, want %q", got, want)
 		}
 	})
 }
 
-// TestLogWriterFlushesAtClose checks Close writes every waiting line, in
+// TestLogFlushesAtClose checks Close writes every waiting line, in
 // order, when standard error takes them.
-func TestLogWriterFlushesAtClose(t *testing.T) {
-	var out syncBuffer
-	l := newLogWriter(&out, 100)
+func TestLogFlushesAtClose(t *testing.T) {
+	var out testutil.SyncBuffer
+	l := NewLog(&out, 100, new(atomic.Int64))
 	var want strings.Builder
 	for i := range 50 {
 		line := strings.Repeat("x", i) + "\n"

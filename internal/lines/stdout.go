@@ -1,4 +1,4 @@
-package main
+package lines
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// errOutputClosed is what Write returns once the lineWriter is closed.
+// errOutputClosed is what Write returns once the Writer is closed.
 var errOutputClosed = errors.New("standard output is closed: the server is stopping")
 
-// lineWriter writes the workers' greetings to standard output by group
+// Writer writes the workers' greetings to standard output by group
 // commit, led by the writers themselves: a worker that finds no write in
 // progress becomes the leader and writes its line at once; lines that come
 // while it writes wait together in the next batch, which the leader writes
@@ -30,7 +30,7 @@ var errOutputClosed = errors.New("standard output is closed: the server is stopp
 //
 // Memory is bounded: each worker waits for its line before writing another,
 // so a batch holds at most one line per worker.
-type lineWriter struct {
+type Writer struct {
 	w   io.Writer // standard output; written only by the leader
 	log *slog.Logger
 
@@ -50,9 +50,9 @@ type batch struct {
 	err  error         // the write's error, nil if it succeeded; set before done is closed
 }
 
-// newLineWriter returns a lineWriter that writes to w, logging failures.
-func newLineWriter(w io.Writer, log *slog.Logger) *lineWriter {
-	return &lineWriter{w: w, log: log}
+// NewWriter returns a Writer that writes to w, logging failures to log.
+func NewWriter(w io.Writer, log *slog.Logger) *Writer {
+	return &Writer{w: w, log: log}
 }
 
 // Write writes p, which must be one or more whole lines, and returns the
@@ -60,7 +60,7 @@ func newLineWriter(w io.Writer, log *slog.Logger) *lineWriter {
 // context.Cause(ctx) if ctx ends first (its line is then written only if the
 // writer is not closed meanwhile); or errOutputClosed after Close. Lines
 // never interleave.
-func (l *lineWriter) Write(ctx context.Context, p []byte) error {
+func (l *Writer) Write(ctx context.Context, p []byte) error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -92,7 +92,7 @@ func (l *lineWriter) Write(ctx context.Context, p []byte) error {
 // lead writes the batches that gathered while the leader wrote, until none
 // is left, then stops leading. After Close it refuses them unwritten: the
 // workers that waited have stopped waiting (a drain gave up on them).
-func (l *lineWriter) lead() {
+func (l *Writer) lead() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for l.next != nil {
@@ -123,7 +123,7 @@ const outputSpareMax = 64 << 10
 // write writes p to standard output and returns the error, if any. It logs
 // an error only when it differs from the last one logged, so a reader that
 // went away (a broken pipe) is logged once, not once a job.
-func (l *lineWriter) write(p []byte) error {
+func (l *Writer) write(p []byte) error {
 	_, err := l.w.Write(p)
 	if err == nil {
 		return nil
@@ -144,7 +144,7 @@ func (l *lineWriter) write(p []byte) error {
 // refused, not written. It returns an error if a write is still stuck at the
 // timeout: the caller is then free to exit without it. Close may be called
 // more than once.
-func (l *lineWriter) Close(timeout time.Duration) error {
+func (l *Writer) Close(timeout time.Duration) error {
 	l.mu.Lock()
 	l.closed = true
 	if !l.writing {

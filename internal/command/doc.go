@@ -1,0 +1,8 @@
+// Package command runs one attempt of `-- COMMAND` in a process group of its
+// own and keeps the tail of its output.
+//
+// A job reaches its command only through the environment (WORKQUEUE_JOB_ID,
+// WORKQUEUE_NAME, WORKQUEUE_ATTEMPT) and standard input (its name, then a
+// newline); see Command. The package knows nothing of jobs beyond Job, the
+// three values an attempt passes on.
+package command
