@@ -28,7 +28,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz FuzzCollector -fuzztime $(FUZZTIME) .
-	$(GO) test -run '^$$' -fuzz FuzzRecord -fuzztime $(RECORD_FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzRecord -fuzztime $(RECORD_FUZZTIME) ./internal/jobjournal
 
 # stress runs the long forms: the whole suite STRESS_RUNS times in a row with
 # -race, stopping at the first failure; once, the long form of the journal's
@@ -45,7 +45,7 @@ stress:
 	$(GO) test -run '^$$' -fuzz FuzzCollector -fuzztime $(STRESS_FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz FuzzJournal -fuzztime $(STRESS_FUZZTIME) ./internal/journal
 	$(GO) test -run '^$$' -fuzz FuzzRestarts -fuzztime $(STRESS_FUZZTIME) ./internal/journal
-	$(GO) test -run '^$$' -fuzz FuzzRecord -fuzztime $(STRESS_FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzRecord -fuzztime $(STRESS_FUZZTIME) ./internal/jobjournal
 	$(GO) test -run '^$$' -fuzz FuzzIdempotencyKey -fuzztime $(STRESS_FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz FuzzListQuery -fuzztime $(STRESS_FUZZTIME) .
 

@@ -79,7 +79,7 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		s.retry.forget(req) // if it was waiting for a retry
 	}
 	s.stats.Canceled.Add(1)
-	if err := s.journal.finished(req); err != nil {
+	if err := s.journal.Finished(req); err != nil {
 		// Canceled here, but a crash now would run it again.
 		s.log.Error("cannot journal a cancel", "id", req.ID, "err", err)
 	}
@@ -108,7 +108,7 @@ func (s *server) lookup(w http.ResponseWriter, r *http.Request) *WorkRequest {
 // healthz handles GET /healthz: 200 while the server accepts work, 503 once
 // it is draining or its journal cannot be written.
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
-	if err := s.journal.err(); err != nil {
+	if err := s.journal.Err(); err != nil {
 		b := append(respond.AppendString(append(make([]byte, 0, 128), `{"status":"journal failed","error":`...), err.Error()), "}\n"...)
 		respond.JSON(w, http.StatusServiceUnavailable, b)
 		return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"workqueue/internal/job"
+	"workqueue/internal/jobjournal"
 	"workqueue/internal/metrics"
 	"workqueue/internal/queue"
 	"workqueue/internal/respond"
@@ -32,9 +33,9 @@ type Collector struct {
 	events   *Events // publishes each job's queued event
 	maxDelay time.Duration
 	log      *slog.Logger
-	debug    bool          // whether log takes debug lines: checked before building one
-	lastID   atomic.Uint64 // the ID given to the latest request
-	journal  *jobJournal   // where acceptances are made durable; nil without -journal
+	debug    bool            // whether log takes debug lines: checked before building one
+	lastID   atomic.Uint64   // the ID given to the latest request
+	journal  *jobjournal.Log // where acceptances are made durable; nil without -journal
 }
 
 // ServeHTTP handles POST /work.
@@ -57,7 +58,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer key.release() // unless bound below
 	}
-	if err := c.journal.err(); err != nil {
+	if err := c.journal.Err(); err != nil {
 		c.refuse(w, err)
 		return
 	}
@@ -73,13 +74,13 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := job.New(location[len("/work/"):], seq, name, delay, key.Key(), time.Now())
 	key.hold(req)
 	c.jobs.Add(req)
-	if err := c.journal.accepted(req); err != nil {
+	if err := c.journal.Accepted(req); err != nil {
 		c.jobs.Remove(req)
 		c.refuse(w, err)
 		return
 	}
 	if err := c.events.Enqueue(req, c.queue.Push); err != nil {
-		c.journal.refused(req)
+		c.journal.Refused(req)
 		c.jobs.Remove(req)
 		c.refuse(w, err)
 		return
@@ -100,7 +101,7 @@ func (c *Collector) refuse(w http.ResponseWriter, err error) {
 	switch {
 	case err == queue.ErrDraining:
 		c.stats.RejectedDraining.Add(1)
-	case errors.Is(err, errJournal):
+	case errors.Is(err, jobjournal.ErrJournal):
 		c.stats.RejectedJournal.Add(1)
 		respond.Error(w, http.StatusServiceUnavailable, err.Error())
 		return

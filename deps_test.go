@@ -29,11 +29,12 @@ var internalDeps = map[string][]string{
 	"workqueue/internal/testutil": nil,
 
 	// The containers of jobs, and the reading of what users send.
-	"workqueue/internal/config": {"workqueue/internal/journal"},
-	"workqueue/internal/pool":   {"workqueue/internal/job"},
-	"workqueue/internal/queue":  {"workqueue/internal/job"},
-	"workqueue/internal/store":  {"workqueue/internal/job"},
-	"workqueue/internal/submit": {"workqueue/internal/respond"},
+	"workqueue/internal/config":     {"workqueue/internal/journal"},
+	"workqueue/internal/jobjournal": {"workqueue/internal/job", "workqueue/internal/journal"},
+	"workqueue/internal/pool":       {"workqueue/internal/job"},
+	"workqueue/internal/queue":      {"workqueue/internal/job"},
+	"workqueue/internal/store":      {"workqueue/internal/job"},
+	"workqueue/internal/submit":     {"workqueue/internal/respond"},
 }
 
 // stdOnly are the packages that import nothing of workqueue: the lowest

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"time"
+
+	"workqueue/internal/jobjournal"
 )
 
 // finishBatch is the most completions the finisher writes with one write.
@@ -58,7 +60,7 @@ func (f *finisher) run(env *workerEnv) {
 		}
 		buf = buf[:0]
 		for _, c := range batch {
-			durable(c.ack)
+			jobjournal.Durable(c.ack)
 			buf = append(buf, c.line...)
 		}
 		err := env.out.Write(env.ctx, buf)

@@ -29,6 +29,7 @@ import (
 
 	"workqueue/internal/config"
 	"workqueue/internal/job"
+	"workqueue/internal/jobjournal"
 	"workqueue/internal/journal"
 	"workqueue/internal/testutil"
 )
@@ -124,7 +125,7 @@ func smallJournal(t *testing.T) (string, map[uint64]jobView) {
 	if err := ts.drain(ctx); err == nil {
 		t.Fatal("drain with jobs held returned nil, want it to give up")
 	}
-	if err := ts.journal.close(); err != nil {
+	if err := ts.journal.Close(); err != nil {
 		t.Fatalf("closing the journal: %v", err)
 	}
 	return cfg.JournalDir, want
@@ -147,7 +148,7 @@ func recordEnds(t *testing.T, b []byte) (ends []int, accepted map[int]uint64) {
 		if l < 9 || end > len(b) {
 			t.Fatalf("record at offset %d: bad length %d", off, l)
 		}
-		if b[off+frame] == recAccepted {
+		if b[off+frame] == jobjournal.TypeAccepted {
 			accepted[end] = enc.LittleEndian.Uint64(b[off+frame+1:])
 		}
 		ends = append(ends, end)
@@ -194,7 +195,7 @@ func recoverCut(parent, name string, seg []byte, off int) cutResult {
 	if rec.Code == 201 {
 		res.nextID, _ = strconv.ParseUint(decodeJobID(rec.Body.Bytes()), 10, 64)
 	}
-	if err := ts.journal.close(); err != nil {
+	if err := ts.journal.Close(); err != nil {
 		res.err = fmt.Errorf("close: %w", err)
 	}
 	return res
@@ -727,30 +728,12 @@ func lastLines(s string, n int) string {
 }
 
 // liveBytes estimates what the journal must keep of the jobs ts keeps (the
-// unfinished ones and the newest finished ones, as many as its store keeps): the records
-// each such job has had so far, encoded as the server encodes them, each
-// with the journal's frame (a 4-byte length, a 4-byte CRC, a type byte and
-// an 8-byte key: internal/journal/doc.go). Every job has its acceptance;
-// one started or finished has its start (the last attempt's: with a no-op
-// Work there is one); a finished one has its finish.
+// unfinished ones and the newest finished ones, as many as its store
+// keeps): the records each has had so far, with their frames.
 func liveBytes(ts *testServer) int64 {
-	const frame = 4 + 4 + 1 + 8
-	reqs := ts.jobs.Older(nil, math.MaxUint64, math.MaxInt)
 	var n int64
-	var buf []byte
-	for _, r := range reqs {
-		rec := jobRecordOf(r)
-		acc := jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.Key}
-		buf = appendRecord(buf[:0], recAccepted, &acc)
-		n += frame + int64(len(buf))
-		if rec.State != job.Queued {
-			buf = appendRecord(buf[:0], recStarted, &rec)
-			n += frame + int64(len(buf))
-		}
-		if rec.State.Final() {
-			buf = appendRecord(buf[:0], recFinished, &rec)
-			n += frame + int64(len(buf))
-		}
+	for _, r := range ts.jobs.Older(nil, math.MaxUint64, math.MaxInt) {
+		n += jobjournal.Footprint(r)
 	}
 	return n
 }
@@ -806,7 +789,7 @@ func TestJournalBounded(t *testing.T) {
 		if i%every != 0 {
 			continue
 		}
-		size, live := ts.journal.j.Bytes(), liveBytes(ts)
+		size, live := ts.journal.Journal().Bytes(), liveBytes(ts)
 		worst = max(worst, float64(size)/float64(2*live+slack))
 		if size > 2*live+slack {
 			t.Errorf("after %d jobs: journal %d bytes, want at most 2 × %d live + 16 MiB = %d", i, size, live, 2*live+slack)
@@ -819,10 +802,10 @@ func TestJournalBounded(t *testing.T) {
 	if n := metricValue(metrics, "workqueue_journal_compactions_total"); n <= 0 {
 		t.Errorf("workqueue_journal_compactions_total = %d after %d jobs, want > 0", n, total)
 	}
-	if n := metricValue(metrics, "workqueue_journal_bytes"); n != ts.journal.j.Bytes() {
-		t.Errorf("workqueue_journal_bytes = %d, want %d", n, ts.journal.j.Bytes())
+	if n := metricValue(metrics, "workqueue_journal_bytes"); n != ts.journal.Journal().Bytes() {
+		t.Errorf("workqueue_journal_bytes = %d, want %d", n, ts.journal.Journal().Bytes())
 	}
-	if err := ts.journal.close(); err != nil {
+	if err := ts.journal.Close(); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d jobs in %v; %d compactions; at worst the journal was %.2f of its bound",

@@ -136,7 +136,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 		}
 		return err
 	}
-	defer s.journal.close()
+	defer s.journal.Close()
 	s.start()
 	if hook != nil {
 		if err := hook(stop); err != nil {

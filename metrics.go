@@ -56,3 +56,20 @@ func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(b.Bytes())
 }
+
+// writeJournalMetrics writes the journal's metrics: zero without -journal,
+// so that dashboards need no special case.
+func (s *server) writeJournalMetrics(b *bytes.Buffer) {
+	var size, compactions, errs int64
+	if jj := s.journal; jj != nil {
+		j := jj.Journal()
+		size, compactions, errs = j.Bytes(), j.Compactions(), j.Errors()
+	}
+	metrics.Family(b, "workqueue_journal_bytes", "gauge", "Bytes of the journal on disk now.")
+	metrics.Sample(b, "workqueue_journal_bytes", "", size)
+	s.stats.Fsync.WriteText(b, "workqueue_journal_fsync_seconds", "How long each fsync of the journal took.")
+	metrics.Family(b, "workqueue_journal_compactions_total", "counter", "Compactions of the journal completed.")
+	metrics.Sample(b, "workqueue_journal_compactions_total", "", compactions)
+	metrics.Family(b, "workqueue_journal_errors_total", "counter", "Writes or fsyncs of the journal that failed.")
+	metrics.Sample(b, "workqueue_journal_errors_total", "", errs)
+}

@@ -6,6 +6,8 @@ import (
 
 	"workqueue/internal/config"
 	"workqueue/internal/job"
+	"workqueue/internal/jobjournal"
+	"workqueue/internal/journal"
 )
 
 // recover opens the journal of cfg, if any, and rebuilds s from it: the
@@ -19,17 +21,22 @@ func (s *server) recover(ctx context.Context, cfg config.Config) error {
 		return nil
 	}
 	began := time.Now()
-	jj, err := openJournal(cfg, s)
+	jj, err := jobjournal.Open(cfg.JournalDir, journal.Options{
+		Sync:    cfg.Fsync,
+		Live:    s.jobs.Has, // compaction keeps the records of the jobs the store keeps
+		Logger:  s.log,
+		OnFsync: s.stats.Fsync.Observe,
+	})
 	if err != nil {
 		return err
 	}
-	rep, err := jj.replay(ctx)
+	rep, err := jj.Replay(ctx)
 	if err != nil {
-		jj.close()
+		jj.Close()
 		return err
 	}
 	canceled := 0
-	for _, r := range rep.finished {
+	for _, r := range rep.Finished {
 		s.jobs.Add(r)
 		s.restoreKey(r)
 		s.jobs.Finished(r)
@@ -37,24 +44,24 @@ func (s *server) recover(ctx context.Context, cfg config.Config) error {
 			canceled++
 		}
 	}
-	for _, r := range rep.unfinished {
+	for _, r := range rep.Unfinished {
 		s.jobs.Add(r)
 		s.restoreKey(r)
 		s.queue.PushForced(r) // the dispatcher has not started: the queue is open
 	}
-	n := int64(len(rep.unfinished))
+	n := int64(len(rep.Unfinished))
 	s.stats.Accepted.Add(n) // so that the drain waits for them
 	s.stats.Replayed.Add(n)
-	s.collector.lastID.Store(jj.j.MaxKey())
+	s.collector.lastID.Store(jj.Journal().MaxKey())
 	s.useJournal(jj)
-	s.log.Info("journal replayed", "dir", cfg.JournalDir, "queued", n, "finished", len(rep.finished),
-		"canceled", canceled, "records", rep.records, "next_id", jj.j.MaxKey()+1,
-		"bytes", jj.j.Bytes(), "took", time.Since(began).Round(time.Microsecond))
+	s.log.Info("journal replayed", "dir", cfg.JournalDir, "queued", n, "finished", len(rep.Finished),
+		"canceled", canceled, "records", rep.Records, "next_id", jj.Journal().MaxKey()+1,
+		"bytes", jj.Journal().Bytes(), "took", time.Since(began).Round(time.Microsecond))
 	return nil
 }
 
 // useJournal makes s record every job's life in jj from now on.
-func (s *server) useJournal(jj *jobJournal) {
+func (s *server) useJournal(jj *jobjournal.Log) {
 	s.journal = jj
 	s.collector.journal = jj
 	s.env.journal = jj

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"workqueue/internal/job"
+	"workqueue/internal/jobjournal"
 	"workqueue/internal/metrics"
 	"workqueue/internal/store"
 )
@@ -34,7 +35,7 @@ type retrier struct {
 	// journal, with -journal, records each retry; and the jobs whose retry a
 	// stopping server will not run stay queued in it, for the next start to
 	// run, rather than fail. Set by useJournal before the server starts.
-	journal *jobJournal
+	journal *jobjournal.Log
 
 	drainOnce sync.Once  // runs the drain's step once, however many drains
 	mu        sync.Mutex // guards draining, and orders wait against the drain
@@ -86,7 +87,7 @@ func (t *retrier) wait(r *WorkRequest, err error) (at time.Time, ok bool) {
 	if !r.Requeue(at, err.Error()) {
 		return time.Time{}, false
 	}
-	t.journal.retrying(r) // before r can start again, so replay sees them in order
+	t.journal.Retrying(r) // before r can start again, so replay sees them in order
 	t.events.PublishJob(r)
 	if t.draining {
 		t.giveUp([]*WorkRequest{r})

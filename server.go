@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"workqueue/internal/config"
+	"workqueue/internal/jobjournal"
 	"workqueue/internal/lines"
 	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
@@ -46,7 +47,7 @@ type server struct {
 	log        *slog.Logger
 	collector  *Collector
 	env        *workerEnv        // what the workers share
-	journal    *jobJournal       // nil without -journal
+	journal    *jobjournal.Log   // nil without -journal
 	retry      *retrier          // jobs waiting out a backoff before their next attempt
 	attempts   *metrics.Attempts // attempts by outcome, and how long they ran
 

@@ -65,7 +65,7 @@ func shutdown(s *server, hs *http.Server, timeout time.Duration, force context.C
 		errors.As(err, &ab)
 		if s.journal != nil {
 			log.Error("drain abandoned; the unfinished jobs stay in the journal and run at the next start",
-				"abandoned", ab.jobs, "ids", strings.Join(ab.ids, ","), "more", ab.more, "reason", ab.why, "journal", s.journal.dir)
+				"abandoned", ab.jobs, "ids", strings.Join(ab.ids, ","), "more", ab.more, "reason", ab.why, "journal", s.journal.Dir())
 		} else {
 			log.Error("drain abandoned", "abandoned", ab.jobs, "ids", strings.Join(ab.ids, ","), "more", ab.more, "reason", ab.why)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"workqueue/internal/job"
+	"workqueue/internal/jobjournal"
 	"workqueue/internal/lines"
 	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
@@ -36,7 +37,7 @@ type workerEnv struct {
 	stats   *metrics.Stats
 	events  *Events // publishes each change of a job's state
 	log     *slog.Logger
-	journal *jobJournal // nil without -journal
+	journal *jobjournal.Log // nil without -journal
 	// finisher, with -journal, writes the greetings of completed jobs and
 	// settles them, so that workers never wait for the disk; else nil.
 	finisher *finisher
@@ -98,9 +99,9 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 	if !r.Start(w.ID, started, cancel) {
 		return
 	}
-	ack := w.env.journal.started(r)
+	ack := w.env.journal.Started(r)
 	if w.env.durableStart {
-		durable(ack)
+		jobjournal.Durable(ack)
 		ack = nil // received: nobody waits on it again
 	}
 	w.env.events.PublishJob(r)
@@ -164,7 +165,7 @@ func (w *Worker) settle(r *WorkRequest, started time.Time, err error, logFailure
 			w.log.Debug("job failed", "id", r.ID, "err", err)
 		}
 	}
-	w.env.journal.finished(r)
+	w.env.journal.Finished(r)
 	w.env.jobs.Finished(r)
 	w.env.events.PublishJob(r)
 }

@@ -1,7 +1,7 @@
-package main
+package jobjournal
 
 import (
-	enc "encoding/binary" // "binary" is the tests' path to the built server
+	"encoding/binary"
 	"errors"
 	"time"
 
@@ -55,21 +55,21 @@ func appendRecord(b []byte, typ byte, rec *jobRecord) []byte {
 	switch typ {
 	case recAccepted:
 		b = appendString(b, rec.Name)
-		b = enc.AppendVarint(b, int64(rec.Delay))
+		b = binary.AppendVarint(b, int64(rec.Delay))
 		b = appendTime(b, rec.EnqueuedAt)
 		b = appendString(b, rec.Key)
 	case recStarted:
-		b = enc.AppendUvarint(b, uint64(rec.Attempts))
-		b = enc.AppendUvarint(b, uint64(rec.Worker))
+		b = binary.AppendUvarint(b, uint64(rec.Attempts))
+		b = binary.AppendUvarint(b, uint64(rec.Worker))
 		b = appendTime(b, rec.StartedAt)
 	case recRetry:
-		b = enc.AppendUvarint(b, uint64(rec.Attempts))
+		b = binary.AppendUvarint(b, uint64(rec.Attempts))
 		b = appendTime(b, rec.RetryAt)
 		b = appendString(b, rec.Err)
 	case recFinished:
-		b = enc.AppendUvarint(b, uint64(rec.State))
-		b = enc.AppendUvarint(b, uint64(rec.Attempts))
-		b = enc.AppendUvarint(b, uint64(rec.Worker))
+		b = binary.AppendUvarint(b, uint64(rec.State))
+		b = binary.AppendUvarint(b, uint64(rec.Attempts))
+		b = binary.AppendUvarint(b, uint64(rec.Worker))
 		b = appendTime(b, rec.StartedAt)
 		b = appendTime(b, rec.FinishedAt)
 		b = appendString(b, rec.Err)
@@ -78,7 +78,7 @@ func appendRecord(b []byte, typ byte, rec *jobRecord) []byte {
 		if rec.Truncated {
 			t = 1
 		}
-		b = enc.AppendUvarint(b, t)
+		b = binary.AppendUvarint(b, t)
 	case recRefused:
 	}
 	return b
@@ -127,15 +127,15 @@ func decodeRecord(typ byte, data []byte) (jobRecord, error) {
 }
 
 func appendString(b []byte, s string) []byte {
-	b = enc.AppendUvarint(b, uint64(len(s)))
+	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }
 
 func appendTime(b []byte, t time.Time) []byte {
 	if t.IsZero() {
-		return enc.AppendVarint(b, 0)
+		return binary.AppendVarint(b, 0)
 	}
-	return enc.AppendVarint(b, t.UnixNano())
+	return binary.AppendVarint(b, t.UnixNano())
 }
 
 // recordDecoder reads the fields of a record, remembering the first error
@@ -146,7 +146,7 @@ type recordDecoder struct {
 }
 
 func (d *recordDecoder) uvarint() uint64 {
-	v, n := enc.Uvarint(d.b)
+	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
 		d.bad, d.b = true, nil
 		return 0
@@ -156,7 +156,7 @@ func (d *recordDecoder) uvarint() uint64 {
 }
 
 func (d *recordDecoder) varint() int64 {
-	v, n := enc.Varint(d.b)
+	v, n := binary.Varint(d.b)
 	if n <= 0 {
 		d.bad, d.b = true, nil
 		return 0
@@ -192,4 +192,59 @@ func (d *recordDecoder) string() string {
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
+}
+
+// jobRecordOf returns r's life as a journal record holds it.
+func jobRecordOf(r *job.Job) jobRecord {
+	st := r.Status()
+	return jobRecord{State: st.State, Attempts: int(st.Attempts), Worker: int(st.Worker),
+		StartedAt: job.UTC(st.StartedAt), FinishedAt: job.UTC(st.FinishedAt), RetryAt: job.UTC(st.RetryAt),
+		Err: st.Err, Output: st.Output, Truncated: st.Truncated}
+}
+
+// restore applies a record of type typ, other than recAccepted, to st, a
+// job's status as the records before it left it, while the journal is
+// replayed.
+func restore(st *job.Status, typ byte, rec *jobRecord) {
+	st.Attempts, st.Err = int32(rec.Attempts), rec.Err
+	switch typ {
+	case recStarted:
+		st.State, st.Worker, st.StartedAt = job.Running, int32(rec.Worker), job.UnixNano(rec.StartedAt)
+	case recRetry:
+		st.State, st.RetryAt = job.Queued, job.UnixNano(rec.RetryAt)
+		st.Output, st.Truncated = rec.Output, rec.Truncated // the failed attempt's
+	case recFinished:
+		st.State, st.Worker = rec.State, int32(rec.Worker)
+		st.StartedAt, st.FinishedAt = job.UnixNano(rec.StartedAt), job.UnixNano(rec.FinishedAt)
+		st.Output, st.Truncated = rec.Output, rec.Truncated
+	}
+}
+
+// TypeAccepted is the type byte of a job's acceptance record, the first of
+// its records: a tool that cuts a journal by hand finds each job's start by
+// it (its key is the job's number).
+const TypeAccepted = recAccepted
+
+// recordFrame is the bytes the journal adds to each record's data: a 4-byte
+// length, a 4-byte CRC, a type byte and an 8-byte key (internal/journal).
+const recordFrame = 4 + 4 + 1 + 8
+
+// Footprint returns about how many bytes of the journal r's records take
+// now, each with its frame: its acceptance, its last start if it started,
+// its finish if it finished. It is what a compaction must keep of a job the
+// store keeps, and so what bounds the journal's size.
+func Footprint(r *job.Job) int64 {
+	rec := jobRecordOf(r)
+	acc := jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.Key}
+	buf := appendRecord(nil, recAccepted, &acc)
+	n := int64(recordFrame + len(buf))
+	if rec.State != job.Queued {
+		buf = appendRecord(buf[:0], recStarted, &rec)
+		n += int64(recordFrame + len(buf))
+	}
+	if rec.State.Final() {
+		buf = appendRecord(buf[:0], recFinished, &rec)
+		n += int64(recordFrame + len(buf))
+	}
+	return n
 }

@@ -1,0 +1,142 @@
+// Package jobjournal records each job's life in the write-ahead journal
+// (internal/journal) and, at start, folds the records back into the jobs
+// they describe.
+//
+// A job's acceptance is durable (per -fsync) before its 201 is sent, and a
+// cancel before its 200. Its start, retries and finish go out with the next
+// group commit, nobody waiting: its finish only after its line was written
+// to standard output, so a crash can repeat a greeting, never lose one.
+package jobjournal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"workqueue/internal/job"
+	"workqueue/internal/journal"
+)
+
+// ErrJournal is why POST /work answers 503 once the journal cannot be
+// written: every error the Log returns for a failed journal wraps it.
+var ErrJournal = errors.New("the journal cannot be written")
+
+// Log records each job's life in the write-ahead journal (-journal) and
+// rebuilds the server's jobs from it at start. Its methods on a nil *Log
+// record nothing: that is the server without -journal, whose path costs one
+// nil check.
+type Log struct {
+	j   *journal.Journal
+	dir string // -journal
+	log *slog.Logger
+}
+
+// Open opens the journal in dir (-journal). o.Live, the store's Has, tells
+// compaction which jobs are still kept; o.Logger and o.OnFsync are handed to
+// the journal. The error says if the directory is in use by another
+// process, or names the file and offset of damage.
+func Open(dir string, o journal.Options) (*Log, error) {
+	j, err := journal.Open(dir, o)
+	if errors.Is(err, journal.ErrLocked) {
+		return nil, fmt.Errorf("-journal %s is in use by another process: %w", dir, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("-journal %s: %w", dir, err)
+	}
+	return &Log{j: j, dir: dir, log: o.Logger}, nil
+}
+
+// Dir returns the journal's directory, as -journal named it.
+func (l *Log) Dir() string { return l.dir }
+
+// Journal returns the write-ahead journal beneath, for its counters
+// (MaxKey, Bytes, Compactions, Errors).
+func (l *Log) Journal() *journal.Journal { return l.j }
+
+// record returns the journal record of type typ about r.
+func record(typ byte, r *job.Job, rec *jobRecord) journal.Record {
+	return journal.Record{Type: typ, Key: r.Seq, Data: appendRecord(nil, typ, rec)}
+}
+
+// Err returns why the journal failed, wrapping ErrJournal, or nil.
+func (l *Log) Err() error {
+	if l == nil {
+		return nil
+	}
+	if err := l.j.Err(); err != nil {
+		return fmt.Errorf("%w in %s: %v", ErrJournal, l.dir, err)
+	}
+	return nil
+}
+
+// Accepted journals r's acceptance and waits until it is durable. An error
+// means r must be refused: it will never run.
+func (l *Log) Accepted(r *job.Job) error {
+	if l == nil {
+		return nil
+	}
+	rec := jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.Key}
+	if err := l.j.Append(record(recAccepted, r, &rec)); err != nil {
+		return fmt.Errorf("%w in %s: %v", ErrJournal, l.dir, err)
+	}
+	return nil
+}
+
+// Refused journals that r, whose acceptance was journaled, was refused all
+// the same because WorkQueue was full or closed: replay forgets it.
+func (l *Log) Refused(r *job.Job) {
+	if l != nil {
+		l.j.Append(record(recRefused, r, &jobRecord{}))
+	}
+}
+
+// Started journals that r started an attempt, without waiting, and returns
+// a channel that answers once the record is durable (nil without a journal).
+// The worker waits on it before it writes r's greeting: a greeting that a
+// crash repeats then always comes with attempts that say so.
+func (l *Log) Started(r *job.Job) <-chan error {
+	if l == nil {
+		return nil
+	}
+	rec := jobRecordOf(r)
+	return l.j.AppendAck(record(recStarted, r, &rec))
+}
+
+// Durable waits for ack, from started, if there is one. A journal that
+// failed does not stop the job: accepted jobs keep running.
+func Durable(ack <-chan error) {
+	if ack != nil {
+		<-ack
+	}
+}
+
+// Retrying journals that an attempt of r failed and r waits for another.
+func (l *Log) Retrying(r *job.Job) {
+	if l != nil {
+		rec := jobRecordOf(r)
+		l.j.AppendAsync(record(recRetry, r, &rec))
+	}
+}
+
+// Finished journals r's final state. A cancel waits until it is durable, so
+// that a job answered canceled stays canceled through a crash; a done or
+// failed job does not wait: at worst a crash runs it again.
+func (l *Log) Finished(r *job.Job) error {
+	if l == nil {
+		return nil
+	}
+	rec := jobRecordOf(r)
+	jr := record(recFinished, r, &rec)
+	if rec.State == job.Canceled {
+		return l.j.Append(jr)
+	}
+	return l.j.AppendAsync(jr)
+}
+
+// Close flushes what is pending and releases the journal.
+func (l *Log) Close() error {
+	if l == nil {
+		return nil
+	}
+	return l.j.Close()
+}
