@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,7 +39,43 @@ func dialHalfRequest(t *testing.T, p *proc, half bool) net.Conn {
 			t.Fatal(err)
 		}
 	}
+	waitAccepted(t, p)
 	return conn
+}
+
+// waitAccepted waits until the process's listening socket has no
+// connection waiting to be accepted: the kernel's accept queue, which
+// /proc/net/tcp shows as the rx_queue of a socket in state LISTEN (0A). A
+// connection still in it when a drain closes the listener would be reset,
+// not waited for.
+func waitAccepted(t *testing.T, p *proc) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(p.url, "http://"))
+	n, _ := strconv.Atoi(port)
+	local := fmt.Sprintf(":%04X", n)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile("/proc/net/tcp")
+		if err != nil {
+			t.Skipf("cannot read the accept queue: %v", err)
+		}
+		queued := -1
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 4 && strings.HasSuffix(f[1], local) && f[3] == "0A" {
+				_, rx, _ := strings.Cut(f[4], ":")
+				v, _ := strconv.ParseInt(rx, 16, 64)
+				queued = int(v)
+			}
+		}
+		if queued == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the listener's accept queue still holds %d connections 10s on", queued)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // TestBinarySecondSignalWhileClosingConnections checks a second signal cuts
