@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"workqueue/internal/job"
@@ -54,7 +53,7 @@ func collectFirst(c *Collector, mux *http.ServeMux) http.Handler {
 // getJob handles GET /work/{id}, waiting first for ?wait=D.
 func (s *server) getJob(w http.ResponseWriter, r *http.Request) {
 	if req := s.lookup(w, r); req != nil && (r.URL.RawQuery == "" || s.waitFinal(w, r, req)) {
-		writeJob(w, http.StatusOK, req)
+		respond.Job(w, http.StatusOK, req)
 	}
 }
 
@@ -91,7 +90,7 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.log.Info("job canceled", "id", req.ID, "was", prev)
 	}
-	respond.JSON(w, http.StatusOK, appendJobJSON(&j, nil))
+	respond.JSON(w, http.StatusOK, respond.AppendJob(nil, &j))
 }
 
 // lookup returns the job named in r's path, or answers 404 and returns nil.
@@ -118,47 +117,4 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	respond.Object(w, http.StatusOK, "status", "ok")
-}
-
-// writeJob answers with status and the job r as JSON.
-func writeJob(w http.ResponseWriter, status int, r *WorkRequest) {
-	j := r.Snapshot()
-	respond.JSON(w, status, appendJobJSON(&j, make([]byte, 0, 256)))
-}
-
-// appendJSON appends j as a JSON object, byte for byte what encoding/json
-// makes of it, and a newline. Writing it by hand keeps reflection and its
-// allocations off the path of every POST /work.
-func appendJobJSON(j *job.View, b []byte) []byte {
-	b = append(b, `{"id":`...)
-	b = respond.AppendString(b, j.ID)
-	b = respond.AppendString(append(b, `,"name":`...), j.Name)
-	b = respond.AppendString(append(b, `,"delay":`...), j.Delay)
-	b = respond.AppendString(append(b, `,"state":`...), j.State)
-	if j.Worker != 0 {
-		b = strconv.AppendInt(append(b, `,"worker":`...), int64(j.Worker), 10)
-	}
-	b = respond.AppendTime(append(b, `,"enqueued_at":`...), j.EnqueuedAt)
-	if !j.StartedAt.IsZero() {
-		b = respond.AppendTime(append(b, `,"started_at":`...), j.StartedAt)
-	}
-	if !j.FinishedAt.IsZero() {
-		b = respond.AppendTime(append(b, `,"finished_at":`...), j.FinishedAt)
-	}
-	if j.Error != "" {
-		b = respond.AppendString(append(b, `,"error":`...), j.Error)
-	}
-	if j.Attempts != 0 {
-		b = strconv.AppendInt(append(b, `,"attempts":`...), int64(j.Attempts), 10)
-	}
-	if !j.RetryAt.IsZero() {
-		b = respond.AppendTime(append(b, `,"retry_at":`...), j.RetryAt)
-	}
-	if j.Output != nil {
-		b = respond.AppendString(append(b, `,"output":`...), *j.Output)
-	}
-	if j.Truncated {
-		b = append(b, `,"output_truncated":true`...)
-	}
-	return append(b, "}\n"...)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"workqueue/internal/job"
+	"workqueue/internal/respond"
 )
 
 // getJob fetches a job through GET /work/{id}, failing the test unless it
@@ -222,7 +223,7 @@ func TestJobJSON(t *testing.T) {
 		if err := json.NewEncoder(&want).Encode(j); err != nil {
 			t.Fatal(err)
 		}
-		if got := appendJobJSON(&j, nil); string(got) != want.String() {
+		if got := respond.AppendJob(nil, &j); string(got) != want.String() {
 			t.Errorf("appendJSON:\n got %s\nwant %s", got, want.Bytes())
 		}
 	}

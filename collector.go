@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"workqueue/internal/events"
+	"workqueue/internal/idempotency"
 	"workqueue/internal/job"
 	"workqueue/internal/jobjournal"
 	"workqueue/internal/metrics"
@@ -28,9 +30,9 @@ type WorkQueue = queue.Queue
 type Collector struct {
 	queue    *WorkQueue
 	jobs     *store.Store
-	keys     *Keys // the idempotency keys of the jobs kept in jobs
+	keys     *idempotency.Keys // the idempotency keys of the jobs kept in jobs
 	stats    *metrics.Stats
-	events   *Events // publishes each job's queued event
+	events   *events.Hub // publishes each job's queued event
 	maxDelay time.Duration
 	log      *slog.Logger
 	debug    bool            // whether log takes debug lines: checked before building one
@@ -51,12 +53,16 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respond.Error(w, he.Status, he.Msg)
 		return
 	}
-	var key *keyClaim // nil without an Idempotency-Key
+	var key *idempotency.Claim // nil without an Idempotency-Key
 	if vs, ok := r.Header["Idempotency-Key"]; ok {
-		if key = c.claimKey(w, vs, name, delay); key == nil {
+		var invalid bool
+		if key, invalid = c.keys.Check(w, vs, name, delay, c.jobs.BySeq); key == nil {
+			if invalid {
+				c.stats.RejectedInvalid.Add(1)
+			}
 			return // answered: a replay, or a 400, 409 or 422
 		}
-		defer key.release() // unless bound below
+		defer key.Release() // unless bound below
 	}
 	if err := c.journal.Err(); err != nil {
 		c.refuse(w, err)
@@ -72,7 +78,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// One string for both: the job's URL path, and its ID at the end of it.
 	location := string(strconv.AppendUint(append(make([]byte, 0, 32), "/work/"...), seq, 10))
 	req := job.New(location[len("/work/"):], seq, name, delay, key.Key(), time.Now())
-	key.hold(req)
+	key.Hold(req.Seq)
 	c.jobs.Add(req)
 	if err := c.journal.Accepted(req); err != nil {
 		c.jobs.Remove(req)
@@ -88,9 +94,9 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.debug {
 		c.log.Debug("job accepted", "id", req.ID, "name", req.Name, "delay", req.Delay)
 	}
-	key.bind()
+	key.Bind()
 	w.Header()["Location"] = []string{location}
-	writeJob(w, http.StatusCreated, req)
+	respond.Job(w, http.StatusCreated, req)
 }
 
 // refuse answers 503 for a request the server cannot take, because

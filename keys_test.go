@@ -1,6 +1,8 @@
 package main
 
 import (
+	"workqueue/internal/idempotency"
+
 	"fmt"
 	"net/http"
 	"testing"
@@ -17,8 +19,8 @@ import (
 // while the job is kept, forgotten once a newer finished job pushes it out,
 // and never more keys remembered than jobs kept, however many keys are sent.
 func TestIdempotencyKeyForgotten(t *testing.T) {
-	stats, keys := metrics.NewStats(), NewKeys()
-	c := &Collector{queue: queue.New(10, &stats.Accepted), jobs: store.New(1, keys.forget), keys: keys, stats: stats,
+	stats, keys := metrics.NewStats(), idempotency.New()
+	c := &Collector{queue: queue.New(10, &stats.Accepted), jobs: store.New(1, keys.Forget), keys: keys, stats: stats,
 		maxDelay: time.Second, log: discardLogger()}
 	finishNext := func() {
 		r, _, _ := c.queue.Next(nil)
@@ -71,21 +73,3 @@ func TestIdempotencyKeyRestore(t *testing.T) {
 	}
 }
 
-// TestKeyClaimKey checks what a journal would record as a job's key: the
-// key itself, unquoted, and "" for a request without one.
-func TestKeyClaimKey(t *testing.T) {
-	var none *keyClaim
-	if got := none.Key(); got != "" {
-		t.Errorf("nil claim: Key() = %q, want \"\"", got)
-	}
-	keys := NewKeys()
-	c := &Collector{jobs: store.New(1, keys.forget), keys: keys, stats: metrics.NewStats()}
-	claim := c.claimKey(nil, []string{`"k-1"`}, "Alice", 0)
-	if claim == nil || claim.Key() != "k-1" {
-		t.Fatalf("claim of \"k-1\": %+v, want Key() = k-1", claim)
-	}
-	claim.release()
-	if n := c.keys.Len(); n != 0 {
-		t.Errorf("after release, %d keys remembered, want 0", n)
-	}
-}

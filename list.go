@@ -99,7 +99,7 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) {
 			if n > 0 {
 				b = append(b, ',')
 			}
-			b = appendJobJSON(&j, b)
+			b = respond.AppendJob(b, &j)
 			b = b[:len(b)-1] // appendJSON ends the object with a newline
 			if n++; n == q.limit {
 				break

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"runtime"
+	"strconv"
 
 	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
@@ -72,4 +73,23 @@ func (s *server) writeJournalMetrics(b *bytes.Buffer) {
 	metrics.Sample(b, "workqueue_journal_compactions_total", "", compactions)
 	metrics.Family(b, "workqueue_journal_errors_total", "counter", "Writes or fsyncs of the journal that failed.")
 	metrics.Sample(b, "workqueue_journal_errors_total", "", errs)
+}
+
+// statsEvent returns the data of a stats event (SPEC "GET /events"): the
+// queue's length and capacity, the workers and how many are busy, and the
+// job counters.
+func (s *server) statsEvent() []byte {
+	b := make([]byte, 0, 160)
+	b = append(b, `{"queue_length":`...)
+	b = strconv.AppendInt(b, int64(s.queue.Len()), 10)
+	b = strconv.AppendInt(append(b, `,"queue_capacity":`...), int64(s.queue.Cap()), 10)
+	workers, _ := s.pool.Counts()
+	b = strconv.AppendInt(append(b, `,"workers":`...), int64(workers), 10)
+	// Two reads, not one instant: clamp, so that busy never exceeds workers.
+	b = strconv.AppendInt(append(b, `,"busy":`...), min(s.stats.Busy.Load(), int64(workers)), 10)
+	b = strconv.AppendInt(append(b, `,"accepted":`...), s.stats.Accepted.Load(), 10)
+	b = strconv.AppendInt(append(b, `,"done":`...), s.stats.Done.Load(), 10)
+	b = strconv.AppendInt(append(b, `,"canceled":`...), s.stats.Canceled.Load(), 10)
+	b = strconv.AppendInt(append(b, `,"failed":`...), s.stats.Failed.Load(), 10)
+	return append(b, '}')
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"workqueue/internal/events"
 	"workqueue/internal/job"
 	"workqueue/internal/jobjournal"
 	"workqueue/internal/metrics"
@@ -30,7 +31,7 @@ type retrier struct {
 	work   *WorkQueue  // where due retries go
 	jobs   *store.Store
 	stats  *metrics.Stats
-	events *Events
+	events *events.Hub
 	log    *slog.Logger
 	// journal, with -journal, records each retry; and the jobs whose retry a
 	// stopping server will not run stay queued in it, for the next start to
@@ -44,7 +45,7 @@ type retrier struct {
 
 // newRetrier returns the retrier of a server that tries a failed attempt
 // again up to max times, pushing due retries onto work.
-func newRetrier(max int, work *WorkQueue, jobs *store.Store, stats *metrics.Stats, events *Events, log *slog.Logger) *retrier {
+func newRetrier(max int, work *WorkQueue, jobs *store.Store, stats *metrics.Stats, events *events.Hub, log *slog.Logger) *retrier {
 	t := &retrier{max: max, work: work, jobs: jobs, stats: stats, events: events, log: log}
 	t.queue = NewRetryQueue(t.due)
 	return t

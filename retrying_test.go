@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"workqueue/internal/command"
+	"workqueue/internal/events"
 	"workqueue/internal/job"
 	"workqueue/internal/metrics"
 	"workqueue/internal/queue"
@@ -278,7 +279,7 @@ func TestDrainGivesUpPendingRetries(t *testing.T) {
 func TestRetrierDrain(t *testing.T) {
 	stats, jobs, logs := metrics.NewStats(), store.New(10, nil), new(testutil.SyncBuffer)
 	wq := queue.New(10, &stats.Accepted)
-	rt := newRetrier(3, wq, jobs, stats, NewEvents(nil), slog.New(slog.NewTextHandler(logs, nil)))
+	rt := newRetrier(3, wq, jobs, stats, events.New(nil), slog.New(slog.NewTextHandler(logs, nil)))
 	due := &WorkRequest{ID: "1", Seq: 1}
 	due.Restore(job.Status{Err: "exit status 1"})
 	later := &WorkRequest{ID: "2", Seq: 2}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"workqueue/internal/config"
+	"workqueue/internal/events"
+	"workqueue/internal/idempotency"
 	"workqueue/internal/jobjournal"
 	"workqueue/internal/lines"
 	"workqueue/internal/metrics"
@@ -34,12 +36,12 @@ var errAbandoned = errors.New("abandoned: the server stopped before the job fini
 type server struct {
 	queue      *WorkQueue
 	jobs       *store.Store
-	keys       *Keys // the idempotency keys of the jobs the store keeps
+	keys       *idempotency.Keys // the idempotency keys of the jobs the store keeps
 	stats      *metrics.Stats
 	pool       *pool.Pool // the workers, resized by PUT /workers
 	dispatcher *Dispatcher
 	out        *lines.Writer // the workers' standard output
-	events     *Events       // the server-sent events at GET /events
+	events     *events.Hub   // the server-sent events at GET /events
 	// logDropped counts log lines dropped because standard error fell
 	// behind; run points it at the counter its lines.Log adds to.
 	logDropped *atomic.Int64
@@ -64,11 +66,11 @@ type server struct {
 func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger) *server {
 	ctx, abandon := context.WithCancelCause(context.Background())
 	stats := metrics.NewStats()
-	keys := NewKeys()
+	keys := idempotency.New()
 	s := &server{
 		queue: queue.New(cfg.Queue, &stats.Accepted),
 		keys:  keys,
-		jobs:  store.New(cmp.Or(cfg.Kept, finishedKept), keys.forget),
+		jobs:  store.New(cmp.Or(cfg.Kept, finishedKept), keys.Forget),
 		stats: stats,
 		log:   log,
 		done:  make(chan struct{}),
@@ -77,7 +79,7 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	}
 	s.stopping = make(chan struct{})
 	s.out = lines.NewWriter(stdout, log)
-	s.events = NewEvents(s.statsEvent)
+	s.events = events.New(s.statsEvent)
 	s.retry = newRetrier(cfg.Retries, s.queue, s.jobs, stats, s.events, log)
 	s.attempts = metrics.NewAttempts()
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log,

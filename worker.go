@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"workqueue/internal/events"
 	"workqueue/internal/job"
 	"workqueue/internal/jobjournal"
 	"workqueue/internal/lines"
@@ -35,7 +36,7 @@ type workerEnv struct {
 	out     *lines.Writer   // standard output
 	jobs    *store.Store
 	stats   *metrics.Stats
-	events  *Events // publishes each change of a job's state
+	events  *events.Hub // publishes each change of a job's state
 	log     *slog.Logger
 	journal *jobjournal.Log // nil without -journal
 	// finisher, with -journal, writes the greetings of completed jobs and

@@ -1,4 +1,11 @@
-package main
+// Package idempotency binds each Idempotency-Key to the job its first
+// request made (draft-ietf-httpapi-idempotency-key-header), so that a
+// retried POST /work answers that job rather than making another, for as
+// long as the store keeps the job.
+//
+// Lock order: the keys' lock is the innermost but a Job's: the store calls
+// Forget holding its own lock, and nothing is locked under the keys' lock.
+package idempotency
 
 import (
 	"sync"
@@ -7,15 +14,15 @@ import (
 )
 
 // Keys binds each idempotency key to the job that the first request carrying
-// it made. A key is remembered exactly as long as the Store keeps its job:
-// the Store, which owns Keys, calls forget as it drops a job. Memory is thus
+// it made. A key is remembered exactly as long as the store keeps its job:
+// the store calls Forget as it drops a job (its onForget hook). Memory is thus
 // bounded by the store's bound plus the requests being accepted now, never
 // by how many keys were ever seen.
 type Keys struct {
 	mu    sync.Mutex           // guards byKey and bySeq
 	byKey map[string]*keyEntry // every key remembered, bound or pending
 	bySeq map[uint64]string    // the key of each job that has one
-	held  atomic.Int64         // len(bySeq), read without mu by forget
+	held  atomic.Int64         // len(bySeq), read without mu by Forget
 }
 
 // keyEntry is what a key is bound to: the job's number and the parameters
@@ -27,8 +34,8 @@ type keyEntry struct {
 	pending bool   // whether the first request is still being accepted
 }
 
-// NewKeys returns an empty Keys.
-func NewKeys() *Keys {
+// New returns an empty Keys.
+func New() *Keys {
 	return &Keys{byKey: make(map[string]*keyEntry), bySeq: make(map[uint64]string)}
 }
 
@@ -66,7 +73,7 @@ func (k *Keys) claim(key, name string, delay time.Duration) (keyEntry, *keyEntry
 }
 
 // hold records that the pending entry e of key is making the job numbered
-// seq, before the Store keeps it, so that forget(seq) finds the key.
+// seq, before the Store keeps it, so that Forget(seq) finds the key.
 func (k *Keys) hold(key string, e *keyEntry, seq uint64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -97,10 +104,10 @@ func (k *Keys) release(key string, e *keyEntry) {
 	}
 }
 
-// forget drops the key of the job numbered seq, if it has one. The Store
+// Forget drops the key of the job numbered seq, if it has one. The Store
 // calls it, holding its own lock, as the job leaves the store; with no key
 // held it costs one atomic load.
-func (k *Keys) forget(seq uint64) {
+func (k *Keys) Forget(seq uint64) {
 	if k.held.Load() == 0 {
 		return
 	}

@@ -1,4 +1,4 @@
-package main
+package events
 
 import (
 	"slices"
@@ -35,7 +35,7 @@ func (s *Subscription) Dropped() bool { return s.dropped.Load() }
 
 // lost reports whether the ring no longer holds the job event s has to
 // send next: it fell more than eventsKept behind. The caller holds e.mu.
-func (e *Events) lost(s *Subscription) bool { return s.next+eventsKept < e.next }
+func (e *Hub) lost(s *Subscription) bool { return s.next+eventsKept < e.next }
 
 // wake tells s's stream to look again, unless it is told already.
 func wake(s *Subscription) {
@@ -46,7 +46,7 @@ func wake(s *Subscription) {
 }
 
 // drop ends s for falling behind and counts it. The caller holds e.mu.
-func (e *Events) drop(s *Subscription) {
+func (e *Hub) drop(s *Subscription) {
 	e.dropped++
 	s.dropped.Store(true)
 	e.remove(s)
@@ -60,7 +60,7 @@ func (e *Events) drop(s *Subscription) {
 // from a subscription the hub dropped, and drops s itself if the ring no
 // longer holds s's position, so it never returns an event from an
 // overwritten slot.
-func (e *Events) Take(s *Subscription, buf []Event) (evs []Event, stats []byte, more bool) {
+func (e *Hub) Take(s *Subscription, buf []Event) (evs []Event, stats []byte, more bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if s.Dropped() {
@@ -80,7 +80,7 @@ func (e *Events) Take(s *Subscription, buf []Event) (evs []Event, stats []byte, 
 }
 
 // Pending returns how many job events s has yet to send.
-func (e *Events) Pending(s *Subscription) uint64 {
+func (e *Hub) Pending(s *Subscription) uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.pending(s)
@@ -88,7 +88,7 @@ func (e *Events) Pending(s *Subscription) uint64 {
 
 // pending returns how many job events s has yet to send. The caller holds
 // e.mu.
-func (e *Events) pending(s *Subscription) uint64 {
+func (e *Hub) pending(s *Subscription) uint64 {
 	if s.end != 0 {
 		return s.end - s.next
 	}
@@ -97,7 +97,7 @@ func (e *Events) pending(s *Subscription) uint64 {
 
 // remove ends s's stream: it forgets s and kicks its writer. The caller
 // holds e.mu.
-func (e *Events) remove(s *Subscription) {
+func (e *Hub) remove(s *Subscription) {
 	e.forget(s)
 	if s.kick != nil {
 		s.kick()
@@ -107,7 +107,7 @@ func (e *Events) remove(s *Subscription) {
 // forget forgets s if it is subscribed, ends it where the ring is now,
 // closes its done channel, and stops the stats goroutine when s was the
 // last subscriber. The caller holds e.mu.
-func (e *Events) forget(s *Subscription) {
+func (e *Hub) forget(s *Subscription) {
 	i := slices.Index(e.subs, s)
 	if i < 0 {
 		return
@@ -134,7 +134,7 @@ func (e *Events) forget(s *Subscription) {
 // lastEventID is one this hub never gave (a server restarted since). last
 // is the id of the newest job event published before the subscription
 // began (0 if none). sub is nil once the hub is closed.
-func (e *Events) Subscribe(lastEventID uint64, resume bool, kick func()) (last uint64, complete bool, sub *Subscription) {
+func (e *Hub) Subscribe(lastEventID uint64, resume bool, kick func()) (last uint64, complete bool, sub *Subscription) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -161,7 +161,7 @@ func (e *Events) Subscribe(lastEventID uint64, resume bool, kick func()) (last u
 }
 
 // Unsubscribe ends s if the hub has not already ended it.
-func (e *Events) Unsubscribe(s *Subscription) {
+func (e *Hub) Unsubscribe(s *Subscription) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.forget(s)

@@ -1,13 +1,21 @@
-package main
+// Package events is the hub of the server-sent events at GET /events: a
+// ring of the newest job events, each subscriber a position in it, and the
+// stream that sends them (the WHATWG HTML "event stream" format).
+//
+// Lock order: the hub's lock is taken before a Job's (PublishJob copies the
+// job's status under it) and before WorkQueue's (Enqueue pushes under it, so
+// a job's queued event is published before any other event of that job).
+package events
 
 import (
 	"sync"
 	"time"
 
 	"workqueue/internal/job"
+	"workqueue/internal/respond"
 )
 
-// Sizes and intervals of the event hub (SPEC "GET /events").
+// Sizes and intervals of the event hub.
 const (
 	eventsKept     = 10_000           // job events kept in the ring: for Last-Event-ID resume, and how far a subscriber may fall behind before it is dropped
 	takeMax        = 256              // job events a stream takes from the ring at once, under the hub's lock: about batchBytes of JSON
@@ -23,7 +31,7 @@ type Event struct {
 	Data []byte // one JSON value, never changed once published; nil for a job event from PublishJob
 	// A job event from PublishJob: the job and its state when published,
 	// turned into JSON only when it is sent, if ever.
-	job   *WorkRequest
+	job   *job.Job
 	state job.Status
 }
 
@@ -31,13 +39,13 @@ type Event struct {
 func (ev *Event) AppendData(b []byte) []byte {
 	if ev.job != nil {
 		j := ev.job.View(ev.state)
-		b = appendJobJSON(&j, b)
+		b = respond.AppendJob(b, &j)
 		return b[:len(b)-1] // without appendJSON's newline
 	}
 	return append(b, ev.Data...)
 }
 
-// Events is the hub of the server-sent events at GET /events. The ring of
+// Hub is the hub of the server-sent events at GET /events. The ring of
 // the newest eventsKept job events is the one buffer of events: each
 // subscriber is a position in it, the id of the next job event it has to
 // send. Publishers (the Collector, workers, cancels) call Publish, which
@@ -51,7 +59,7 @@ func (ev *Event) AppendData(b []byte) []byte {
 // event for every subscriber every statsEvery, built by the stats function
 // the server supplies; the hub stops it when the last subscriber leaves or
 // the hub is closed.
-type Events struct {
+type Hub struct {
 	stats func() []byte // the stats event's JSON object; nil: no stats events
 
 	mu       sync.Mutex      // guards the fields below and the fields of subs marked so
@@ -65,11 +73,11 @@ type Events struct {
 	wg sync.WaitGroup // the stats goroutine
 }
 
-// NewEvents returns an open hub whose stats events carry stats() (nil for
+// New returns an open hub whose stats events carry stats() (nil for
 // none). Its ring of job events is allocated at once, so publishing never
 // allocates in the hub.
-func NewEvents(stats func() []byte) *Events {
-	return &Events{
+func New(stats func() []byte) *Hub {
+	return &Hub{
 		stats: stats,
 		next:  1,
 		ring:  make([]Event, eventsKept),
@@ -80,7 +88,7 @@ func NewEvents(stats func() []byte) *Events {
 // wakes every subscriber, dropping those that have fallen behind. It never
 // blocks, and with nobody subscribed it only stores the event. data must
 // not be changed afterwards.
-func (e *Events) Publish(kind string, data []byte) {
+func (e *Hub) Publish(kind string, data []byte) {
 	e.mu.Lock()
 	e.publishLocked(Event{Kind: kind, Data: data})
 	e.mu.Unlock()
@@ -92,7 +100,7 @@ func (e *Events) Publish(kind string, data []byte) {
 // when a cancel races a worker. The JSON is built only when the event is
 // sent, by the subscriber's goroutine, so with nobody subscribed publishing
 // costs a snapshot.
-func (e *Events) PublishJob(r *WorkRequest) {
+func (e *Hub) PublishJob(r *job.Job) {
 	if e == nil { // a server part built without a hub, in a test
 		return
 	}
@@ -105,7 +113,7 @@ func (e *Events) PublishJob(r *WorkRequest) {
 // publishes r's "queued" event, before any later event of r can be
 // published: the hub's lock is held across push, which must not block
 // (WorkQueue.Push does not). It returns push's error. The Collector calls it instead of push alone.
-func (e *Events) Enqueue(r *WorkRequest, push func(*WorkRequest) error) error {
+func (e *Hub) Enqueue(r *job.Job, push func(*job.Job) error) error {
 	if e == nil {
 		return push(r)
 	}
@@ -128,7 +136,7 @@ func (e *Events) Enqueue(r *WorkRequest, push func(*WorkRequest) error) error {
 // publishLocked numbers ev and keeps it in the ring, then wakes each
 // subscriber, or drops it if ev overwrote the event it has to send next.
 // The caller holds e.mu.
-func (e *Events) publishLocked(ev Event) {
+func (e *Hub) publishLocked(ev Event) {
 	ev.ID = e.next
 	e.ring[ev.ID%eventsKept] = ev
 	e.next++
@@ -145,7 +153,7 @@ func (e *Events) publishLocked(ev Event) {
 // tick leaves a stats event for every subscriber every statsEvery, in
 // place of one not taken yet, and wakes it, until stop is closed: when the
 // last subscriber leaves or the hub closes.
-func (e *Events) tick(stop <-chan struct{}) {
+func (e *Hub) tick(stop <-chan struct{}) {
 	t := time.NewTicker(statsEvery)
 	defer t.Stop()
 	for {
@@ -172,7 +180,7 @@ func (e *Events) tick(stop <-chan struct{}) {
 // are refused. Call it when the HTTP server shuts down (http.Server's
 // RegisterOnShutdown), since a stream never goes idle by itself. Close is
 // idempotent.
-func (e *Events) Close() {
+func (e *Hub) Close() {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -188,21 +196,21 @@ func (e *Events) Close() {
 
 // Dropped returns how many subscribers the hub has dropped for falling
 // behind.
-func (e *Events) Dropped() int64 {
+func (e *Hub) Dropped() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.dropped
 }
 
 // LastID returns the id of the newest job event, 0 if none was published.
-func (e *Events) LastID() uint64 {
+func (e *Hub) LastID() uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.next - 1
 }
 
 // Subscribers returns how many subscribers the hub has now.
-func (e *Events) Subscribers() int {
+func (e *Hub) Subscribers() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.subs)

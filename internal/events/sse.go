@@ -1,4 +1,4 @@
-package main
+package events
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ const (
 // without one is told the newest id at once, so that it resumes from there
 // after a reconnect. The stream ends when the client goes away, when the hub
 // drops it for reading too slowly, and when the hub closes.
-func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (e *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	// A stream outlives the server's read and write timeouts. The errors
 	// say only that a writer has no deadlines to lift.
@@ -88,7 +88,7 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // keepAliveEvery. b and evs are buffers to reuse. When the hub closes, the
 // stream ends cleanly after the events pending for sub; when the hub drops
 // sub, the connection is closed at once.
-func (e *Events) stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sub *Subscription, b []byte, evs []Event) {
+func (e *Hub) stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sub *Subscription, b []byte, evs []Event) {
 	keepAlive := time.NewTicker(keepAliveEvery)
 	defer keepAlive.Stop()
 	linger := time.NewTimer(lingerFor)
@@ -145,7 +145,7 @@ var errDropped = errors.New("subscriber dropped for falling behind")
 // the newest stats event. It writes b out whenever it passes batchBytes,
 // and returns what is left unwritten. It returns errDropped, and nothing
 // more is worth writing, once the hub has dropped sub.
-func (e *Events) appendPending(w http.ResponseWriter, rc *http.ResponseController, sub *Subscription, b []byte, evs []Event) ([]byte, error) {
+func (e *Hub) appendPending(w http.ResponseWriter, rc *http.ResponseController, sub *Subscription, b []byte, evs []Event) ([]byte, error) {
 	for {
 		evs, stats, more := e.Take(sub, evs[:0])
 		if sub.Dropped() {
@@ -197,7 +197,7 @@ func appendEvent(b []byte, ev Event) []byte {
 	b = append(append(append(b, "event: "...), ev.Kind...), '\n')
 	if ev.job != nil {
 		j := ev.job.View(ev.state)
-		return append(appendJobJSON(&j, append(b, "data: "...)), '\n') // one line: JSON escapes newlines
+		return append(respond.AppendJob(append(b, "data: "...), &j), '\n') // one line: JSON escapes newlines
 	}
 	data := ev.Data
 	for {
@@ -227,23 +227,4 @@ func lastEventID(r *http.Request) (uint64, bool) {
 		return math.MaxUint64, true
 	}
 	return id, true
-}
-
-// statsEvent returns the data of a stats event (SPEC "GET /events"): the
-// queue's length and capacity, the workers and how many are busy, and the
-// job counters.
-func (s *server) statsEvent() []byte {
-	b := make([]byte, 0, 160)
-	b = append(b, `{"queue_length":`...)
-	b = strconv.AppendInt(b, int64(s.queue.Len()), 10)
-	b = strconv.AppendInt(append(b, `,"queue_capacity":`...), int64(s.queue.Cap()), 10)
-	workers, _ := s.pool.Counts()
-	b = strconv.AppendInt(append(b, `,"workers":`...), int64(workers), 10)
-	// Two reads, not one instant: clamp, so that busy never exceeds workers.
-	b = strconv.AppendInt(append(b, `,"busy":`...), min(s.stats.Busy.Load(), int64(workers)), 10)
-	b = strconv.AppendInt(append(b, `,"accepted":`...), s.stats.Accepted.Load(), 10)
-	b = strconv.AppendInt(append(b, `,"done":`...), s.stats.Done.Load(), 10)
-	b = strconv.AppendInt(append(b, `,"canceled":`...), s.stats.Canceled.Load(), 10)
-	b = strconv.AppendInt(append(b, `,"failed":`...), s.stats.Failed.Load(), 10)
-	return append(b, '}')
 }

@@ -1,0 +1,51 @@
+package respond
+
+import (
+	"net/http"
+	"strconv"
+
+	"workqueue/internal/job"
+)
+
+// Job answers with status and the job r as it is now, as JSON.
+func Job(w http.ResponseWriter, status int, r *job.Job) {
+	j := r.Snapshot()
+	JSON(w, status, AppendJob(make([]byte, 0, 256), &j))
+}
+
+// AppendJob appends j as a JSON object, byte for byte what encoding/json
+// makes of it, and a newline. Writing it by hand keeps reflection and its
+// allocations off the path of every POST /work.
+func AppendJob(b []byte, j *job.View) []byte {
+	b = append(b, `{"id":`...)
+	b = AppendString(b, j.ID)
+	b = AppendString(append(b, `,"name":`...), j.Name)
+	b = AppendString(append(b, `,"delay":`...), j.Delay)
+	b = AppendString(append(b, `,"state":`...), j.State)
+	if j.Worker != 0 {
+		b = strconv.AppendInt(append(b, `,"worker":`...), int64(j.Worker), 10)
+	}
+	b = AppendTime(append(b, `,"enqueued_at":`...), j.EnqueuedAt)
+	if !j.StartedAt.IsZero() {
+		b = AppendTime(append(b, `,"started_at":`...), j.StartedAt)
+	}
+	if !j.FinishedAt.IsZero() {
+		b = AppendTime(append(b, `,"finished_at":`...), j.FinishedAt)
+	}
+	if j.Error != "" {
+		b = AppendString(append(b, `,"error":`...), j.Error)
+	}
+	if j.Attempts != 0 {
+		b = strconv.AppendInt(append(b, `,"attempts":`...), int64(j.Attempts), 10)
+	}
+	if !j.RetryAt.IsZero() {
+		b = AppendTime(append(b, `,"retry_at":`...), j.RetryAt)
+	}
+	if j.Output != nil {
+		b = AppendString(append(b, `,"output":`...), *j.Output)
+	}
+	if j.Truncated {
+		b = append(b, `,"output_truncated":true`...)
+	}
+	return append(b, "}\n"...)
+}
