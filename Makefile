@@ -17,8 +17,10 @@ all: build
 build:
 	$(GO) build -o $(BIN) .
 
+# run builds the server and starts it; ARGS passes it flags, and a command for
+# its jobs after --: make run ARGS='-n 8 -journal data -- ./job.sh'.
 run: build
-	$(BIN)
+	$(BIN) $(ARGS)
 
 # test is exactly what CI runs: formatting, vet, the race-enabled tests, and
 # short fuzzes of the Collector and of the journal's job records.

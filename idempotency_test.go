@@ -276,7 +276,6 @@ func TestIdempotencyKeyNotBoundByRefusal(t *testing.T) {
 	})
 }
 
-
 // BenchmarkIngestKey is BenchmarkIngest with a new Idempotency-Key on every
 // request: what the keys cost. Run both in one run and compare; or run
 // BenchmarkIngestKeyPair, whose two halves share their client code.

@@ -72,4 +72,3 @@ func TestIdempotencyKeyRestore(t *testing.T) {
 		t.Errorf("key restored for a job not kept: %d, Idempotent-Replayed %q; want 201, a new job", rec.Code, rec.Header().Get("Idempotent-Replayed"))
 	}
 }
-

@@ -1,8 +1,13 @@
 #!/bin/sh
 # checksum.sh: a job that does real work: it writes the SHA-256 of one file.
 #
-#   CHECKSUM_DIR=/srv/files workqueue -n 4 -retries 2 -job-timeout 1m -- scripts/examples/checksum.sh
-#   curl -d name=report.pdf localhost:8080/work
+#   echo hello >/tmp/report.txt
+#   CHECKSUM_DIR=/tmp make run ARGS='-n 4 -retries 2 -job-timeout 1m -- scripts/examples/checksum.sh'
+#   curl -d name=report.txt http://127.0.0.1:8000/work
+#   curl 'http://127.0.0.1:8000/work/1?wait=10s'   # "output": the line of /tmp/report.txt.sha256
+#
+# (from the repository's root; make run builds the server and starts it on
+# its default address, 127.0.0.1:8000.)
 #
 # The job's name, read from standard input, is the name of a file in
 # $CHECKSUM_DIR (workqueue passes its own environment on). The script writes

@@ -1,8 +1,12 @@
 #!/bin/sh
 # flaky.sh: a job that fails about half the time, to show retries.
 #
-#   workqueue -retries 3 -- scripts/examples/flaky.sh
-#   curl -d name=Alice localhost:8080/work
+#   make run ARGS='-retries 3 -- scripts/examples/flaky.sh'
+#   curl -d name=Alice http://127.0.0.1:8000/work
+#   curl 'http://127.0.0.1:8000/work/1?wait=10s'   # done or failed, and "attempts"
+#
+# (from the repository's root; make run builds the server and starts it on
+# its default address, 127.0.0.1:8000.)
 #
 # A failed attempt exits 1 and says why on standard error; workqueue keeps
 # that as the job's output and tries again after 1 s, 2 s, 4 s. Like every
