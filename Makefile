@@ -49,7 +49,7 @@ stress:
 	$(GO) test -run '^$$' -fuzz FuzzRestarts -fuzztime $(STRESS_FUZZTIME) ./internal/journal
 	$(GO) test -run '^$$' -fuzz FuzzRecord -fuzztime $(STRESS_FUZZTIME) ./internal/jobjournal
 	$(GO) test -run '^$$' -fuzz FuzzIdempotencyKey -fuzztime $(STRESS_FUZZTIME) ./internal/idempotency
-	$(GO) test -run '^$$' -fuzz FuzzListQuery -fuzztime $(STRESS_FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzListQuery -fuzztime $(STRESS_FUZZTIME) ./internal/query
 
 # demo builds the server, starts it, sends bursts of jobs, then drains it.
 demo: build

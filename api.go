@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"time"
 
+	"workqueue/internal/dashboard"
 	"workqueue/internal/job"
+	"workqueue/internal/query"
 	"workqueue/internal/respond"
 )
 
@@ -14,7 +16,7 @@ import (
 func (s *server) routes(c *Collector) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /work", c)
-	mux.HandleFunc("GET /work", s.listJobs)
+	mux.HandleFunc("GET /work", func(w http.ResponseWriter, r *http.Request) { query.List(w, r, s.jobs) })
 	mux.HandleFunc("/work", respond.MethodNotAllowed("GET, POST"))
 	mux.HandleFunc("GET /work/{id}", s.getJob)
 	mux.HandleFunc("DELETE /work/{id}", s.cancelJob)
@@ -27,7 +29,7 @@ func (s *server) routes(c *Collector) http.Handler {
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("/metrics", respond.MethodNotAllowed("GET"))
 	mux.Handle("GET /events", s.events)
-	d := newDashboard()
+	d := dashboard.New()
 	mux.Handle("GET /{$}", d)
 	mux.Handle("GET /static/", d)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +54,7 @@ func collectFirst(c *Collector, mux *http.ServeMux) http.Handler {
 
 // getJob handles GET /work/{id}, waiting first for ?wait=D.
 func (s *server) getJob(w http.ResponseWriter, r *http.Request) {
-	if req := s.lookup(w, r); req != nil && (r.URL.RawQuery == "" || s.waitFinal(w, r, req)) {
+	if req := s.lookup(w, r); req != nil && (r.URL.RawQuery == "" || query.Wait(w, r, req, s.stopping)) {
 		respond.Job(w, http.StatusOK, req)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"workqueue/internal/testutil"
 )
 
 // The benchmarks come in pairs, each measured against a baseline in the same
@@ -115,24 +117,13 @@ func BenchmarkRefuse(b *testing.B) {
 			Body:          io.NopCloser(strings.NewReader(body)),
 			ContentLength: int64(len(body)),
 		}
-		w := &statusRecorder{header: http.Header{}}
+		w := testutil.NewStatusRecorder()
 		s.handler.ServeHTTP(w, req)
-		if w.status != http.StatusServiceUnavailable {
-			b.Fatalf("status %d, want 503", w.status)
+		if w.Status != http.StatusServiceUnavailable {
+			b.Fatalf("status %d, want 503", w.Status)
 		}
 	}
 }
-
-// statusRecorder is the least a ResponseWriter can be: it keeps the status
-// and discards the body.
-type statusRecorder struct {
-	header http.Header
-	status int
-}
-
-func (r *statusRecorder) Header() http.Header         { return r.header }
-func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
-func (r *statusRecorder) Write(p []byte) (int, error) { return len(p), nil }
 
 // BenchmarkDispatch measures a no-op job's way through the real WorkQueue,
 // dispatcher and worker, greeting and bookkeeping included.

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"workqueue/internal/dashboard"
 )
 
 func TestDashboardFiles(t *testing.T) {
@@ -56,11 +58,12 @@ func TestDashboardFiles(t *testing.T) {
 func TestDashboardSource(t *testing.T) {
 	forbidden := []string{"http://", "https://", "//cdn", "<style", "style=", "onclick", "onload=",
 		"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("}
-	fs.WalkDir(webFiles, "web", func(path string, d fs.DirEntry, err error) error {
+	files := dashboard.New().Files()
+	fs.WalkDir(files, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, _ := webFiles.ReadFile(path)
+		b, _ := fs.ReadFile(files, path)
 		for _, f := range forbidden {
 			if strings.Contains(string(b), f) {
 				t.Errorf("%s holds %q", path, f)

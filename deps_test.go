@@ -38,8 +38,10 @@ var internalDeps = map[string][]string{
 	"workqueue/internal/submit":     {"workqueue/internal/respond"},
 
 	// What is built on them.
+	"workqueue/internal/dashboard":   {"workqueue/internal/respond"},
 	"workqueue/internal/events":      {"workqueue/internal/job", "workqueue/internal/respond"},
 	"workqueue/internal/idempotency": {"workqueue/internal/job", "workqueue/internal/respond"},
+	"workqueue/internal/query":       {"workqueue/internal/job", "workqueue/internal/respond", "workqueue/internal/store"},
 }
 
 // stdOnly are the packages that import nothing of workqueue: the lowest

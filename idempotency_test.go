@@ -358,9 +358,9 @@ func BenchmarkCollectorKey(b *testing.B) {
 				if keyed {
 					req.Header["Idempotency-Key"] = []string{"key-" + strconv.Itoa(i)}
 				}
-				w := &statusRecorder{header: http.Header{}}
+				w := testutil.NewStatusRecorder()
 				s.handler.ServeHTTP(w, req)
-				if w.status == http.StatusServiceUnavailable {
+				if w.Status == http.StatusServiceUnavailable {
 					refused++
 				}
 			}

@@ -6,16 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"workqueue/internal/job"
-	"workqueue/internal/respond"
-	"workqueue/internal/store"
 )
 
 // list GETs /work?query and returns the jobs' ids and states, failing the
@@ -167,59 +163,5 @@ func TestListBadQuery(t *testing.T) {
 	rec := ts.do("PUT", "/work", "", "")
 	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, POST" {
 		t.Errorf("PUT /work: %d, Allow %q; want 405, GET, POST", rec.Code, rec.Header().Get("Allow"))
-	}
-}
-
-// FuzzListQuery checks GET /work's query parser never panics, answers
-// every error with a 400, and every query it takes within bounds.
-func FuzzListQuery(f *testing.F) {
-	for _, q := range []string{"", "state=queued,running", "limit=1000", "before=7", "state=x", "limit=0", "before=07", "%", "a=b", "state=done&state=failed&limit=5&before=99"} {
-		f.Add(q)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		q, err := parseListQuery(raw)
-		if err != nil {
-			var he *respond.Refusal
-			if !errors.As(err, &he) || he.Status != http.StatusBadRequest || he.Msg == "" {
-				t.Fatalf("%q: error %v, want a 400 with a message", raw, err)
-			}
-			return
-		}
-		if q.limit < 1 || q.limit > maxListLimit || q.states >= 1<<(job.Failed+1) {
-			t.Fatalf("%q: parsed to %+v, out of bounds", raw, q)
-		}
-	})
-}
-
-// BenchmarkList measures GET /work (the default 100 newest) on stores that
-// keep 100 and 20,000 jobs (10,000 finished, 10,000 queued): its cost
-// should not grow with the store.
-func BenchmarkList(b *testing.B) {
-	for _, kept := range []int{100, 20_000} {
-		b.Run(fmt.Sprint("kept=", kept), func(b *testing.B) {
-			s := &server{jobs: store.New(finishedKept, nil)}
-			now := time.Now()
-			for seq := uint64(1); seq <= uint64(kept); seq++ {
-				r := &WorkRequest{ID: strconv.FormatUint(seq, 10), Seq: seq, Name: "bench", EnqueuedAt: now}
-				s.jobs.Add(r)
-				if seq%2 == 0 {
-					r.Start(1, now, nil)
-					r.Finish(job.Done, now, "")
-					s.jobs.Finished(r)
-				}
-			}
-			for _, query := range []string{"", "state=done"} {
-				b.Run("query="+query, func(b *testing.B) {
-					req, w := httptest.NewRequest("GET", "/work?"+query, nil), &statusRecorder{header: http.Header{}}
-					b.ReportAllocs()
-					for b.Loop() {
-						s.listJobs(w, req)
-					}
-					if w.status != http.StatusOK {
-						b.Fatalf("status %d", w.status)
-					}
-				})
-			}
-		})
 	}
 }

@@ -1,4 +1,7 @@
-package main
+// Package query answers the reads of the job store: GET /work, the listing
+// (newest first, by state, in pages), and the wait of GET /work/<id>?wait=,
+// which holds an answer until the job is final.
+package query
 
 import (
 	"math"
@@ -9,9 +12,10 @@ import (
 
 	"workqueue/internal/job"
 	"workqueue/internal/respond"
+	"workqueue/internal/store"
 )
 
-// Bounds of GET /work's limit parameter (SPEC.md, "GET /work — list jobs").
+// Bounds of GET /work's limit parameter.
 const (
 	defaultListLimit = 100
 	maxListLimit     = 1000
@@ -75,22 +79,23 @@ func parseListQuery(rawQuery string) (listQuery, error) {
 	return q, nil
 }
 
-// listJobs handles GET /work: the jobs the store keeps, newest first, that
-// match the query. It takes them from the store in batches of pointers,
+// List answers GET /work r with the jobs that jobs keeps, newest first,
+// that match the query (state, limit from 1 to 1000, before), or a 400
+// naming what is wrong with the query. It takes them from the store in batches of pointers,
 // holding the store's lock only for that, and reads each job's state after
 // releasing it; without a state filter it costs O(limit), whatever the
 // store's size.
-func (s *server) listJobs(w http.ResponseWriter, r *http.Request) {
+func List(w http.ResponseWriter, r *http.Request, jobs *store.Store) {
 	q, err := parseListQuery(r.URL.RawQuery)
 	if err != nil {
 		respond.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	b := append(make([]byte, 0, 64+200*min(q.limit, 16)), `{"jobs":[`...)
-	batch := make([]*WorkRequest, 0, max(q.limit, 64))
+	batch := make([]*job.Job, 0, max(q.limit, 64))
 	n := 0
 	for before := q.before; n < q.limit; {
-		batch = s.jobs.Older(batch[:0], before, cap(batch))
+		batch = jobs.Older(batch[:0], before, cap(batch))
 		for _, req := range batch {
 			j := req.Snapshot()
 			if !q.wants(j.State) {

@@ -1,15 +1,15 @@
-package main
+package query
 
 import (
 	"net/http"
 	"net/url"
 	"time"
 
+	"workqueue/internal/job"
 	"workqueue/internal/respond"
 )
 
-// maxWait is the longest GET /work/{id}?wait= a client may ask for (SPEC.md,
-// "GET /work/<id>").
+// maxWait is the longest GET /work/{id}?wait= a client may ask for.
 const maxWait = 60 * time.Second
 
 // waitSlack is how long past its wait an answer may take to write before the
@@ -37,15 +37,15 @@ func parseWait(rawQuery string) (time.Duration, error) {
 	return d, nil
 }
 
-// waitFinal holds the answer to r, a GET of job req with ?wait=D, until req
-// is final, D passes, the client hangs up or the server stops (a drain that
-// completed or gave up). It waits in the request's own goroutine, woken by
+// Wait holds the answer to r, a GET of job req with ?wait=D (D above 0 and
+// at most 60 s), until req is final, D passes, the client hangs up or
+// stopping is closed (a drain that completed or gave up). It waits in the request's own goroutine, woken by
 // req's transition: no polling, no goroutine of its own. It moves the
 // connection's write deadline past D, so the server's WriteTimeout does not
 // cut the wait short. It reports false if it answered
 // (400 for a bad wait) or the client is gone; true if the caller should
 // answer with the job as it is now.
-func (s *server) waitFinal(w http.ResponseWriter, r *http.Request, req *WorkRequest) bool {
+func Wait(w http.ResponseWriter, r *http.Request, req *job.Job, stopping <-chan struct{}) bool {
 	d, err := parseWait(r.URL.RawQuery)
 	if err != nil {
 		respond.Error(w, http.StatusBadRequest, err.Error())
@@ -67,7 +67,7 @@ func (s *server) waitFinal(w http.ResponseWriter, r *http.Request, req *WorkRequ
 	select {
 	case <-final:
 	case <-t.C:
-	case <-s.stopping:
+	case <-stopping:
 	case <-r.Context().Done():
 		return false
 	}
