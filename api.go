@@ -77,7 +77,7 @@ func (s *server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if prev == job.Queued {
-		s.retry.forget(req) // if it was waiting for a retry
+		s.retry.Forget(req) // if it was waiting for a retry
 	}
 	s.stats.Canceled.Add(1)
 	if err := s.journal.Finished(req); err != nil {

@@ -41,6 +41,7 @@ var internalDeps = map[string][]string{
 	"workqueue/internal/dashboard":   {"workqueue/internal/respond"},
 	"workqueue/internal/events":      {"workqueue/internal/job", "workqueue/internal/respond"},
 	"workqueue/internal/idempotency": {"workqueue/internal/job", "workqueue/internal/respond"},
+	"workqueue/internal/retry":       {"workqueue/internal/events", "workqueue/internal/job", "workqueue/internal/jobjournal", "workqueue/internal/metrics", "workqueue/internal/queue", "workqueue/internal/store"},
 	"workqueue/internal/query":       {"workqueue/internal/job", "workqueue/internal/respond", "workqueue/internal/store"},
 }
 

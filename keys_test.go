@@ -1,13 +1,12 @@
 package main
 
 import (
-	"workqueue/internal/idempotency"
-
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"workqueue/internal/idempotency"
 	"workqueue/internal/job"
 	"workqueue/internal/metrics"
 	"workqueue/internal/queue"

@@ -49,7 +49,7 @@ func writeMetrics(b *bytes.Buffer, s *metrics.Stats, q *WorkQueue, pool *pool.Po
 func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	writeMetrics(&b, s.stats, s.queue, s.pool)
-	s.attempts.WriteText(&b, s.retry.queue.Len())
+	s.attempts.WriteText(&b, s.retry.Len())
 	metrics.Family(&b, "workqueue_log_lines_dropped_total", "counter",
 		"Log lines dropped because standard error was not taking them.")
 	metrics.Sample(&b, "workqueue_log_lines_dropped_total", "", s.logDropped.Load())

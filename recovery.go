@@ -8,6 +8,7 @@ import (
 	"workqueue/internal/job"
 	"workqueue/internal/jobjournal"
 	"workqueue/internal/journal"
+	"workqueue/internal/lines"
 )
 
 // recover opens the journal of cfg, if any, and rebuilds s from it: the
@@ -65,8 +66,8 @@ func (s *server) useJournal(jj *jobjournal.Log) {
 	s.journal = jj
 	s.collector.journal = jj
 	s.env.journal = jj
-	s.retry.journal = jj
-	s.env.finisher = newFinisher(finishBatch)
+	s.retry.UseJournal(jj)
+	s.env.finisher = lines.NewBatcher[completion](finishBatch, finishBatch)
 }
 
 // restoreKey binds r's idempotency key, if it has one, to r: the journal's

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,12 +11,7 @@ import (
 	"time"
 
 	"workqueue/internal/command"
-	"workqueue/internal/events"
-	"workqueue/internal/job"
-	"workqueue/internal/metrics"
-	"workqueue/internal/queue"
-	"workqueue/internal/store"
-	"workqueue/internal/testutil"
+	"workqueue/internal/retry"
 )
 
 // failing is a Work that fails the first fails attempts of every job named
@@ -152,7 +145,7 @@ func TestRetriesRunOut(t *testing.T) {
 		ts := newTestServer(t, cfg, timesOut)
 		doomed := ts.submitID(t, "doomed", "0s")
 		late := ts.submitID(t, "late", "0s")
-		time.Sleep(backoff(1, 1)) // the longest first backoff
+		time.Sleep(retry.Backoff(1, 1)) // the longest first backoff
 		synctest.Wait()
 		for _, tt := range []struct{ id, err string }{
 			{doomed, "attempt 2 failed"},
@@ -222,7 +215,7 @@ func TestDrainAndRetries(t *testing.T) {
 		synctest.Wait()
 		held := ts.submitID(t, "held", "0s") // holds the only worker
 		<-started
-		time.Sleep(backoff(1, 1)) // the flaky job is due: queued behind the held one
+		time.Sleep(retry.Backoff(1, 1)) // the flaky job is due: queued behind the held one
 		synctest.Wait()
 		failsLate := ts.submitID(t, "doomed", "0s") // waits behind the flaky one, fails during the drain
 		drained := make(chan error)
@@ -270,59 +263,4 @@ func TestDrainGivesUpPendingRetries(t *testing.T) {
 			t.Errorf("retrying %v, failed %v; want 0 and 1", m["workqueue_jobs_retrying"], m[`workqueue_jobs_finished_total{state="failed"}`])
 		}
 	})
-}
-
-// TestRetrierDrain checks the drain's step on its own, with the RetryQueue's
-// timer stopped so that a retry is due but not yet handed over: the due one
-// goes onto WorkQueue, counted as waiting, the other fails, and so does a
-// job whose attempt fails afterwards.
-func TestRetrierDrain(t *testing.T) {
-	stats, jobs, logs := metrics.NewStats(), store.New(10, nil), new(testutil.SyncBuffer)
-	wq := queue.New(10, &stats.Accepted)
-	rt := newRetrier(3, wq, jobs, stats, events.New(nil), slog.New(slog.NewTextHandler(logs, nil)))
-	due := &WorkRequest{ID: "1", Seq: 1}
-	due.Restore(job.Status{Err: "exit status 1"})
-	later := &WorkRequest{ID: "2", Seq: 2}
-	later.Restore(job.Status{Err: "exit status 2"})
-	late := &WorkRequest{ID: "3", Seq: 3}
-	late.Restore(job.Status{State: job.Running, Attempts: 1})
-	for _, r := range []*WorkRequest{due, later, late} {
-		jobs.Add(r)
-	}
-	finals := map[*WorkRequest]<-chan struct{}{later: later.Final(), late: late.Final()} // as GET ?wait= does
-	rt.queue.Stop()                                                                      // keeps the timer from handing due over first
-	rt.queue.Add(due, time.Now().Add(-time.Second))
-	rt.queue.Add(later, time.Now().Add(time.Hour))
-	rt.drain()
-	if _, ok := rt.wait(late, errors.New("exit status 3")); !ok {
-		t.Fatalf("wait(running job) reported it canceled")
-	}
-	if n := wq.Len(); n != 1 {
-		t.Fatalf("WorkQueue length %d after the drain, want 1: the due job", n)
-	}
-	if r, ok, _ := wq.Next(nil); r != due || !ok {
-		t.Errorf("WorkQueue: next %v, %v; want the due job", r, ok)
-	}
-	if rt.queue.Len() != 0 {
-		t.Errorf("RetryQueue length %d after the drain, want 0", rt.queue.Len())
-	}
-	for _, r := range []*WorkRequest{later, late} {
-		want := "abandoned: the server stopped before its retry; last attempt: exit status " + r.ID
-		if j := r.Snapshot(); j.State != "failed" || j.Error != want {
-			t.Errorf("job %s: %+v, want failed with %q", r.ID, j, want)
-		}
-		select {
-		case <-finals[r]:
-		default:
-			t.Errorf("job %s: failed, but its Final channel is open: a GET ?wait= would not wake", r.ID)
-		}
-	}
-	if n := stats.Failed.Load(); n != 2 {
-		t.Errorf("failed %d, want 2", n)
-	}
-	for _, want := range []string{`msg="retries given up: the server is stopping" jobs=1 ids=2 more=0`, `jobs=1 ids=3 more=0`} {
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("log lacks %q:\n%s", want, logs)
-		}
-	}
 }

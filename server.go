@@ -20,6 +20,7 @@ import (
 	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
 	"workqueue/internal/queue"
+	"workqueue/internal/retry"
 	"workqueue/internal/store"
 )
 
@@ -50,7 +51,7 @@ type server struct {
 	collector  *Collector
 	env        *workerEnv        // what the workers share
 	journal    *jobjournal.Log   // nil without -journal
-	retry      *retrier          // jobs waiting out a backoff before their next attempt
+	retry      *retry.Retrier    // jobs waiting out a backoff before their next attempt
 	attempts   *metrics.Attempts // attempts by outcome, and how long they ran
 
 	done chan struct{} // closed when the dispatcher and workers have exited
@@ -80,7 +81,7 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	s.stopping = make(chan struct{})
 	s.out = lines.NewWriter(stdout, log)
 	s.events = events.New(s.statsEvent)
-	s.retry = newRetrier(cfg.Retries, s.queue, s.jobs, stats, s.events, log)
+	s.retry = retry.New(cfg.Retries, s.queue, s.jobs, stats, s.events, log)
 	s.attempts = metrics.NewAttempts()
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log,
 		retry: s.retry, attempts: s.attempts, durableStart: cfg.Command != nil}
@@ -106,7 +107,7 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 func (s *server) start() {
 	f := s.env.finisher
 	if f != nil {
-		go f.run(s.env)
+		go f.Run(s.env.ctx, s.out, settleCompletion)
 	}
 	if err := s.dispatcher.StartWorkers(); err != nil {
 		s.log.Error("starting the workers", "err", err) // -n is checked against -max-workers: never
@@ -115,8 +116,7 @@ func (s *server) start() {
 		defer close(s.done)
 		s.dispatcher.Run()
 		if f != nil { // the workers have exited: nothing more to finish
-			close(f.c)
-			<-f.done
+			f.Close()
 		}
 	}()
 }
@@ -138,7 +138,7 @@ const (
 // returns an *abandonedError. Either way it then ends every /events stream.
 // Concurrent drains are safe.
 func (s *server) drain(ctx context.Context) error {
-	s.retry.drain() // due retries queued, the others given up
+	s.retry.Drain() // due retries queued, the others given up
 	s.queue.Close()
 	// End every /events stream (one never goes idle, so no graceful shutdown
 	// would end), and answer every ?wait.

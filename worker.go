@@ -13,6 +13,7 @@ import (
 	"workqueue/internal/lines"
 	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
+	"workqueue/internal/retry"
 	"workqueue/internal/store"
 )
 
@@ -42,7 +43,7 @@ type workerEnv struct {
 	// finisher, with -journal, writes the greetings of completed jobs and
 	// settles them, so that workers never wait for the disk; else nil.
 	finisher *finisher
-	retry    *retrier // where failed attempts wait for their retry
+	retry    *retry.Retrier // where failed attempts wait for their retry
 	// durableStart, for work that acts outside the process (a command),
 	// makes each attempt wait until its start record is durable before the
 	// work begins: a crash then never runs an attempt that the journal does
@@ -169,6 +170,64 @@ func (w *Worker) settle(r *WorkRequest, started time.Time, err error, logFailure
 	w.env.journal.Finished(r)
 	w.env.jobs.Finished(r)
 	w.env.events.PublishJob(r)
+}
+
+// retryOrFail is where a failed attempt of r ends, err being its error:
+// either r goes back to queued, to be tried again once its backoff ends, or
+// it fails with err. It is tried again if the server has not abandoned its
+// jobs and r has had at most -retries attempts; while the server drains, the
+// retry is given up (see retry.Retrier.Drain). A job canceled meanwhile is left as
+// its canceler recorded it. started is when the attempt started.
+func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
+	t := w.env.retry
+	if w.env.ctx.Err() == nil && r.Attempts() <= t.Max() {
+		at, ok := t.Wait(r, err)
+		if !ok {
+			return // canceled while it ran: the canceler recorded it
+		}
+		w.env.attempts.Count(err)
+		if !at.IsZero() {
+			w.log.Warn("job attempt failed; will retry", "id", r.ID, "attempt", r.Attempts(), "err", err, "retry_at", at.UTC())
+		}
+		return
+	}
+	w.settle(r, started, err, true)
+	if r.State() == job.Failed { // not canceled meanwhile: settle failed it
+		w.env.attempts.Count(err)
+	}
+}
+
+// finishBatch is the most completions the finisher writes with one write.
+const finishBatch = 1024
+
+// finisher completes the jobs of a server with -journal, so that no worker
+// waits for the disk: a worker hands its completed job over and takes its
+// next one, and the finisher writes the greetings of every job waiting with
+// one write, once their starts are durable, and settles each (see
+// lines.Batcher).
+type finisher = lines.Batcher[completion]
+
+// completion is a job whose work is complete, on its way to done.
+type completion struct {
+	w       *Worker // the worker that ran it
+	r       *WorkRequest
+	started time.Time
+}
+
+// handOver gives the finisher r, whose work w completed, with its greeting,
+// to be written once ack says r's start is durable. It waits while the
+// finisher is full, unless the server abandons its jobs: then r fails as
+// abandoned.
+func (w *Worker) handOver(f *finisher, r *WorkRequest, started time.Time, ack <-chan error) {
+	c := completion{w: w, r: r, started: started}
+	if !f.Add(w.env.ctx, c, appendGreeting(nil, r, w.ID), ack) {
+		w.settle(r, started, errAbandoned, false)
+	}
+}
+
+// settleCompletion settles c, whose greeting the finisher wrote with err.
+func settleCompletion(c completion, err error) {
+	c.w.settle(c.r, c.started, err, errors.Is(err, errAbandoned))
 }
 
 // later returns the time now, reading only the monotonic clock: t plus the

@@ -1,4 +1,4 @@
-package main
+package retry
 
 import (
 	"context"
@@ -12,11 +12,12 @@ import (
 	"workqueue/internal/job"
 	"workqueue/internal/jobjournal"
 	"workqueue/internal/metrics"
+	"workqueue/internal/queue"
 	"workqueue/internal/store"
 )
 
-// retrier is the server's side of retries (SPEC "(v2) Real work"): it puts
-// a job whose attempt failed back to wait out its backoff in a RetryQueue,
+// Retrier is the server's side of retries: it puts a job whose attempt
+// failed back to wait out its backoff in a Queue,
 // pushes it onto WorkQueue when the backoff ends, and settles the jobs still
 // waiting when the server drains.
 //
@@ -25,73 +26,48 @@ import (
 // not yet due, and attempts that fail during the drain, are given up (see
 // giveUp). A drain never waits out a backoff, which may be longer than
 // -shutdown-timeout.
-type retrier struct {
-	max    int         // -retries: how many times a failed attempt is tried again
-	queue  *RetryQueue // the jobs waiting out their backoff
-	work   *WorkQueue  // where due retries go
+type Retrier struct {
+	max    int          // -retries: how many times a failed attempt is tried again
+	queue  *Queue       // the jobs waiting out their backoff
+	work   *queue.Queue // WorkQueue: where due retries go
 	jobs   *store.Store
 	stats  *metrics.Stats
 	events *events.Hub
 	log    *slog.Logger
 	// journal, with -journal, records each retry; and the jobs whose retry a
 	// stopping server will not run stay queued in it, for the next start to
-	// run, rather than fail. Set by useJournal before the server starts.
+	// run, rather than fail. Set by UseJournal before the server starts.
 	journal *jobjournal.Log
 
 	drainOnce sync.Once  // runs the drain's step once, however many drains
 	mu        sync.Mutex // guards draining, and orders wait against the drain
-	draining  bool       // the drain has taken the RetryQueue's jobs: wait gives up
+	draining  bool       // the drain has taken the Queue's jobs: Wait gives up
 }
 
-// newRetrier returns the retrier of a server that tries a failed attempt
-// again up to max times, pushing due retries onto work.
-func newRetrier(max int, work *WorkQueue, jobs *store.Store, stats *metrics.Stats, events *events.Hub, log *slog.Logger) *retrier {
-	t := &retrier{max: max, work: work, jobs: jobs, stats: stats, events: events, log: log}
-	t.queue = NewRetryQueue(t.due)
+// New returns the retrier of a server that tries a failed attempt again up
+// to max times (-retries), pushing due retries onto work, WorkQueue.
+func New(max int, work *queue.Queue, jobs *store.Store, stats *metrics.Stats, events *events.Hub, log *slog.Logger) *Retrier {
+	t := &Retrier{max: max, work: work, jobs: jobs, stats: stats, events: events, log: log}
+	t.queue = NewQueue(t.due)
 	return t
 }
 
-// retryOrFail is where a failed attempt of r ends, err being its error:
-// either r goes back to queued, to be tried again once its backoff ends, or
-// it fails with err. It is tried again if the server has not abandoned its
-// jobs and r has had at most -retries attempts; while the server drains, the
-// retry is given up (see retrier.giveUp). A job canceled meanwhile is left as
-// its canceler recorded it. started is when the attempt started.
-func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
-	t := w.env.retry
-	if w.env.ctx.Err() == nil && r.Attempts() <= t.max {
-		at, ok := t.wait(r, err)
-		if !ok {
-			return // canceled while it ran: the canceler recorded it
-		}
-		w.env.attempts.Count(err)
-		if !at.IsZero() {
-			w.log.Warn("job attempt failed; will retry", "id", r.ID, "attempt", r.Attempts(), "err", err, "retry_at", at.UTC())
-		}
-		return
-	}
-	w.settle(r, started, err, true)
-	if r.State() == job.Failed { // not canceled meanwhile: settle failed it
-		w.env.attempts.Count(err)
-	}
-}
-
-// wait moves r, running, back to queued with err as its error, journals and
-// publishes that, and puts r in the RetryQueue until its backoff ends; it
+// Wait moves r, running, back to queued with err as its error, journals and
+// publishes that, and puts r in the Queue until its backoff ends; it
 // returns when that is (its retry_at). While the server drains, r is given
 // up instead, and at is zero. It reports false, and changes nothing, if r
 // was canceled meanwhile.
-func (t *retrier) wait(r *WorkRequest, err error) (at time.Time, ok bool) {
+func (t *Retrier) Wait(r *job.Job, err error) (at time.Time, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	at = time.Now().Add(backoff(r.Attempts(), 2*rand.Float64()-1))
+	at = time.Now().Add(Backoff(r.Attempts(), 2*rand.Float64()-1))
 	if !r.Requeue(at, err.Error()) {
 		return time.Time{}, false
 	}
 	t.journal.Retrying(r) // before r can start again, so replay sees them in order
 	t.events.PublishJob(r)
 	if t.draining {
-		t.giveUp([]*WorkRequest{r})
+		t.giveUp([]*job.Job{r})
 		return time.Time{}, true
 	}
 	t.queue.Add(r, at)
@@ -105,21 +81,21 @@ func (t *retrier) wait(r *WorkRequest, err error) (at time.Time, ok bool) {
 // calls it. PushForced never refuses for want of room, and passes over a job
 // canceled meanwhile. It cannot find the queue ended, since the drain stops
 // the RetryQueue before it closes WorkQueue; if it did, r fails.
-func (t *retrier) due(r *WorkRequest) {
+func (t *Retrier) due(r *job.Job) {
 	if err := t.work.PushForced(r); err != nil {
-		t.giveUp([]*WorkRequest{r})
+		t.giveUp([]*job.Job{r})
 	}
 }
 
-// forget takes r, just canceled while queued, out of the RetryQueue if it was
+// Forget takes r, just canceled while queued, out of the Queue if it was
 // waiting there, so that it is not counted as retrying.
-func (t *retrier) forget(r *WorkRequest) { t.queue.Remove(r) }
+func (t *Retrier) Forget(r *job.Job) { t.queue.Remove(r) }
 
-// drain is the drain's first step, before WorkQueue closes: from now on no
+// Drain is the drain's first step, before WorkQueue closes: from now on no
 // job waits for a retry; those due already are pushed onto WorkQueue, to run
 // before the server exits, and the others are given up. Later calls do
 // nothing but wait for the first to end.
-func (t *retrier) drain() {
+func (t *Retrier) Drain() {
 	t.drainOnce.Do(func() {
 		t.mu.Lock()
 		t.draining = true
@@ -140,12 +116,12 @@ func (t *retrier) drain() {
 // stopping. With the journal they stay queued, their retry journaled, for
 // the next start to run; without, each one still queued fails with
 // job.ErrRetryAbandoned and its last error. Either way the log names them.
-func (t *retrier) giveUp(rs []*WorkRequest) {
+func (t *Retrier) giveUp(rs []*job.Job) {
 	if t.journal != nil {
 		logJobs(t.log, slog.LevelInfo, "retries left in the journal for the next start", rs)
 		return
 	}
-	var failed []*WorkRequest
+	var failed []*job.Job
 	now := time.Now()
 	for _, r := range rs {
 		if r.AbandonRetry(now) {
@@ -158,9 +134,12 @@ func (t *retrier) giveUp(rs []*WorkRequest) {
 	logJobs(t.log, slog.LevelError, "retries given up: the server is stopping", failed)
 }
 
+// idsLogged is how many ids of the jobs given up the log names.
+const idsLogged = 20
+
 // logJobs logs msg at level with how many jobs rs holds and the ids of the
 // first idsLogged, unless rs is empty.
-func logJobs(log *slog.Logger, level slog.Level, msg string, rs []*WorkRequest) {
+func logJobs(log *slog.Logger, level slog.Level, msg string, rs []*job.Job) {
 	if len(rs) == 0 {
 		return
 	}
@@ -170,3 +149,14 @@ func logJobs(log *slog.Logger, level slog.Level, msg string, rs []*WorkRequest) 
 	}
 	log.Log(context.Background(), level, msg, "jobs", len(rs), "ids", strings.Join(ids, ","), "more", len(rs)-len(ids))
 }
+
+// Max returns -retries: how many times a failed attempt is tried again.
+func (t *Retrier) Max() int { return t.max }
+
+// Len returns how many jobs wait out a backoff now.
+func (t *Retrier) Len() int { return t.queue.Len() }
+
+// UseJournal makes t journal each retry in jj and, when the server stops,
+// leave the jobs whose retry it will not run queued in jj, for the next
+// start to run. Call it before the server starts.
+func (t *Retrier) UseJournal(jj *jobjournal.Log) { t.journal = jj }

@@ -1,4 +1,4 @@
-package main
+package retry
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"workqueue/internal/job"
 )
 
 // TestBackoff checks the waits between attempts, exactly, jitter included.
@@ -33,8 +35,8 @@ func TestBackoff(t *testing.T) {
 		{"cap before jitter, down", 100, -1, 48 * time.Second},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := backoff(tt.attempt, tt.jitter); got != tt.want {
-				t.Errorf("backoff(%d, %v) = %v, want %v", tt.attempt, tt.jitter, got, tt.want)
+			if got := Backoff(tt.attempt, tt.jitter); got != tt.want {
+				t.Errorf("Backoff(%d, %v) = %v, want %v", tt.attempt, tt.jitter, got, tt.want)
 			}
 		})
 	}
@@ -48,7 +50,7 @@ type handOffs struct {
 	got   []string
 }
 
-func (h *handOffs) due(r *WorkRequest) {
+func (h *handOffs) due(r *job.Job) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.got = append(h.got, fmt.Sprintf("%s@%v", r.ID, time.Since(h.start)))
@@ -65,7 +67,7 @@ func (h *handOffs) check(t *testing.T, want ...string) {
 }
 
 // ids returns the requests' ids.
-func ids(rs []*WorkRequest) []string {
+func ids(rs []*job.Job) []string {
 	s := make([]string, len(rs))
 	for i, r := range rs {
 		s[i] = r.ID
@@ -78,13 +80,13 @@ func ids(rs []*WorkRequest) []string {
 func TestRetryQueueOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &handOffs{start: time.Now()}
-		q := NewRetryQueue(h.due)
+		q := NewQueue(h.due)
 		defer q.Stop()
 		for _, e := range []struct {
 			id string
 			at time.Duration
 		}{{"c", 3 * time.Second}, {"a", time.Second}, {"b", 2 * time.Second}, {"b2", 2 * time.Second}} {
-			q.Add(&WorkRequest{ID: e.id}, h.start.Add(e.at))
+			q.Add(&job.Job{ID: e.id}, h.start.Add(e.at))
 		}
 		time.Sleep(1500 * time.Millisecond)
 		synctest.Wait()
@@ -106,12 +108,12 @@ func TestRetryQueueOrder(t *testing.T) {
 func TestRetryQueueEarlier(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &handOffs{start: time.Now()}
-		q := NewRetryQueue(h.due)
+		q := NewQueue(h.due)
 		defer q.Stop()
-		q.Add(&WorkRequest{ID: "late"}, h.start.Add(10*time.Second))
+		q.Add(&job.Job{ID: "late"}, h.start.Add(10*time.Second))
 		time.Sleep(time.Second)
-		q.Add(&WorkRequest{ID: "early"}, h.start.Add(2*time.Second))
-		q.Add(&WorkRequest{ID: "past"}, h.start)
+		q.Add(&job.Job{ID: "early"}, h.start.Add(2*time.Second))
+		q.Add(&job.Job{ID: "past"}, h.start)
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		h.check(t, "past@1s", "early@2s", "late@10s")
@@ -123,9 +125,9 @@ func TestRetryQueueEarlier(t *testing.T) {
 func TestRetryQueueRemove(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &handOffs{start: time.Now()}
-		q := NewRetryQueue(h.due)
+		q := NewQueue(h.due)
 		defer q.Stop()
-		a, b, c := &WorkRequest{ID: "a"}, &WorkRequest{ID: "b"}, &WorkRequest{ID: "c"}
+		a, b, c := &job.Job{ID: "a"}, &job.Job{ID: "b"}, &job.Job{ID: "c"}
 		q.Add(a, h.start.Add(time.Second))
 		q.Add(b, h.start.Add(2*time.Second))
 		q.Add(c, h.start.Add(3*time.Second))
@@ -153,18 +155,18 @@ func TestRetryQueueRemove(t *testing.T) {
 func TestRetryQueueAddFromDue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &handOffs{start: time.Now()}
-		var q *RetryQueue
+		var q *Queue
 		attempts := 0
-		q = NewRetryQueue(func(r *WorkRequest) {
+		q = NewQueue(func(r *job.Job) {
 			h.due(r)
 			if r.ID == "a" && attempts < 2 {
 				attempts++
 				q.Add(r, time.Now().Add(time.Duration(attempts)*time.Second))
-				q.Add(&WorkRequest{ID: fmt.Sprint("now", attempts)}, time.Now())
+				q.Add(&job.Job{ID: fmt.Sprint("now", attempts)}, time.Now())
 			}
 		})
 		defer q.Stop()
-		q.Add(&WorkRequest{ID: "a"}, h.start.Add(time.Second))
+		q.Add(&job.Job{ID: "a"}, h.start.Add(time.Second))
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		h.check(t, "a@1s", "now1@1s", "a@2s", "now2@2s", "a@4s")
@@ -176,12 +178,12 @@ func TestRetryQueueAddFromDue(t *testing.T) {
 func TestRetryQueueSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &handOffs{start: time.Now()}
-		q := NewRetryQueue(h.due)
+		q := NewQueue(h.due)
 		defer q.Stop()
 		q.rng = rand.New(rand.NewPCG(1, 2))
 		twin := rand.New(rand.NewPCG(1, 2))
-		want := backoff(3, 2*twin.Float64()-1)
-		if at := q.Schedule(&WorkRequest{ID: "a"}, 3); at.Sub(h.start) != want {
+		want := Backoff(3, 2*twin.Float64()-1)
+		if at := q.Schedule(&job.Job{ID: "a"}, 3); at.Sub(h.start) != want {
 			t.Errorf("Schedule(r, 3) = now+%v, want now+%v", at.Sub(h.start), want)
 		}
 		time.Sleep(time.Minute)
@@ -196,9 +198,9 @@ func TestRetryQueueSchedule(t *testing.T) {
 func TestRetryQueueDrain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &handOffs{start: time.Now()}
-		q := NewRetryQueue(h.due)
+		q := NewQueue(h.due)
 		for i, id := range []string{"a", "b", "c", "d"} {
-			q.Add(&WorkRequest{ID: id}, h.start.Add(time.Duration(i+1)*time.Second))
+			q.Add(&job.Job{ID: id}, h.start.Add(time.Duration(i+1)*time.Second))
 		}
 		time.Sleep(1500 * time.Millisecond)
 		q.Stop()
@@ -223,12 +225,12 @@ func TestRetryQueueStopWaitsForDue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		h := &handOffs{start: time.Now()}
-		q := NewRetryQueue(func(r *WorkRequest) {
+		q := NewQueue(func(r *job.Job) {
 			h.due(r)
 			<-release
 		})
-		q.Add(&WorkRequest{ID: "a"}, h.start.Add(time.Second))
-		q.Add(&WorkRequest{ID: "b"}, h.start.Add(time.Second))
+		q.Add(&job.Job{ID: "a"}, h.start.Add(time.Second))
+		q.Add(&job.Job{ID: "b"}, h.start.Add(time.Second))
 		time.Sleep(time.Second)
 		synctest.Wait() // due holds a
 		stopped := make(chan struct{})
