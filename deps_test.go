@@ -38,6 +38,12 @@ var internalDeps = map[string][]string{
 	"workqueue/internal/submit":     {"workqueue/internal/respond"},
 
 	// What is built on them.
+	"workqueue/internal/api": {
+		"workqueue/internal/dashboard", "workqueue/internal/events", "workqueue/internal/job",
+		"workqueue/internal/jobjournal", "workqueue/internal/metrics", "workqueue/internal/pool",
+		"workqueue/internal/query", "workqueue/internal/queue", "workqueue/internal/respond",
+		"workqueue/internal/retry", "workqueue/internal/store", "workqueue/internal/submit",
+	},
 	"workqueue/internal/dashboard":   {"workqueue/internal/respond"},
 	"workqueue/internal/events":      {"workqueue/internal/job", "workqueue/internal/respond"},
 	"workqueue/internal/idempotency": {"workqueue/internal/job", "workqueue/internal/respond"},

@@ -32,8 +32,8 @@ func TestStatsEvent(t *testing.T) {
 	<-started
 	<-started // both workers busy; the third job is held by the dispatcher
 	var got map[string]int64
-	if err := json.Unmarshal(ts.statsEvent(), &got); err != nil {
-		t.Fatalf("stats event %q: %v", ts.statsEvent(), err)
+	if err := json.Unmarshal(ts.api.StatsEvent(), &got); err != nil {
+		t.Fatalf("stats event %q: %v", ts.api.StatsEvent(), err)
 	}
 	// Of the 3 jobs not started, the dispatcher may or may not hold one.
 	if q := got["queue_length"]; q < 2 || q > 3 {

@@ -14,19 +14,20 @@ import (
 	"testing"
 	"time"
 
+	"workqueue/internal/api"
 	"workqueue/internal/submit"
 )
 
 // startHTTP serves ts's handler over a real loopback listener with the
 // given limits, as run does, and returns its address. The server is closed
 // when the test ends.
-func startHTTP(t *testing.T, ts *testServer, limits httpLimits) string {
+func startHTTP(t *testing.T, ts *testServer, limits api.Limits) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := newHTTPServer(ts.handler, limits, ts.log)
+	hs := api.NewHTTPServer(ts.handler, limits, ts.log)
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -40,9 +41,9 @@ func startHTTP(t *testing.T, ts *testServer, limits httpLimits) string {
 }
 
 // shortLimits are the server's limits with timeouts short enough for tests.
-func shortLimits() httpLimits {
-	l := defaultLimits()
-	l.readHeader, l.read, l.write, l.idle = 300*time.Millisecond, 600*time.Millisecond, time.Second, time.Second
+func shortLimits() api.Limits {
+	l := api.DefaultLimits()
+	l.ReadHeader, l.Read, l.Write, l.Idle = 300*time.Millisecond, 600*time.Millisecond, time.Second, time.Second
 	return l
 }
 
@@ -120,8 +121,8 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	}
 	wg.Wait()
 	for i, d := range took {
-		if d < limits.readHeader {
-			t.Errorf("slow client %d was cut off after %v, before the header timeout %v", i, d, limits.readHeader)
+		if d < limits.ReadHeader {
+			t.Errorf("slow client %d was cut off after %v, before the header timeout %v", i, d, limits.ReadHeader)
 		}
 	}
 }
@@ -238,7 +239,7 @@ func TestGarbage(t *testing.T) {
 // does; without it, the body follows the headers at once.
 func TestRefusalClosesConnection(t *testing.T) {
 	ts := newTestServer(t, testConfig(), Sleep)
-	addr := startHTTP(t, ts, defaultLimits())
+	addr := startHTTP(t, ts, api.DefaultLimits())
 	const h = "Host: x\r\nContent-Type: " + submit.FormType + "\r\n"
 	tests := []struct {
 		name, head string
@@ -308,7 +309,7 @@ func exchangeWithin(t *testing.T, addr, raw string, d time.Duration) (string, bo
 // MaxHeaderBytes, which defaultLimits takes into account.
 func TestHeaderLimit(t *testing.T) {
 	ts := newTestServer(t, testConfig(), Sleep)
-	addr := startHTTP(t, ts, defaultLimits())
+	addr := startHTTP(t, ts, api.DefaultLimits())
 	tests := []struct {
 		name       string
 		size       int // of the whole head: request line and headers

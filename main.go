@@ -34,7 +34,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -42,6 +41,7 @@ import (
 	"syscall"
 	"time"
 
+	"workqueue/internal/api"
 	"workqueue/internal/config"
 	"workqueue/internal/lines"
 )
@@ -129,7 +129,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 	defer logw.Close(logWait)
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	s := newServer(cfg, workFor(c), stdout, log)
-	s.logDropped = logDropped
+	s.api.LogDropped = logDropped
 	if err := s.recover(stop, cfg); err != nil {
 		if stop.Err() != nil {
 			return fmt.Errorf("stopped while starting: %w", context.Cause(stop))
@@ -157,7 +157,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 
 // serve serves s, started, on ln until stop ends or serving fails, then shuts down.
 func serve(s *server, ln net.Listener, cfg config.Config, stop, force context.Context, log *slog.Logger) error {
-	hs := newHTTPServer(s.handler, defaultLimits(), log)
+	hs := api.NewHTTPServer(s.handler, api.DefaultLimits(), log)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	serveErr := make(chan error, 1)
@@ -178,46 +178,4 @@ func serve(s *server, ln net.Listener, cfg config.Config, stop, force context.Co
 		log.Error("cannot serve, draining", "err", failed)
 	}
 	return errors.Join(failed, shutdown(s, hs, cfg.ShutdownTimeout, force, log))
-}
-
-// httpLimits are the http.Server's limits on slow or greedy clients.
-type httpLimits struct {
-	readHeader, read, write, idle time.Duration
-	maxHeaderBytes                int
-}
-
-// defaultLimits returns the limits the server runs with:
-//   - 5 s to send the request line and headers: a client that sends half a
-//     request and stops is cut off then, holding one goroutine until it is;
-//   - 10 s for the whole request, body included: bodies are at most 64 KiB,
-//     which even a slow link sends in well under that;
-//   - 10 s to take the answer: a few hundred bytes of JSON;
-//   - a minute for an idle keep-alive connection, so clients that submit
-//     often reuse connections and idle ones do not pile up;
-//   - 64 KiB of request line and headers, plenty for any real client (the
-//     default is 1 MiB). net/http reads MaxHeaderBytes plus 4096 bytes of
-//     slack before it answers 431 (initialReadLimitSize in net/http's
-//     server.go), so MaxHeaderBytes is 4 KiB less than the limit meant.
-func defaultLimits() httpLimits {
-	return httpLimits{
-		readHeader:     5 * time.Second,
-		read:           10 * time.Second,
-		write:          10 * time.Second,
-		idle:           time.Minute,
-		maxHeaderBytes: 64<<10 - 4096,
-	}
-}
-
-// newHTTPServer returns the http.Server for handler with the given limits,
-// logging through log.
-func newHTTPServer(handler http.Handler, limits httpLimits, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           handler,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ReadHeaderTimeout: limits.readHeader,
-		ReadTimeout:       limits.read,
-		WriteTimeout:      limits.write,
-		IdleTimeout:       limits.idle,
-		MaxHeaderBytes:    limits.maxHeaderBytes,
-	}
 }

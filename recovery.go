@@ -64,6 +64,7 @@ func (s *server) recover(ctx context.Context, cfg config.Config) error {
 // useJournal makes s record every job's life in jj from now on.
 func (s *server) useJournal(jj *jobjournal.Log) {
 	s.journal = jj
+	s.api.Journal = jj
 	s.collector.journal = jj
 	s.env.journal = jj
 	s.retry.UseJournal(jj)

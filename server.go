@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"workqueue/internal/api"
 	"workqueue/internal/config"
 	"workqueue/internal/events"
 	"workqueue/internal/idempotency"
@@ -43,9 +44,7 @@ type server struct {
 	dispatcher *Dispatcher
 	out        *lines.Writer // the workers' standard output
 	events     *events.Hub   // the server-sent events at GET /events
-	// logDropped counts log lines dropped because standard error fell
-	// behind; run points it at the counter its lines.Log adds to.
-	logDropped *atomic.Int64
+	api        *api.Server   // what the HTTP API answers from
 	handler    http.Handler
 	log        *slog.Logger
 	collector  *Collector
@@ -75,14 +74,14 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 		stats: stats,
 		log:   log,
 		done:  make(chan struct{}),
-
-		logDropped: new(atomic.Int64),
 	}
 	s.stopping = make(chan struct{})
 	s.out = lines.NewWriter(stdout, log)
-	s.events = events.New(s.statsEvent)
+	s.api = &api.Server{Queue: s.queue, Jobs: s.jobs, Stats: stats, Log: log, LogDropped: new(atomic.Int64), Stopping: s.stopping}
+	s.events = events.New(s.api.StatsEvent)
 	s.retry = retry.New(cfg.Retries, s.queue, s.jobs, stats, s.events, log)
 	s.attempts = metrics.NewAttempts()
+	s.api.Events, s.api.Retry, s.api.Attempts = s.events, s.retry, s.attempts
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log,
 		retry: s.retry, attempts: s.attempts, durableStart: cfg.Command != nil}
 	workerQueue := make(WorkerQueue, cfg.MaxWorkers)
@@ -91,6 +90,7 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 		w.pool = s.pool
 		w.Run()
 	})
+	s.api.Pool = s.pool
 	s.dispatcher = NewDispatcher(s.queue, workerQueue, s.pool, cfg.Workers)
 	s.giveUp = func() {
 		s.dispatcher.Abort()
@@ -99,7 +99,7 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	s.env = env
 	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events, maxDelay: cfg.MaxDelay,
 		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
-	s.handler = s.routes(s.collector)
+	s.handler = s.api.Handler(s.collector)
 	return s
 }
 

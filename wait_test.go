@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"workqueue/internal/api"
 	"workqueue/internal/job"
 )
 
@@ -135,10 +136,10 @@ func TestWaitOutlastsWriteTimeout(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxDelay = 15 * time.Second
 	ts := newTestServer(t, cfg, Sleep)
-	if l := defaultLimits(); l.write >= 12*time.Second || l.read >= 12*time.Second {
+	if l := api.DefaultLimits(); l.Write >= 12*time.Second || l.Read >= 12*time.Second {
 		t.Fatalf("limits %+v: the test needs timeouts below 12s to mean anything", l)
 	}
-	addr := startHTTP(t, ts, defaultLimits())
+	addr := startHTTP(t, ts, api.DefaultLimits())
 	id := ts.submitID(t, "Alice", "12s")
 	resp, err := http.Get("http://" + addr + "/work/" + id + "?wait=15s")
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"bytes"
@@ -8,11 +8,12 @@ import (
 
 	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
+	"workqueue/internal/queue"
 )
 
 // writeMetrics writes s, and the server's gauges, in the Prometheus text
 // exposition format, version 0.0.4.
-func writeMetrics(b *bytes.Buffer, s *metrics.Stats, q *WorkQueue, pool *pool.Pool) {
+func writeMetrics(b *bytes.Buffer, s *metrics.Stats, q *queue.Queue, pool *pool.Pool) {
 	workers, _ := pool.Counts()
 	// Busy never exceeds the workers alive at one instant, but these are
 	// two reads: a grow, or a shrink, between them could make busy exceed
@@ -45,14 +46,14 @@ func writeMetrics(b *bytes.Buffer, s *metrics.Stats, q *WorkQueue, pool *pool.Po
 	metrics.Sample(b, "workqueue_goroutines", "", int64(runtime.NumGoroutine()))
 }
 
-// metrics handles GET /metrics.
-func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
+// serveMetrics handles GET /metrics.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
-	writeMetrics(&b, s.stats, s.queue, s.pool)
-	s.attempts.WriteText(&b, s.retry.Len())
+	writeMetrics(&b, s.Stats, s.Queue, s.Pool)
+	s.Attempts.WriteText(&b, s.Retry.Len())
 	metrics.Family(&b, "workqueue_log_lines_dropped_total", "counter",
 		"Log lines dropped because standard error was not taking them.")
-	metrics.Sample(&b, "workqueue_log_lines_dropped_total", "", s.logDropped.Load())
+	metrics.Sample(&b, "workqueue_log_lines_dropped_total", "", s.LogDropped.Load())
 	s.writeJournalMetrics(&b)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(b.Bytes())
@@ -60,36 +61,36 @@ func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
 
 // writeJournalMetrics writes the journal's metrics: zero without -journal,
 // so that dashboards need no special case.
-func (s *server) writeJournalMetrics(b *bytes.Buffer) {
+func (s *Server) writeJournalMetrics(b *bytes.Buffer) {
 	var size, compactions, errs int64
-	if jj := s.journal; jj != nil {
+	if jj := s.Journal; jj != nil {
 		j := jj.Journal()
 		size, compactions, errs = j.Bytes(), j.Compactions(), j.Errors()
 	}
 	metrics.Family(b, "workqueue_journal_bytes", "gauge", "Bytes of the journal on disk now.")
 	metrics.Sample(b, "workqueue_journal_bytes", "", size)
-	s.stats.Fsync.WriteText(b, "workqueue_journal_fsync_seconds", "How long each fsync of the journal took.")
+	s.Stats.Fsync.WriteText(b, "workqueue_journal_fsync_seconds", "How long each fsync of the journal took.")
 	metrics.Family(b, "workqueue_journal_compactions_total", "counter", "Compactions of the journal completed.")
 	metrics.Sample(b, "workqueue_journal_compactions_total", "", compactions)
 	metrics.Family(b, "workqueue_journal_errors_total", "counter", "Writes or fsyncs of the journal that failed.")
 	metrics.Sample(b, "workqueue_journal_errors_total", "", errs)
 }
 
-// statsEvent returns the data of a stats event (SPEC "GET /events"): the
+// StatsEvent returns the data of a stats event, a JSON object: the
 // queue's length and capacity, the workers and how many are busy, and the
 // job counters.
-func (s *server) statsEvent() []byte {
+func (s *Server) StatsEvent() []byte {
 	b := make([]byte, 0, 160)
 	b = append(b, `{"queue_length":`...)
-	b = strconv.AppendInt(b, int64(s.queue.Len()), 10)
-	b = strconv.AppendInt(append(b, `,"queue_capacity":`...), int64(s.queue.Cap()), 10)
-	workers, _ := s.pool.Counts()
+	b = strconv.AppendInt(b, int64(s.Queue.Len()), 10)
+	b = strconv.AppendInt(append(b, `,"queue_capacity":`...), int64(s.Queue.Cap()), 10)
+	workers, _ := s.Pool.Counts()
 	b = strconv.AppendInt(append(b, `,"workers":`...), int64(workers), 10)
 	// Two reads, not one instant: clamp, so that busy never exceeds workers.
-	b = strconv.AppendInt(append(b, `,"busy":`...), min(s.stats.Busy.Load(), int64(workers)), 10)
-	b = strconv.AppendInt(append(b, `,"accepted":`...), s.stats.Accepted.Load(), 10)
-	b = strconv.AppendInt(append(b, `,"done":`...), s.stats.Done.Load(), 10)
-	b = strconv.AppendInt(append(b, `,"canceled":`...), s.stats.Canceled.Load(), 10)
-	b = strconv.AppendInt(append(b, `,"failed":`...), s.stats.Failed.Load(), 10)
+	b = strconv.AppendInt(append(b, `,"busy":`...), min(s.Stats.Busy.Load(), int64(workers)), 10)
+	b = strconv.AppendInt(append(b, `,"accepted":`...), s.Stats.Accepted.Load(), 10)
+	b = strconv.AppendInt(append(b, `,"done":`...), s.Stats.Done.Load(), 10)
+	b = strconv.AppendInt(append(b, `,"canceled":`...), s.Stats.Canceled.Load(), 10)
+	b = strconv.AppendInt(append(b, `,"failed":`...), s.Stats.Failed.Load(), 10)
 	return append(b, '}')
 }

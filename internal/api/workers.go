@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"encoding/json"
@@ -14,19 +14,18 @@ import (
 	"workqueue/internal/submit"
 )
 
-// getWorkers handles GET /workers: {"workers", "busy", "target"} (SPEC.md,
-// "GET /workers, PUT /workers").
-func (s *server) getWorkers(w http.ResponseWriter, r *http.Request) {
+// getWorkers handles GET /workers: {"workers", "busy", "target"}.
+func (s *Server) getWorkers(w http.ResponseWriter, r *http.Request) {
 	respond.JSON(w, http.StatusOK, s.appendWorkers(nil))
 }
 
 // putWorkers handles PUT /workers: it sets the pool's target from a JSON
 // body {"workers": N}, a form field or a query parameter workers=N, 1 to
 // -max-workers, and answers 200 with the pool as it is right after.
-func (s *server) putWorkers(w http.ResponseWriter, r *http.Request) {
+func (s *Server) putWorkers(w http.ResponseWriter, r *http.Request) {
 	n, err := workersParam(w, r)
 	if err == nil {
-		err = s.pool.Resize(n)
+		err = s.Pool.Resize(n)
 	}
 	switch {
 	case err == pool.ErrClosed:
@@ -36,16 +35,16 @@ func (s *server) putWorkers(w http.ResponseWriter, r *http.Request) {
 		respond.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	s.log.Info("pool resized", "target", n)
+	s.Log.Info("pool resized", "target", n)
 	respond.JSON(w, http.StatusOK, s.appendWorkers(nil))
 }
 
 // appendWorkers appends the pool's document, {"workers", "busy", "target"}.
 // busy is read after workers: a worker retires only once idle, so busy never
 // exceeds workers in one document.
-func (s *server) appendWorkers(b []byte) []byte {
-	alive, target := s.pool.Counts()
-	busy := min(s.stats.Busy.Load(), int64(alive))
+func (s *Server) appendWorkers(b []byte) []byte {
+	alive, target := s.Pool.Counts()
+	busy := min(s.Stats.Busy.Load(), int64(alive))
 	b = strconv.AppendInt(append(b, `{"workers":`...), int64(alive), 10)
 	b = strconv.AppendInt(append(b, `,"busy":`...), busy, 10)
 	b = strconv.AppendInt(append(b, `,"target":`...), int64(target), 10)
