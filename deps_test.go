@@ -38,16 +38,20 @@ var internalDeps = map[string][]string{
 	"workqueue/internal/submit":     {"workqueue/internal/respond"},
 
 	// What is built on them.
+	"workqueue/internal/lifecycle": {
+		"workqueue/internal/events", "workqueue/internal/job", "workqueue/internal/jobjournal",
+		"workqueue/internal/metrics", "workqueue/internal/store",
+	},
 	"workqueue/internal/api": {
 		"workqueue/internal/dashboard", "workqueue/internal/events", "workqueue/internal/job",
-		"workqueue/internal/jobjournal", "workqueue/internal/metrics", "workqueue/internal/pool",
-		"workqueue/internal/query", "workqueue/internal/queue", "workqueue/internal/respond",
+		"workqueue/internal/jobjournal", "workqueue/internal/lifecycle", "workqueue/internal/metrics",
+		"workqueue/internal/pool", "workqueue/internal/query", "workqueue/internal/queue", "workqueue/internal/respond",
 		"workqueue/internal/retry", "workqueue/internal/store", "workqueue/internal/submit",
 	},
 	"workqueue/internal/dashboard":   {"workqueue/internal/respond"},
 	"workqueue/internal/events":      {"workqueue/internal/job", "workqueue/internal/respond"},
 	"workqueue/internal/idempotency": {"workqueue/internal/job", "workqueue/internal/respond"},
-	"workqueue/internal/retry":       {"workqueue/internal/events", "workqueue/internal/job", "workqueue/internal/jobjournal", "workqueue/internal/metrics", "workqueue/internal/queue", "workqueue/internal/store"},
+	"workqueue/internal/retry":       {"workqueue/internal/job", "workqueue/internal/lifecycle", "workqueue/internal/queue"},
 	"workqueue/internal/query":       {"workqueue/internal/job", "workqueue/internal/respond", "workqueue/internal/store"},
 }
 

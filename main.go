@@ -51,6 +51,7 @@ import (
 	"workqueue/internal/job"
 	"workqueue/internal/jobjournal"
 	"workqueue/internal/journal"
+	"workqueue/internal/lifecycle"
 	"workqueue/internal/lines"
 	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
@@ -287,10 +288,11 @@ type server struct {
 	handler    http.Handler
 	log        *slog.Logger
 	collector  *Collector
-	env        *workerEnv        // what the workers share
-	journal    *jobjournal.Log   // nil without -journal
-	retry      *retry.Retrier    // jobs waiting out a backoff before their next attempt
-	attempts   *metrics.Attempts // attempts by outcome, and how long they ran
+	env        *workerEnv         // what the workers share
+	journal    *jobjournal.Log    // nil without -journal
+	retry      *retry.Retrier     // jobs waiting out a backoff before their next attempt
+	life       *lifecycle.Effects // makes each change of a job's state, with its effects
+	attempts   *metrics.Attempts  // attempts by outcome, and how long they ran
 
 	done chan struct{} // closed when the dispatcher and workers have exited
 	// stopping is closed, once, by drain as it returns; it answers GET ?wait.
@@ -318,10 +320,12 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	s.out = lines.NewWriter(stdout, log)
 	s.api = &api.Server{Queue: s.queue, Jobs: s.jobs, Stats: stats, Log: log, LogDropped: new(atomic.Int64), Stopping: s.stopping}
 	s.events = events.New(s.api.StatsEvent)
-	s.retry = retry.New(cfg.Retries, s.queue, s.jobs, stats, s.events, log)
+	s.life = lifecycle.New(s.jobs, stats, s.events)
+	s.retry = retry.New(cfg.Retries, s.queue, s.life, log)
+	s.life.OnCancel = s.retry.Forget // a job canceled while waiting out its backoff
 	s.attempts = metrics.NewAttempts()
-	s.api.Events, s.api.Retry, s.api.Attempts = s.events, s.retry, s.attempts
-	env := &workerEnv{do: work, ctx: ctx, out: s.out, jobs: s.jobs, stats: s.stats, events: s.events, log: log,
+	s.api.Events, s.api.Retry, s.api.Attempts, s.api.Life = s.events, s.retry, s.attempts, s.life
+	env := &workerEnv{do: work, ctx: ctx, out: s.out, life: s.life, stats: s.stats, log: log,
 		retry: s.retry, attempts: s.attempts, durableStart: cfg.Command != nil}
 	workerQueue := make(WorkerQueue, cfg.MaxWorkers)
 	s.pool = pool.New(cfg.MaxWorkers, workerQueue, func(id int, work chan *WorkRequest) {
@@ -477,8 +481,7 @@ func (s *server) useJournal(jj *jobjournal.Log) {
 	s.journal = jj
 	s.api.Journal = jj
 	s.collector.journal = jj
-	s.env.journal = jj
-	s.retry.UseJournal(jj)
+	s.life.UseJournal(jj)
 	s.env.finisher = lines.NewBatcher[completion](finishBatch, finishBatch)
 }
 

@@ -7,14 +7,13 @@ import (
 	"log/slog"
 	"time"
 
-	"workqueue/internal/events"
 	"workqueue/internal/job"
 	"workqueue/internal/jobjournal"
+	"workqueue/internal/lifecycle"
 	"workqueue/internal/lines"
 	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
 	"workqueue/internal/retry"
-	"workqueue/internal/store"
 )
 
 // Worker runs one WorkRequest at a time. When idle it puts its own channel
@@ -32,14 +31,12 @@ type Worker struct {
 
 // workerEnv is what all workers of a server share.
 type workerEnv struct {
-	do      Work            // the work itself
-	ctx     context.Context // canceled, with a cause, when the server abandons its jobs
-	out     *lines.Writer   // standard output
-	jobs    *store.Store
-	stats   *metrics.Stats
-	events  *events.Hub // publishes each change of a job's state
-	log     *slog.Logger
-	journal *jobjournal.Log // nil without -journal
+	do    Work               // the work itself
+	ctx   context.Context    // canceled, with a cause, when the server abandons its jobs
+	out   *lines.Writer      // standard output
+	life  *lifecycle.Effects // makes every change of a job's state, with its effects
+	stats *metrics.Stats
+	log   *slog.Logger
 	// finisher, with -journal, writes the greetings of completed jobs and
 	// settles them, so that workers never wait for the disk; else nil.
 	finisher *finisher
@@ -98,18 +95,16 @@ func (w *Worker) Run() {
 // ended. A completed request prints its greeting on standard output.
 func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequest) {
 	started := later(r.EnqueuedAt)
-	if !r.Start(w.ID, started, cancel) {
+	ack, ok := w.env.life.Start(r, w.ID, started, cancel)
+	if !ok {
 		return
 	}
-	ack := w.env.journal.Started(r)
 	if w.env.durableStart {
 		jobjournal.Durable(ack)
 		ack = nil // received: nobody waits on it again
 	}
-	w.env.events.PublishJob(r)
 	w.env.stats.Busy.Add(1)
 	defer w.env.stats.Busy.Add(-1)
-	w.env.stats.Wait.Observe(started.Sub(r.EnqueuedAt))
 	if w.debug {
 		w.log.Debug("job started", "id", r.ID, "waited", started.Sub(r.EnqueuedAt))
 	}
@@ -137,39 +132,26 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 }
 
 // settle moves r, whose work and greeting were tried, to done if err is nil
-// or to failed with err, counts it, and tells the store. It logs a failure at
-// error level if logFailure is set, at debug level otherwise.
+// or to failed with err (see lifecycle.Effects). A job abandoned by a drain
+// that gave up is not journaled as failed when there is a journal: the
+// journal keeps it running, so it runs again at the next start. settle logs
+// a failure at error level if logFailure is set, at debug level otherwise.
 func (w *Worker) settle(r *WorkRequest, started time.Time, err error, logFailure bool) {
 	now := later(started)
-	if err == nil {
-		if !r.Finish(job.Done, now, "") {
-			return // canceled while running: the canceler recorded it
-		}
-		w.env.stats.Done.Add(1)
-		if w.debug {
+	switch {
+	case err == nil:
+		if w.env.life.Finish(r, job.Done, now, "") && w.debug {
 			w.log.Debug("job done", "id", r.ID, "took", now.Sub(started))
 		}
-	} else {
-		if !r.Finish(job.Failed, now, err.Error()) {
-			return
-		}
-		w.env.stats.Failed.Add(1)
-		if errors.Is(err, errAbandoned) && w.env.journal != nil {
-			// Not journaled as failed: the journal keeps it running, so it
-			// runs again at the next start.
-			w.env.jobs.Finished(r)
-			w.env.events.PublishJob(r)
-			return
-		}
-		if logFailure {
-			w.log.Error("job failed", "id", r.ID, "err", err)
-		} else if w.debug {
-			w.log.Debug("job failed", "id", r.ID, "err", err)
-		}
+	case errors.Is(err, errAbandoned) && w.env.life.Journaled():
+		w.env.life.Abandon(r, now, err.Error())
+	case !w.env.life.Finish(r, job.Failed, now, err.Error()):
+		// canceled while running: the canceler recorded it
+	case logFailure:
+		w.log.Error("job failed", "id", r.ID, "err", err)
+	case w.debug:
+		w.log.Debug("job failed", "id", r.ID, "err", err)
 	}
-	w.env.journal.Finished(r)
-	w.env.jobs.Finished(r)
-	w.env.events.PublishJob(r)
 }
 
 // retryOrFail is where a failed attempt of r ends, err being its error:

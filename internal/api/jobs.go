@@ -23,7 +23,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	if req == nil {
 		return
 	}
-	prev, ok := req.Cancel(time.Now())
+	prev, ok, jerr := s.Life.Cancel(req, time.Now())
 	if !ok && prev == job.Running {
 		respond.Error(w, http.StatusConflict, "job "+req.ID+" cannot be canceled: its work is complete and its greeting is being written")
 		return
@@ -33,16 +33,10 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		respond.Error(w, http.StatusConflict, "job "+req.ID+" already finished: it is "+prev.String())
 		return
 	}
-	if prev == job.Queued {
-		s.Retry.Forget(req) // if it was waiting for a retry
-	}
-	s.Stats.Canceled.Add(1)
-	if err := s.Journal.Finished(req); err != nil {
+	if jerr != nil {
 		// Canceled here, but a crash now would run it again.
-		s.Log.Error("cannot journal a cancel", "id", req.ID, "err", err)
+		s.Log.Error("cannot journal a cancel", "id", req.ID, "err", jerr)
 	}
-	s.Jobs.Finished(req)
-	s.Events.PublishJob(req)
 	j := req.Snapshot()
 	if prev == job.Running {
 		s.Log.Info("job canceled", "id", req.ID, "worker", j.Worker, "was", prev)

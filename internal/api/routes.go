@@ -12,6 +12,7 @@ import (
 	"workqueue/internal/dashboard"
 	"workqueue/internal/events"
 	"workqueue/internal/jobjournal"
+	"workqueue/internal/lifecycle"
 	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
 	"workqueue/internal/query"
@@ -24,14 +25,15 @@ import (
 // Server is what the HTTP API answers from: the parts of one workqueue, as
 // the program wired them. Journal is nil without -journal.
 type Server struct {
-	Queue      *queue.Queue      // WorkQueue
-	Jobs       *store.Store      // every job kept, by id
-	Pool       *pool.Pool        // the workers, resized by PUT /workers
-	Stats      *metrics.Stats    // what happened to the jobs
-	Attempts   *metrics.Attempts // attempts by outcome, and how long they ran
-	Retry      *retry.Retrier    // jobs waiting out a backoff
-	Journal    *jobjournal.Log   // the write-ahead journal; nil without -journal
-	Events     *events.Hub       // the server-sent events at GET /events
+	Queue      *queue.Queue       // WorkQueue
+	Jobs       *store.Store       // every job kept, by id
+	Pool       *pool.Pool         // the workers, resized by PUT /workers
+	Stats      *metrics.Stats     // what happened to the jobs
+	Attempts   *metrics.Attempts  // attempts by outcome, and how long they ran
+	Retry      *retry.Retrier     // jobs waiting out a backoff
+	Life       *lifecycle.Effects // makes each change of a job's state, with its effects
+	Journal    *jobjournal.Log    // the write-ahead journal; nil without -journal
+	Events     *events.Hub        // the server-sent events at GET /events
 	Log        *slog.Logger
 	LogDropped *atomic.Int64   // log lines dropped because standard error fell behind
 	Stopping   <-chan struct{} // closed once the server's drain has returned: ends every ?wait

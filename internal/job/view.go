@@ -22,9 +22,9 @@ func (j *Job) Status() Status {
 		Truncated:  j.truncated,
 		Worker:     int32(j.worker),
 		Attempts:   int32(j.attempts),
-		StartedAt:  unixNano(j.startedAt),
-		FinishedAt: unixNano(j.finishedAt),
-		RetryAt:    unixNano(j.retryAt),
+		StartedAt:  UnixNano(j.startedAt),
+		FinishedAt: UnixNano(j.finishedAt),
+		RetryAt:    UnixNano(j.retryAt),
 		Err:        j.err,
 		Output:     j.output,
 	}
@@ -83,14 +83,6 @@ func (j *Job) View(st Status) View {
 	return v
 }
 
-// unixNano returns t in Unix nanoseconds, or 0 for the zero time.
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
 // UTC returns the time n Unix nanoseconds, in UTC, or the zero time for 0.
 func UTC(n int64) time.Time {
 	if n == 0 {
@@ -101,4 +93,9 @@ func UTC(n int64) time.Time {
 
 // UnixNano returns t in Unix nanoseconds, or 0 for the zero time: the
 // inverse of UTC.
-func UnixNano(t time.Time) int64 { return unixNano(t) }
+func UnixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}

@@ -8,12 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"workqueue/internal/events"
 	"workqueue/internal/job"
-	"workqueue/internal/jobjournal"
-	"workqueue/internal/metrics"
+	"workqueue/internal/lifecycle"
 	"workqueue/internal/queue"
-	"workqueue/internal/store"
 )
 
 // Retrier is the server's side of retries: it puts a job whose attempt
@@ -27,27 +24,24 @@ import (
 // giveUp). A drain never waits out a backoff, which may be longer than
 // -shutdown-timeout.
 type Retrier struct {
-	max    int          // -retries: how many times a failed attempt is tried again
-	queue  *Queue       // the jobs waiting out their backoff
-	work   *queue.Queue // WorkQueue: where due retries go
-	jobs   *store.Store
-	stats  *metrics.Stats
-	events *events.Hub
-	log    *slog.Logger
-	// journal, with -journal, records each retry; and the jobs whose retry a
-	// stopping server will not run stay queued in it, for the next start to
-	// run, rather than fail. Set by UseJournal before the server starts.
-	journal *jobjournal.Log
+	max   int                // -retries: how many times a failed attempt is tried again
+	queue *Queue             // the jobs waiting out their backoff
+	work  *queue.Queue       // WorkQueue: where due retries go
+	life  *lifecycle.Effects // makes each change of a job's state, with its effects
+	log   *slog.Logger
 
 	drainOnce sync.Once  // runs the drain's step once, however many drains
-	mu        sync.Mutex // guards draining, and orders wait against the drain
+	mu        sync.Mutex // guards draining, and orders Wait against the drain
 	draining  bool       // the drain has taken the Queue's jobs: Wait gives up
 }
 
 // New returns the retrier of a server that tries a failed attempt again up
-// to max times (-retries), pushing due retries onto work, WorkQueue.
-func New(max int, work *queue.Queue, jobs *store.Store, stats *metrics.Stats, events *events.Hub, log *slog.Logger) *Retrier {
-	t := &Retrier{max: max, work: work, jobs: jobs, stats: stats, events: events, log: log}
+// to max times (-retries), pushing due retries onto work, WorkQueue, and
+// changing jobs' states through life. With a journal (life.Journaled), the
+// jobs whose retry a stopping server will not run stay queued in it, for the
+// next start to run, rather than fail.
+func New(max int, work *queue.Queue, life *lifecycle.Effects, log *slog.Logger) *Retrier {
+	t := &Retrier{max: max, work: work, life: life, log: log}
 	t.queue = NewQueue(t.due)
 	return t
 }
@@ -61,11 +55,9 @@ func (t *Retrier) Wait(r *job.Job, err error) (at time.Time, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at = time.Now().Add(Backoff(r.Attempts(), 2*rand.Float64()-1))
-	if !r.Requeue(at, err.Error()) {
+	if !t.life.Requeue(r, at, err.Error()) {
 		return time.Time{}, false
 	}
-	t.journal.Retrying(r) // before r can start again, so replay sees them in order
-	t.events.PublishJob(r)
 	if t.draining {
 		t.giveUp([]*job.Job{r})
 		return time.Time{}, true
@@ -117,17 +109,14 @@ func (t *Retrier) Drain() {
 // the next start to run; without, each one still queued fails with
 // job.ErrRetryAbandoned and its last error. Either way the log names them.
 func (t *Retrier) giveUp(rs []*job.Job) {
-	if t.journal != nil {
+	if t.life.Journaled() {
 		logJobs(t.log, slog.LevelInfo, "retries left in the journal for the next start", rs)
 		return
 	}
 	var failed []*job.Job
 	now := time.Now()
 	for _, r := range rs {
-		if r.AbandonRetry(now) {
-			t.stats.Failed.Add(1)
-			t.jobs.Finished(r)
-			t.events.PublishJob(r)
+		if t.life.AbandonRetry(r, now) {
 			failed = append(failed, r)
 		}
 	}
@@ -155,8 +144,3 @@ func (t *Retrier) Max() int { return t.max }
 
 // Len returns how many jobs wait out a backoff now.
 func (t *Retrier) Len() int { return t.queue.Len() }
-
-// UseJournal makes t journal each retry in jj and, when the server stops,
-// leave the jobs whose retry it will not run queued in jj, for the next
-// start to run. Call it before the server starts.
-func (t *Retrier) UseJournal(jj *jobjournal.Log) { t.journal = jj }

@@ -9,6 +9,7 @@ import (
 
 	"workqueue/internal/events"
 	"workqueue/internal/job"
+	"workqueue/internal/lifecycle"
 	"workqueue/internal/metrics"
 	"workqueue/internal/queue"
 	"workqueue/internal/store"
@@ -22,7 +23,7 @@ import (
 func TestRetrierDrain(t *testing.T) {
 	stats, jobs, logs := metrics.NewStats(), store.New(10, nil), new(testutil.SyncBuffer)
 	wq := queue.New(10, &stats.Accepted)
-	rt := New(3, wq, jobs, stats, events.New(nil), slog.New(slog.NewTextHandler(logs, nil)))
+	rt := New(3, wq, lifecycle.New(jobs, stats, events.New(nil)), slog.New(slog.NewTextHandler(logs, nil)))
 	due := &job.Job{ID: "1", Seq: 1}
 	due.Restore(job.Status{Err: "exit status 1"})
 	later := &job.Job{ID: "2", Seq: 2}
