@@ -29,11 +29,15 @@ var internalDeps = map[string][]string{
 	"workqueue/internal/testutil": nil,
 
 	// The containers of jobs, and the reading of what users send.
-	"workqueue/internal/config": {"workqueue/internal/journal"},
+	"workqueue/internal/config": {"workqueue/internal/hostguard", "workqueue/internal/journal"},
 	"workqueue/internal/pool":   {"workqueue/internal/job"},
 	"workqueue/internal/queue":  {"workqueue/internal/job"},
 	"workqueue/internal/store":  {"workqueue/internal/job"},
 	"workqueue/internal/submit": {"workqueue/internal/respond"},
+
+	// The guards in front of the API: the Host check of a loopback
+	// server, whose 421 is respond's JSON error.
+	"workqueue/internal/hostguard": {"workqueue/internal/respond"},
 }
 
 // stdOnly are the packages that import nothing of workqueue: the lowest
