@@ -31,8 +31,10 @@ import (
 // Request (RFC 9110 §15.5.20) with a JSON error saying which names to use;
 // h never sees it. A request with an empty Host (HTTP/1.0 without one, or an
 // empty Host field), which no browser sends, is taken as addressed to the
-// server's own name (RFC 9112 §3.3) and passes. For any other addr (0.0.0.0, ::, an address on a network) Handler
-// returns h itself: there the Host proves nothing, and h must guard itself.
+// server's own name (RFC 9112 §3.3) and passes. For any other addr (0.0.0.0,
+// ::, an address on a network) Handler returns h itself: there the Host
+// proves nothing, and h must guard itself. Names of allow that ParseName
+// refuses are ignored.
 func Handler(addr net.Addr, allow []string, h http.Handler) http.Handler {
 	tcp, ok := addr.(*net.TCPAddr)
 	if !ok || !tcp.IP.IsLoopback() {
@@ -42,12 +44,17 @@ func Handler(addr net.Addr, allow []string, h http.Handler) http.Handler {
 	g := &guard{
 		next:  h,
 		local: [...]string{"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port},
-		allow: make(map[string]bool, len(allow)),
+		allow: map[string]bool{},
+		ips:   map[netip.Addr]bool{},
 		port:  port,
 	}
 	for _, name := range allow {
 		if n, err := ParseName(name); err == nil {
-			g.allow[n] = true
+			if a, err := netip.ParseAddr(n); err == nil {
+				g.ips[a] = true
+			} else {
+				g.allow[n] = true
+			}
 		}
 	}
 	return g
@@ -60,8 +67,9 @@ type guard struct {
 	// from a browser's address bar, curl or the dashboard: equal to one of
 	// them, a Host is allowed at the cost of comparing a few bytes.
 	local [3]string
-	allow map[string]bool // the names of -allow-host, as ParseName returns them
-	port  string          // the port listened on, for the message
+	allow map[string]bool     // the host names of -allow-host, as ParseName returns them
+	ips   map[netip.Addr]bool // its IP addresses, IPv4 ones unmapped
+	port  string              // the port listened on, for the message
 }
 
 // ServeHTTP hands r to the next handler if its Host is allowed, and
@@ -101,7 +109,7 @@ func (g *guard) allowed(host string) bool {
 			return false
 		}
 		a = a.Unmap()
-		return a.IsLoopback() || g.allow[a.String()]
+		return a.IsLoopback() || g.ips[a]
 	}
 	if strings.EqualFold(name, "localhost") || len(name) > len(".localhost") && strings.EqualFold(name[len(name)-len(".localhost"):], ".localhost") {
 		return true

@@ -215,7 +215,7 @@ func TestParseName(t *testing.T) {
 // path or off it.
 func TestNoAllocations(t *testing.T) {
 	g := Handler(loopback8000, allowed, new(next)).(*guard)
-	for _, host := range []string{"127.0.0.1:8000", "localhost:9", "PROXY.example:443", "[::ffff:127.0.0.1]:8000", "rebind.attacker.test:8000"} {
+	for _, host := range []string{"127.0.0.1:8000", "localhost:9", "PROXY.example:443", "[::ffff:127.0.0.1]:8000", "[2001:db8::1]:80", "192.0.2.7", "rebind.attacker.test:8000"} {
 		if n := testing.AllocsPerRun(100, func() { g.allowed(host) }); n != 0 {
 			t.Errorf("judging Host %q: %v allocations, want 0", host, n)
 		}
