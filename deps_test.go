@@ -29,7 +29,7 @@ var internalDeps = map[string][]string{
 
 	// The containers of jobs, the journal of their lives, the answers and
 	// the reading of what users send.
-	"workqueue/internal/config":     {"workqueue/internal/journal"},
+	"workqueue/internal/config":     {"workqueue/internal/hostguard", "workqueue/internal/journal"},
 	"workqueue/internal/jobjournal": {"workqueue/internal/job", "workqueue/internal/journal"},
 	"workqueue/internal/pool":       {"workqueue/internal/job"},
 	"workqueue/internal/queue":      {"workqueue/internal/job"},
@@ -48,7 +48,9 @@ var internalDeps = map[string][]string{
 		"workqueue/internal/pool", "workqueue/internal/query", "workqueue/internal/queue", "workqueue/internal/respond",
 		"workqueue/internal/retry", "workqueue/internal/store", "workqueue/internal/submit",
 	},
-	"workqueue/internal/dashboard":   {"workqueue/internal/respond"},
+	"workqueue/internal/dashboard": {"workqueue/internal/respond"},
+	// The Host check of a loopback server, whose 421 is respond's JSON error.
+	"workqueue/internal/hostguard":   {"workqueue/internal/respond"},
 	"workqueue/internal/events":      {"workqueue/internal/job", "workqueue/internal/respond"},
 	"workqueue/internal/idempotency": {"workqueue/internal/job", "workqueue/internal/respond"},
 	"workqueue/internal/retry":       {"workqueue/internal/job", "workqueue/internal/lifecycle", "workqueue/internal/queue"},

@@ -23,7 +23,8 @@
 //	workqueue [-n 4] [-max-workers 1024] [-http 127.0.0.1:8000] [-queue 100]
 //	          [-max-delay 10s] [-shutdown-timeout 30s] [-log-level info]
 //	          [-journal DIR [-fsync always]]
-//	          [-retries 0] [-job-timeout 0] [-- COMMAND [ARG...]]
+//	          [-retries 0] [-job-timeout 0] [-allow-host NAME]
+//	          [-- COMMAND [ARG...]]
 package main
 
 import (
@@ -47,6 +48,7 @@ import (
 	"workqueue/internal/api"
 	"workqueue/internal/config"
 	"workqueue/internal/events"
+	"workqueue/internal/hostguard"
 	"workqueue/internal/idempotency"
 	"workqueue/internal/job"
 	"workqueue/internal/jobjournal"
@@ -171,7 +173,9 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 
 // serve serves s, started, on ln until stop ends or serving fails, then shuts down.
 func serve(s *server, ln net.Listener, cfg config.Config, stop, force context.Context, log *slog.Logger) error {
-	hs := api.NewHTTPServer(s.handler, api.DefaultLimits(), log)
+	// On a loopback listener only loopback Hosts and -allow-host's pass
+	// (DNS rebinding); the -token-file check, to come, wraps s.handler here.
+	hs := api.NewHTTPServer(hostguard.Handler(ln.Addr(), cfg.AllowHosts, s.handler), api.DefaultLimits(), log)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	serveErr := make(chan error, 1)

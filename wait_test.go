@@ -275,12 +275,13 @@ func TestBinaryWaitersAnsweredOnSIGTERM(t *testing.T) {
 	if code := p.submit(t, "Alice", "5s"); code != http.StatusCreated {
 		t.Fatalf("POST: status = %d, want 201", code)
 	}
-	conn, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+	addr := strings.TrimPrefix(p.url, "http://")
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := io.WriteString(conn, "GET /work/1?wait=30s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(conn, "GET /work/1?wait=30s HTTP/1.1\r\nHost: "+addr+"\r\nConnection: close\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	p.signal(t, syscall.SIGTERM)

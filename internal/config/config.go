@@ -27,6 +27,10 @@ type Config struct {
 	Kept       int          // no flag: finished jobs the store keeps; 0 for the server's own bound (tests set fewer)
 	JournalDir string       // -journal: the journal's directory, or "" for none
 	Fsync      journal.Sync // -fsync
+	// AllowHosts are the names of -allow-host, as hostguard.ParseName
+	// returns them: Hosts a server listening on loopback answers besides
+	// its loopback names. nil for none.
+	AllowHosts []string
 }
 
 // Default returns the configuration with no flags given, as the usage text

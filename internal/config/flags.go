@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"workqueue/internal/hostguard"
 	"workqueue/internal/journal"
 )
 
@@ -61,6 +62,7 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	})
 	fs.Func("retries", "", wholeNumber(&cfg.Retries, 0, maxRetries))
 	fs.Func("job-timeout", "", duration(&cfg.JobTimeout, false, maxJobTimeout))
+	fs.Func("allow-host", "", allowHost(&cfg.AllowHosts))
 	switch err := fs.Parse(flags); {
 	case errors.Is(err, flag.ErrHelp):
 		io.WriteString(stderr, usage)
@@ -73,6 +75,8 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 		return cfg, &UsageError{fmt.Errorf("-n %d is above -max-workers %d", cfg.Workers, cfg.MaxWorkers)}
 	case fsync != "" && cfg.JournalDir == "":
 		return cfg, &UsageError{fmt.Errorf("-fsync %s needs -journal DIR: without a journal nothing is written to disk", fsync)}
+	case cfg.AllowHosts != nil && !maybeLoopback(cfg.Addr):
+		return cfg, &UsageError{fmt.Errorf("-allow-host applies to a server listening on loopback: on -http %s the Host of a request is not checked at all", cfg.Addr)}
 	}
 	return cfg, setCommand(&cfg, command, hasCommand)
 }
@@ -169,4 +173,37 @@ func listenAddr(p *string) func(string) error {
 		*p = s
 		return nil
 	}
+}
+
+// allowHost returns a flag setter that adds to *p the names of one
+// -allow-host, a name or several, comma-separated. The flag may be given
+// more than once.
+func allowHost(p *[]string) func(string) error {
+	return func(s string) error {
+		for name := range strings.SplitSeq(s, ",") {
+			n, err := hostguard.ParseName(strings.TrimSpace(name))
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(*p, n) {
+				*p = append(*p, n)
+			}
+		}
+		return nil
+	}
+}
+
+// maybeLoopback reports whether addr, an -http address, may be a loopback
+// one: its host is not every address ("", 0.0.0.0, ::) nor an IP address
+// other than loopback. A name other than localhost may resolve to loopback
+// (Debian gives the machine's own name 127.0.1.1): only the listener knows.
+func maybeLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback()
+	}
+	return true
 }

@@ -53,6 +53,23 @@ func TestFlags(t *testing.T) {
 		{args: []string{"-fsync", "never"}, wantErr: "-fsync never needs -journal DIR"},
 		{args: []string{"-journal", "/tmp/j", "-fsync", "sometimes"}, wantErr: `invalid value "sometimes" for flag -fsync`},
 		{args: []string{"-journal", ""}, wantErr: `invalid value "" for flag -journal: want a directory`},
+		{args: []string{"-allow-host", "Proxy.Example.", "-allow-host", "a.example, 192.0.2.7,[2001:db8::1],proxy.example", "-http", "localhost:8000"},
+			want: Config{Workers: 4, MaxWorkers: 1024, Addr: "localhost:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second,
+				AllowHosts: []string{"proxy.example", "a.example", "192.0.2.7", "2001:db8::1"}}},
+		{args: []string{"-allow-host", "wq.internal", "-http", "[::1]:8000"},
+			want: Config{Workers: 4, MaxWorkers: 1024, Addr: "[::1]:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second,
+				AllowHosts: []string{"wq.internal"}}},
+		{args: []string{"-allow-host", "wq.internal", "-http", "myhost:8000"}, // may resolve to 127.0.1.1: the listener knows
+			want: Config{Workers: 4, MaxWorkers: 1024, Addr: "myhost:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second,
+				AllowHosts: []string{"wq.internal"}}},
+		{args: []string{"-allow-host", "proxy.example:8080"}, wantErr: `invalid value "proxy.example:8080" for flag -allow-host: want a host name without a port`},
+		{args: []string{"-allow-host", "http://proxy.example"}, wantErr: `for flag -allow-host: want a host name alone, without a scheme`},
+		{args: []string{"-allow-host", "*.example"}, wantErr: `for flag -allow-host: want a host name such as proxy.example; wildcards are not supported`},
+		{args: []string{"-allow-host", ""}, wantErr: `invalid value "" for flag -allow-host: want a host name`},
+		{args: []string{"-allow-host", "a,,b"}, wantErr: `invalid value "a,,b" for flag -allow-host: want a host name`},
+		{args: []string{"-allow-host", "proxy.example", "-http", ":8000"}, wantErr: `-allow-host applies to a server listening on loopback: on -http :8000 the Host`},
+		{args: []string{"-http", "0.0.0.0:8000", "-allow-host", "proxy.example"}, wantErr: `-allow-host applies to a server listening on loopback`},
+		{args: []string{"-http", "192.0.2.1:8000", "-allow-host", "proxy.example"}, wantErr: `-allow-host applies to a server listening on loopback`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -43,6 +43,13 @@ Flags:
                               before its process group gets SIGTERM, then
                               SIGKILL 5s later; 0 for no limit, at most 24h
                               (default 0)
+  -allow-host NAME            on a loopback -http, also answer requests whose
+                              Host is NAME (any port), such as the name a
+                              reverse proxy forwards; repeat it or give names
+                              comma-separated. Any Host but localhost,
+                              127.0.0.1, [::1] and these is refused with 421,
+                              so that no web page reaches the server by DNS
+                              rebinding (default: none)
 
 Durations are written like 250ms, 1.5s or 2m. A second signal stops at once,
 exiting 1.
