@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -169,6 +170,23 @@ func TestResizeGrow(t *testing.T) {
 	if got := len(greetings(t, ts.out)); got != 40 {
 		t.Errorf("greetings = %d, want 40", got)
 	}
+}
+
+// TestResizeShrinkIdle shrinks an idle pool of 8 to 2: the answer is the
+// pool right after the shrink, 2 workers, since idle workers retire at once
+// (it answered 8, the workers not yet retired, before).
+func TestResizeShrinkIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig()
+		cfg.Workers = 8
+		ts := newTestServer(t, cfg, Sleep)
+		synctest.Wait() // every worker idle, its channel in WorkerQueue
+		rec := ts.do("PUT", "/workers?workers=2", "", "")
+		if got, want := strings.TrimSpace(rec.Body.String()), `{"workers":2,"busy":0,"target":2}`; rec.Code != http.StatusOK || got != want {
+			t.Errorf("PUT /workers?workers=2 on 8 idle workers = %d %s, want 200 %s", rec.Code, got, want)
+		}
+		drainNow(t, ts)
+	})
 }
 
 // TestResizeShrink shrinks the pool from 8 to 1 while 8 jobs run and 22

@@ -24,18 +24,23 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prev, ok, jerr := s.Life.Cancel(req, time.Now())
-	if !ok && prev == job.Running {
+	switch {
+	case !ok && jerr != nil:
+		respond.Error(w, http.StatusServiceUnavailable, "job "+req.ID+" was not canceled: "+jerr.Error()+
+			"; a cancel it cannot record would not hold at the next start")
+		return
+	case ok && jerr != nil:
+		s.Log.Error("cannot journal a cancel", "id", req.ID, "err", jerr)
+		respond.Error(w, http.StatusServiceUnavailable, "job "+req.ID+" is canceled in this process, but "+jerr.Error()+
+			": after a restart it will run again")
+		return
+	case !ok && prev == job.Running:
 		respond.Error(w, http.StatusConflict, "job "+req.ID+" cannot be canceled: its work is complete and its greeting is being written")
 		return
-	}
-	if !ok {
+	case !ok:
 		respond.CloseUnread(w, r)
 		respond.Error(w, http.StatusConflict, "job "+req.ID+" already finished: it is "+prev.String())
 		return
-	}
-	if jerr != nil {
-		// Canceled here, but a crash now would run it again.
-		s.Log.Error("cannot journal a cancel", "id", req.ID, "err", jerr)
 	}
 	j := req.Snapshot()
 	if prev == job.Running {

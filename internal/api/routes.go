@@ -84,7 +84,8 @@ func collectFirst(c http.Handler, mux *http.ServeMux) http.Handler {
 // it is draining or its journal cannot be written.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := s.Journal.Err(); err != nil {
-		b := append(respond.AppendString(append(make([]byte, 0, 128), `{"status":"journal failed","error":`...), err.Error()), "}\n"...)
+		b := respond.AppendString(append(make([]byte, 0, 256), `{"status":"journal failed","error":`...), err.Error())
+		b = append(respond.AppendString(append(b, `,"jobs":`...), jobjournal.Unrecorded), "}\n"...)
 		respond.JSON(w, http.StatusServiceUnavailable, b)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"workqueue/internal/job"
 	"workqueue/internal/journal"
@@ -26,10 +27,17 @@ var ErrJournal = errors.New("the journal cannot be written")
 // record nothing: that is the server without -journal, whose path costs one
 // nil check.
 type Log struct {
-	j   *journal.Journal
-	dir string // -journal
-	log *slog.Logger
+	j      *journal.Journal
+	dir    string // -journal
+	log    *slog.Logger
+	warned sync.Once // logs, once, what a failed journal means for the jobs
 }
+
+// Unrecorded says what a failed journal means for the jobs still running or
+// queued: what becomes of them is no longer recorded, so the next start
+// finds them as the journal last saw them, and runs them again.
+const Unrecorded = "from now on no change of a job is recorded: jobs that finish now will run again at the next start, " +
+	"and cancels are refused; fix the disk and restart the server"
 
 // Open opens the journal in dir (-journal). o.Live, the store's Has, tells
 // compaction which jobs are still kept; o.Logger and o.OnFsync are handed to
@@ -64,9 +72,20 @@ func (l *Log) Err() error {
 		return nil
 	}
 	if err := l.j.Err(); err != nil {
+		l.failed()
 		return fmt.Errorf("%w in %s: %v", ErrJournal, l.dir, err)
 	}
 	return nil
+}
+
+// failed logs, the first time the Log finds the journal failed, what that
+// means for the jobs (Unrecorded).
+func (l *Log) failed() {
+	l.warned.Do(func() {
+		if l.log != nil {
+			l.log.Error("the journal cannot record the jobs' changes: "+Unrecorded, "dir", l.dir)
+		}
+	})
 }
 
 // Accepted journals r's acceptance and waits until it is durable. An error
@@ -99,7 +118,11 @@ func (l *Log) Started(r *job.Job) <-chan error {
 		return nil
 	}
 	rec := jobRecordOf(r)
-	return l.j.AppendAck(record(recStarted, r, &rec))
+	ack := l.j.AppendAck(record(recStarted, r, &rec))
+	if l.j.Err() != nil {
+		l.failed()
+	}
+	return ack
 }
 
 // Durable waits for ack, from started, if there is one. A journal that
@@ -114,7 +137,9 @@ func Durable(ack <-chan error) {
 func (l *Log) Retrying(r *job.Job) {
 	if l != nil {
 		rec := jobRecordOf(r)
-		l.j.AppendAsync(record(recRetry, r, &rec))
+		if l.j.AppendAsync(record(recRetry, r, &rec)) != nil {
+			l.failed()
+		}
 	}
 }
 
@@ -127,10 +152,17 @@ func (l *Log) Finished(r *job.Job) error {
 	}
 	rec := jobRecordOf(r)
 	jr := record(recFinished, r, &rec)
+	var err error
 	if rec.State == job.Canceled {
-		return l.j.Append(jr)
+		err = l.j.Append(jr)
+	} else {
+		err = l.j.AppendAsync(jr)
 	}
-	return l.j.AppendAsync(jr)
+	if err != nil {
+		l.failed()
+		return fmt.Errorf("%w in %s: %v", ErrJournal, l.dir, err)
+	}
+	return nil
 }
 
 // Close flushes what is pending and releases the journal.

@@ -94,18 +94,26 @@ func (e *Effects) Abandon(r *job.Job, now time.Time, err string) bool {
 // crash; the store keeps it as finished; it is counted; its event is
 // published; and OnCancel is told if it was queued. prev is the state r was
 // in; ok is false if r could not be canceled, and then nothing happened.
-// jerr is the journal's error, if the cancel could not be made durable.
-func (e *Effects) Cancel(r *job.Job, now time.Time) (prev job.State, ok bool, jerr error) {
+//
+// A cancel the journal cannot record is refused: once the journal has
+// failed, Cancel changes nothing and returns its error (wrapping
+// jobjournal.ErrJournal), since the next start would run the job all the
+// same. If the journal fails during the cancel itself, r is canceled in this
+// process (its work may already be interrupted) and the error says so.
+func (e *Effects) Cancel(r *job.Job, now time.Time) (prev job.State, ok bool, err error) {
+	if err := e.journal.Err(); err != nil {
+		return r.State(), false, err
+	}
 	prev, ok = r.Cancel(now)
 	if !ok {
 		return prev, false, nil
 	}
-	jerr = e.journal.Finished(r)
+	err = e.journal.Finished(r)
 	e.finished(r, job.Canceled)
 	if prev == job.Queued && e.OnCancel != nil {
 		e.OnCancel(r)
 	}
-	return prev, true, jerr
+	return prev, true, err
 }
 
 // Requeue moves r, running, back to queued to wait out its backoff until at,

@@ -79,6 +79,7 @@ func (p *Pool) Resize(n int) error {
 		p.startLocked()
 	}
 	p.setOverLocked()
+	p.retireIdleLocked() // so that the answer to a shrink is the pool after it
 	select {
 	case p.wake <- struct{}{}:
 	default: // the dispatcher is already due to look
@@ -165,6 +166,14 @@ func (p *Pool) retireChanLocked(ch chan *job.Job) {
 func (p *Pool) RetireIdle() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.retireIdleLocked()
+}
+
+// retireIdleLocked is RetireIdle with p.mu held. Taking an idle worker's
+// channel out of WorkerQueue is safe from any goroutine: a channel the
+// dispatcher took first is that of a worker about to run a job, which
+// retires itself when the job ends.
+func (p *Pool) retireIdleLocked() {
 	for p.alive > p.target {
 		select {
 		case ch := <-p.idle:
