@@ -106,7 +106,7 @@ func (j *Journal) rewrite(inputs []checkedFile) (checkedFile, error) {
 	if err := j.step("renamed", os.Rename(path(j.dir, tmp), path(j.dir, out.name))); err != nil {
 		return out, err
 	}
-	if err := j.step("dir-synced", syncDir(j.dir)); err != nil {
+	if err := j.step("dir-synced", j.syncDir()); err != nil {
 		return out, err
 	}
 	for i, in := range inputs {
@@ -118,7 +118,7 @@ func (j *Journal) rewrite(inputs []checkedFile) (checkedFile, error) {
 			return out, err
 		}
 	}
-	return out, syncDir(j.dir)
+	return out, j.syncDir()
 }
 
 // step returns err, or errStopped if the test hook stops the compaction
@@ -150,7 +150,10 @@ func (j *Journal) writeSnap(tmp string, inputs []checkedFile, maxKey uint64) (in
 		err = j.step("tmp-written", w.Flush())
 	}
 	if err == nil {
-		err = j.step("tmp-synced", f.Sync())
+		if err = f.Sync(); err == nil {
+			j.synced(path(j.dir, tmp))
+		}
+		err = j.step("tmp-synced", err)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

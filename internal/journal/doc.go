@@ -86,6 +86,24 @@
 // goes into it (unless the policy is SyncNever); a segment is fsynced when it
 // is sealed (likewise), and by Close.
 //
+// What the journal builds on is made durable first, under every policy:
+//
+//   - Open creates the directory and its missing parents (mode 0700) one
+//     level at a time, fsyncing each new directory's parent, outermost
+//     first, so a power cut after the first acknowledged append cannot drop
+//     the directory itself.
+//   - Open fsyncs every file it keeps, then the directory, then its parent,
+//     before it changes anything (cuts a torn tail, removes a compaction's
+//     leftovers) and before the first append: a process killed with
+//     SIGKILL leaves its last writes in the page cache only, and this one
+//     is about to seal its last segment (a power cut could then tear a file
+//     taken as sealed) and to remove what its snap file covers.
+//   - After each fsync of the segment (every group commit under SyncAlways,
+//     every period under SyncEvery) and once a second under SyncNever, the
+//     writer fstats the segment: a link count of 0 means its directory or
+//     file was removed (rm -rf) and what it takes is lost to the next Open,
+//     so the journal fails (ErrFailed) as after a disk error.
+//
 // # Compaction
 //
 // Once the sealed segments not yet compacted hold 2 × SegmentBytes, a

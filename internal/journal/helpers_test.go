@@ -128,6 +128,9 @@ func (f *faultyFile) Sync() error {
 // Truncate truncates the file.
 func (f *faultyFile) Truncate(size int64) error { return f.f.Truncate(size) }
 
+// Stat returns the file's fstat(2).
+func (f *faultyFile) Stat() (os.FileInfo, error) { return f.f.Stat() }
+
 // Close closes the file.
 func (f *faultyFile) Close() error { return f.f.Close() }
 

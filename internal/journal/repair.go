@@ -3,7 +3,6 @@ package journal
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 )
 
@@ -61,12 +60,13 @@ func checkFile(dir, name string, kind byte, last bool) (checkedFile, error) {
 	return c, nil
 }
 
-// cutTail truncates the torn tail of c, or removes the file if not even its
-// header is whole, logging a warning that names the file and offset.
-func cutTail(dir string, c checkedFile, log *slog.Logger) error {
-	p := path(dir, c.name)
-	log.Warn("journal: cutting torn tail", "file", p, "offset", c.size, "bytes_cut", c.disk-c.size)
-	if c.size < headerSize {
+// cutTail truncates the torn tail of c and fsyncs the file, or removes the
+// file if not even its header is whole, logging a warning that names the
+// file and offset.
+func (j *Journal) cutTail(c checkedFile) error {
+	p := path(j.dir, c.name)
+	j.log.Warn("journal: cutting torn tail", "file", p, "offset", c.size, "bytes_cut", c.disk-c.size)
+	if c.size == 0 {
 		return os.Remove(p)
 	}
 	f, err := os.OpenFile(p, os.O_WRONLY, 0)
@@ -79,6 +79,9 @@ func cutTail(dir string, c checkedFile, log *slog.Logger) error {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		j.synced(p)
 	}
 	return err
 }

@@ -36,10 +36,12 @@ func (j *Journal) roll() error {
 	n, err := sf.Write(appendHeader(nil, kindSegment, base))
 	j.bytes.Add(int64(n))
 	if err == nil && j.o.Sync != SyncNever {
-		err = sf.Sync()
+		if err = sf.Sync(); err == nil {
+			j.synced(path(j.dir, name))
+		}
 	}
 	if err == nil && j.o.Sync != SyncNever {
-		err = syncDir(j.dir)
+		err = j.syncDir()
 	}
 	if err != nil {
 		sf.Close()

@@ -1,9 +1,15 @@
 package journal
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
 	"time"
 )
+
+// unlinkedCheck is how often, under SyncNever (no fsync to check after), the
+// writer checks that the segment it wrote to since is still linked.
+const unlinkedCheck = time.Second
 
 // maxBatch is how many bytes of waiting requests one group commit takes at
 // most, or SegmentBytes if smaller (it may exceed this by its last request).
@@ -97,8 +103,13 @@ func (j *Journal) enqueue(recs []Record, done chan error) error {
 func (j *Journal) writeLoop() {
 	defer close(j.writerDone)
 	var tick <-chan time.Time
-	if j.o.Sync > 0 {
+	switch {
+	case j.o.Sync > 0:
 		t := time.NewTicker(time.Duration(j.o.Sync))
+		defer t.Stop()
+		tick = t.C
+	case j.o.Sync == SyncNever:
+		t := time.NewTicker(unlinkedCheck)
 		defer t.Stop()
 		tick = t.C
 	}
@@ -116,7 +127,11 @@ func (j *Journal) writeLoop() {
 				return
 			}
 		case <-tick:
-			if j.dirty && j.Err() == nil {
+			switch {
+			case j.Err() != nil:
+			case j.o.Sync == SyncNever && j.unchecked:
+				j.checkLinked()
+			case j.o.Sync != SyncNever && j.dirty:
 				j.fsync()
 			}
 		}
@@ -189,7 +204,7 @@ func (j *Journal) writeBatch(batch []request) error {
 	if err != nil {
 		err = j.fail(err)
 	} else {
-		j.dirty = true
+		j.dirty, j.unchecked = true, true
 		if j.o.Sync == SyncAlways {
 			err = j.fsync()
 		}
@@ -216,8 +231,9 @@ func (j *Journal) cutFailed(size int64) {
 	j.segSize = size
 }
 
-// fsync flushes the segment to disk, reporting its latency to OnFsync; a
-// failure fails the journal, and no fsync is ever retried after one.
+// fsync flushes the segment to disk, reporting its latency to OnFsync, then
+// checks that the segment is still linked in the directory; a failure fails
+// the journal, and no fsync is ever retried after one.
 func (j *Journal) fsync() error {
 	start := time.Now()
 	err := j.seg.Sync()
@@ -227,7 +243,30 @@ func (j *Journal) fsync() error {
 	if err != nil {
 		return j.fail(err)
 	}
+	j.synced(path(j.dir, j.segName))
 	j.dirty = false
+	return j.checkLinked()
+}
+
+// errRemoved means the segment being appended to was removed from the
+// directory while open (rm -rf of the journal's directory): what is written
+// to it can be fsynced but will never be found by the next Open.
+var errRemoved = errors.New("the segment was removed from the journal's directory while open (rm of its files?): records written to it would be lost")
+
+// checkLinked fails the journal if the segment it appends to no longer has
+// a name (its link count is 0): an unlinked file takes writes and fsyncs
+// without error, so without this a removed directory would go on being
+// acknowledged. It costs one fstat(2); the writer calls it after each fsync
+// of the segment and, under SyncNever, every unlinkedCheck.
+func (j *Journal) checkLinked() error {
+	j.unchecked = false
+	fi, err := j.seg.Stat()
+	if err != nil {
+		return j.fail(fmt.Errorf("%s: %w", path(j.dir, j.segName), err))
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink == 0 {
+		return j.fail(fmt.Errorf("%s: %w", path(j.dir, j.segName), errRemoved))
+	}
 	return nil
 }
 
