@@ -93,6 +93,8 @@ type Journal struct {
 	segSize    int64         // bytes in seg; writer-owned
 	segMaxKey  uint64        // the largest key in seg; writer-owned
 	segName    string        // seg's file name; writer-owned
+	segSalt    uint64        // seg's salt, in its header and each batch header's CRC; writer-owned
+	syncedTo   int64         // seg was fsynced up to this offset; writer-owned
 	nextSeq    uint64        // the number of the next segment; writer-owned
 	dirty      bool          // seg has writes not yet fsynced; writer-owned
 	unchecked  bool          // seg has writes since checkLinked; writer-owned

@@ -200,7 +200,7 @@ func (j *Journal) Replay(fn func(Record) error) error {
 			return corrupt(j.dir, f.name, len(b), "file shrank since open")
 		}
 		b = b[:f.size]
-		end, err := walk(b, fn)
+		end, err := walkFile(b, fn)
 		if err != nil {
 			return err
 		}

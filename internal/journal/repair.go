@@ -23,14 +23,19 @@ func corrupt(dir, name string, off int, why string) error {
 }
 
 // checkFile reads and checks every record of the file name in dir. A bad
-// record (or header) that only a torn tail can explain is allowed in the last
-// segment (last = true): the result's size is then where to cut. Anything
-// else bad is damage, returned as an error wrapping ErrCorrupt.
+// record, batch or header that only a torn tail can explain is allowed in
+// the last segment (last = true): the result's size is then where to cut.
+// Anything else bad is damage, returned as an error wrapping ErrCorrupt.
 func checkFile(dir, name string, kind byte, last bool) (checkedFile, error) {
 	b, err := os.ReadFile(path(dir, name))
 	if err != nil {
 		return checkedFile{}, err
 	}
+	return checkBytes(dir, name, b, kind, last)
+}
+
+// checkBytes is checkFile of the file's bytes b.
+func checkBytes(dir, name string, b []byte, kind byte, last bool) (checkedFile, error) {
 	c := checkedFile{name: name, kind: kind, disk: int64(len(b))}
 	_, c.seq, _ = parseName(name)
 	h, err := decodeHeader(b)
@@ -45,19 +50,27 @@ func checkFile(dir, name string, kind byte, last bool) (checkedFile, error) {
 		return c, corrupt(dir, name, 7, fmt.Sprintf("file kind %d does not match its name", h.kind))
 	}
 	c.maxKey = h.baseMaxKey
-	end, _ := walk(b, func(r Record) error {
+	end, why, _ := walk(b, h, func(r Record) error {
 		c.maxKey = max(c.maxKey, r.Key)
 		return nil
 	})
 	c.size = int64(end)
-	if end < len(b) && (!last || validAfter(b, end)) {
-		why := "bad record in a sealed file"
-		if last {
-			why = "bad record followed by valid records"
-		}
-		return c, corrupt(dir, name, end, why)
+	switch {
+	case end == len(b):
+		return c, nil
+	case !last && h.version == version1:
+		return c, corrupt(dir, name, end, "bad record in a sealed file")
+	case !last:
+		return c, corrupt(dir, name, end, why+" in a sealed file")
+	case h.version == version1 && validAfter(b, end):
+		return c, corrupt(dir, name, end, "bad record followed by valid records")
+	case h.version == version1:
+		return c, nil // a torn tail
 	}
-	return c, nil
+	if at, ok := durableAfter(b, end, h.salt); ok {
+		return c, corrupt(dir, name, end, fmt.Sprintf("bad batch (%s) followed by the batch at offset %d, written once this one was durable", why, at))
+	}
+	return c, nil // a torn tail: the last batches, not yet durable when the writer stopped
 }
 
 // cutTail truncates the torn tail of c and fsyncs the file, or removes the

@@ -17,7 +17,7 @@ const maxBatch = 4 << 20
 
 // request is one Append or AppendAsync call waiting for the writer.
 type request struct {
-	buf    []byte     // the call's records, framed, in order
+	buf    []byte     // batchHeaderSize bytes of room, then the call's records, framed, in order
 	maxKey uint64     // the largest key among them
 	done   chan error // buffered 1: the outcome; nil for AppendAsync
 }
@@ -71,7 +71,7 @@ func (j *Journal) enqueue(recs []Record, done chan error) error {
 	if size > MaxAppend {
 		return fmt.Errorf("%w: %d bytes in one call (at most %d)", ErrInvalid, size, MaxAppend)
 	}
-	buf := make([]byte, 0, size)
+	buf := make([]byte, batchHeaderSize, batchHeaderSize+size) // room for the batch header
 	for _, r := range recs {
 		buf = appendRecord(buf, r)
 	}
@@ -142,7 +142,7 @@ func (j *Journal) writeLoop() {
 // bytes; open is false if reqs was found closed.
 func (j *Journal) gather(first request) (batch []request, open bool) {
 	batch = append(batch, first)
-	size, limit := len(first.buf), min(maxBatch, int(j.o.SegmentBytes))
+	size, limit := len(first.buf)-batchHeaderSize, min(maxBatch, int(j.o.SegmentBytes))
 	for size < limit {
 		select {
 		case r, ok := <-j.reqs:
@@ -150,7 +150,7 @@ func (j *Journal) gather(first request) (batch []request, open bool) {
 				return batch, false
 			}
 			batch = append(batch, r)
-			size += len(r.buf)
+			size += len(r.buf) - batchHeaderSize
 		default:
 			return batch, true
 		}
@@ -172,18 +172,19 @@ func (j *Journal) commit(batch []request) {
 	}
 }
 
-// writeBatch writes batch to the segment, starting a new segment first if
-// this one is full, and fsyncs under SyncAlways.
+// writeBatch writes batch to the segment as one batch (doc.go, "Batches"),
+// starting a new segment first if this one is full, and fsyncs under
+// SyncAlways.
 func (j *Journal) writeBatch(batch []request) error {
-	buf := batch[0].buf
+	buf := batch[0].buf // a lone request's room for the header saves a copy
 	if len(batch) > 1 {
-		n := 0
+		n := batchHeaderSize
 		for _, r := range batch {
-			n += len(r.buf)
+			n += len(r.buf) - batchHeaderSize
 		}
-		buf = make([]byte, 0, n)
+		buf = make([]byte, batchHeaderSize, n)
 		for _, r := range batch {
-			buf = append(buf, r.buf...)
+			buf = append(buf, r.buf[batchHeaderSize:]...)
 		}
 	}
 	if j.seg == nil || (j.segSize > headerSize && j.segSize+int64(len(buf)) > j.o.SegmentBytes) {
@@ -191,6 +192,7 @@ func (j *Journal) writeBatch(batch []request) error {
 			return j.fail(err)
 		}
 	}
+	putBatchHeader(buf, j.segSize, j.syncedTo, j.segSalt)
 	for _, r := range batch {
 		j.segMaxKey = max(j.segMaxKey, r.maxKey)
 		if r.maxKey > j.maxKey.Load() {
@@ -244,7 +246,7 @@ func (j *Journal) fsync() error {
 		return j.fail(err)
 	}
 	j.synced(path(j.dir, j.segName))
-	j.dirty = false
+	j.dirty, j.syncedTo = false, j.segSize
 	return j.checkLinked()
 }
 
