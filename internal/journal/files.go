@@ -118,6 +118,9 @@ func (j *Journal) synced(p string) {
 // first, so that none of them can vanish in a power cut once Open returned.
 // It returns whether it created dir.
 func (j *Journal) mkdirAll(dir string) (created bool, err error) {
+	if dir == "" {
+		return false, &os.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOENT} // as os.MkdirAll
+	}
 	var missing []string // innermost first
 	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)

@@ -245,7 +245,9 @@ func (j *Journal) fsync() error {
 	if err != nil {
 		return j.fail(err)
 	}
-	j.synced(path(j.dir, j.segName))
+	if j.o.synced != nil { // no path built on the hot path
+		j.synced(path(j.dir, j.segName))
+	}
 	j.dirty, j.syncedTo = false, j.segSize
 	return j.checkLinked()
 }
