@@ -71,6 +71,14 @@ func decodeRecord(b []byte) (r Record, n int, ok bool) {
 	return r, recHeaderSize + int(l), true
 }
 
+// parseRecord decodes the record at the start of b, which decodeRecord
+// found valid, without checking it again; its Data aliases b.
+func parseRecord(b []byte) (r Record, n int) {
+	l := int(binary.LittleEndian.Uint32(b))
+	body := b[recHeaderSize : recHeaderSize+l]
+	return Record{Type: body[0], Key: binary.LittleEndian.Uint64(body[1:]), Data: body[recFixed:]}, recHeaderSize + l
+}
+
 // batchHeader is a decoded version 2 batch header.
 type batchHeader struct {
 	length int    // bytes of records after the header
@@ -160,7 +168,7 @@ func walk(b []byte, h header, fn func(Record) error) (end int, why string, err e
 		}
 		if fn != nil {
 			for p := off + batchHeaderSize; p < end; {
-				r, n, _ := decodeRecord(b[p:end]) // checked by checkBatch
+				r, n := parseRecord(b[p:end]) // checked by checkBatch
 				if err := fn(r); err != nil {
 					return off, "", err
 				}
