@@ -131,30 +131,78 @@ func smallJournal(t *testing.T) (string, map[uint64]jobView) {
 	return cfg.JournalDir, want
 }
 
-// recordEnds parses a segment file (internal/journal/doc.go gives the format:
-// a 20-byte header, then records of a 4-byte little-endian length L, a 4-byte
-// CRC and L bytes: type, 8-byte key, data) and returns the offset at which
-// each record ends and the key of each acceptance among them.
+// recordEnds parses a segment file (internal/journal/doc.go gives the
+// format: a header, 20 bytes in version 1 and 28 in version 2; in version 1,
+// records back to back; in version 2, batches, each a 28-byte header whose
+// first 4 bytes are the little-endian length of the records that follow;
+// a record is a 4-byte little-endian length L, a 4-byte CRC and L bytes:
+// type, 8-byte key, data) and returns, for each record, the offset from
+// which a cut keeps it: where the record ends in version 1, where its batch
+// ends in version 2 (a batch is kept whole or not at all); and the key of
+// each acceptance among them, by that offset.
 func recordEnds(t *testing.T, b []byte) (ends []int, accepted map[int]uint64) {
 	t.Helper()
-	const header, frame = 20, 8
+	const frame, batchHeader = 8, 28
+	if len(b) < 7 {
+		t.Fatalf("segment of %d bytes: no header", len(b))
+	}
+	header, version := 20, b[6]
+	if version == 2 {
+		header = 28
+	}
 	accepted = map[int]uint64{}
+	// records parses the records of b[off:end], all kept from keptAt on.
+	records := func(off, end int, keptAt func(recEnd int) int) {
+		for off < end {
+			if end-off < frame {
+				t.Fatalf("segment ends inside a record frame at offset %d", off)
+			}
+			l := int(enc.LittleEndian.Uint32(b[off:]))
+			recEnd := off + frame + l
+			if l < 9 || recEnd > end {
+				t.Fatalf("record at offset %d: bad length %d", off, l)
+			}
+			kept := keptAt(recEnd)
+			if b[off+frame] == jobjournal.TypeAccepted {
+				if _, twice := accepted[kept]; twice {
+					t.Fatalf("two acceptances kept from offset %d: the helper cannot tell them apart", kept)
+				}
+				accepted[kept] = enc.LittleEndian.Uint64(b[off+frame+1:])
+			}
+			ends = append(ends, kept)
+			off = recEnd
+		}
+	}
+	if version != 2 {
+		records(header, len(b), func(recEnd int) int { return recEnd })
+		return ends, accepted
+	}
 	for off := header; off < len(b); {
-		if len(b)-off < frame {
-			t.Fatalf("segment ends inside a record frame at offset %d", off)
+		if len(b)-off < batchHeader {
+			t.Fatalf("segment ends inside a batch header at offset %d", off)
 		}
-		l := int(enc.LittleEndian.Uint32(b[off:]))
-		end := off + frame + l
-		if l < 9 || end > len(b) {
-			t.Fatalf("record at offset %d: bad length %d", off, l)
+		end := off + batchHeader + int(enc.LittleEndian.Uint32(b[off:]))
+		if end > len(b) {
+			t.Fatalf("batch at offset %d: bad length", off)
 		}
-		if b[off+frame] == jobjournal.TypeAccepted {
-			accepted[end] = enc.LittleEndian.Uint64(b[off+frame+1:])
-		}
-		ends = append(ends, end)
+		records(off+batchHeader, end, func(int) int { return end })
 		off = end
 	}
 	return ends, accepted
+}
+
+// firstRecord returns the offset of the first batch of a version 2 segment
+// file (recordEnds gives the format) and that of its first record.
+func firstRecord(t *testing.T, file string) (batch, record int) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 28+28 || b[6] != 2 {
+		t.Fatalf("%s: not a version 2 segment holding a batch", file)
+	}
+	return 28, 28 + 28
 }
 
 var recordsRE = regexp.MustCompile(`msg="journal replayed".* records=(\d+)`)
@@ -249,10 +297,11 @@ func TestJournalTruncatedAtEveryOffset(t *testing.T) {
 			t.Fatalf("offset %d of %d: %v", off, len(full), res.err)
 		}
 		wantRecords, wantIDs := 0, []uint64{}
-		for _, end := range ends {
+		for i, end := range ends {
 			if end <= off {
 				wantRecords++
-				if seq, ok := acceptedAt[end]; ok {
+				// The records of a batch share its end: its acceptance counts once.
+				if seq, ok := acceptedAt[end]; ok && (i == 0 || ends[i-1] != end) {
 					wantIDs = append(wantIDs, seq)
 				}
 			}
@@ -419,10 +468,11 @@ func TestJournalDamage(t *testing.T) {
 		if len(segs) != 1 {
 			t.Fatalf("segments: %q, want one", segs)
 		}
-		// The first record, at offset 20, is job 1's acceptance: flip a
-		// byte of its name.
-		flipByte(t, segs[0], 20+8+9+2)
-		checkDamageRefused(t, dir, segs[0], 20)
+		// The first record is job 1's acceptance: flip a byte of its
+		// name. The error names the offset of the batch holding it.
+		batch, first := firstRecord(t, segs[0])
+		flipByte(t, segs[0], first+8+9+2)
+		checkDamageRefused(t, dir, segs[0], batch)
 	})
 	t.Run("sealed segment", func(t *testing.T) {
 		dir := t.TempDir()

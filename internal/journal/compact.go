@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -106,7 +105,7 @@ func (j *Journal) rewrite(inputs []checkedFile) (checkedFile, error) {
 	if err := j.step("renamed", os.Rename(path(j.dir, tmp), path(j.dir, out.name))); err != nil {
 		return out, err
 	}
-	if err := j.step("dir-synced", syncDir(j.dir)); err != nil {
+	if err := j.step("dir-synced", j.syncDir()); err != nil {
 		return out, err
 	}
 	for i, in := range inputs {
@@ -118,7 +117,7 @@ func (j *Journal) rewrite(inputs []checkedFile) (checkedFile, error) {
 			return out, err
 		}
 	}
-	return out, syncDir(j.dir)
+	return out, j.syncDir()
 }
 
 // step returns err, or errStopped if the test hook stops the compaction
@@ -131,26 +130,51 @@ func (j *Journal) step(name string, err error) error {
 	return err
 }
 
+// snapBatch is the size past which writeSnap ends a batch of a snap file.
+const snapBatch = 256 << 10
+
 // writeSnap writes the kept records of inputs to the new file tmp, after a
-// header with the base max key, and fsyncs it. It returns the file's size.
+// header with the base max key, in batches of about snapBatch bytes, and
+// fsyncs it. It returns the file's size.
 func (j *Journal) writeSnap(tmp string, inputs []checkedFile, maxKey uint64) (int64, error) {
 	f, err := os.OpenFile(path(j.dir, tmp), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return 0, err
 	}
 	cw := &countingWriter{f: f, total: &j.bytes}
-	w := bufio.NewWriterSize(cw, 256<<10)
-	w.Write(appendHeader(nil, kindSnap, maxKey))
+	salt := newSalt()
+	_, err = cw.Write(appendHeader(nil, kindSnap, maxKey, salt))
+	batch := make([]byte, batchHeaderSize, batchHeaderSize+snapBatch)
+	flush := func() error {
+		if len(batch) == batchHeaderSize {
+			return nil
+		}
+		// synced 0: a snap file is never the last file, never torn.
+		putBatchHeader(batch, cw.n, 0, salt)
+		_, err := cw.Write(batch)
+		batch = batch[:batchHeaderSize]
+		return err
+	}
 	for _, in := range inputs {
-		if err = j.copyLive(w, in); err != nil {
+		if err != nil {
 			break
 		}
+		err = j.copyLive(in, func(r Record) error {
+			batch = appendRecord(batch, r)
+			if len(batch) < batchHeaderSize+snapBatch {
+				return nil
+			}
+			return flush()
+		})
 	}
 	if err == nil {
-		err = j.step("tmp-written", w.Flush())
+		err = j.step("tmp-written", flush())
 	}
 	if err == nil {
-		err = j.step("tmp-synced", f.Sync())
+		if err = f.Sync(); err == nil {
+			j.synced(path(j.dir, tmp))
+		}
+		err = j.step("tmp-synced", err)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -162,8 +186,8 @@ func (j *Journal) writeSnap(tmp string, inputs []checkedFile, maxKey uint64) (in
 	return cw.n, err
 }
 
-// copyLive writes the records of in whose key is 0 or live to w.
-func (j *Journal) copyLive(w *bufio.Writer, in checkedFile) error {
+// copyLive calls keep with each record of in whose key is 0 or live.
+func (j *Journal) copyLive(in checkedFile, keep func(Record) error) error {
 	b, err := os.ReadFile(path(j.dir, in.name))
 	if err != nil {
 		return err
@@ -171,17 +195,14 @@ func (j *Journal) copyLive(w *bufio.Writer, in checkedFile) error {
 	if int64(len(b)) < in.size {
 		return fmt.Errorf("%s: shorter than the %d bytes written", in.name, in.size)
 	}
-	var buf []byte
-	end, err := walk(b[:in.size], func(r Record) error {
+	end, err := walkFile(b[:in.size], func(r Record) error {
 		if r.Key != 0 && !j.o.Live(r.Key) {
 			return nil
 		}
-		buf = appendRecord(buf[:0], r)
-		_, err := w.Write(buf)
-		return err
+		return keep(r)
 	})
 	if err == nil && end != int(in.size) {
-		err = fmt.Errorf("%s: bad record at offset %d", in.name, end)
+		err = fmt.Errorf("%s: bad record or batch at offset %d", in.name, end)
 	}
 	return err
 }

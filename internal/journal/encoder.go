@@ -4,17 +4,25 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math/rand/v2"
 )
 
 // Sizes and values of the format, as doc.go describes them.
 const (
-	headerSize    = 20 // file header: magic, version, kind, base max key, CRC
-	recHeaderSize = 8  // record framing: length, CRC
-	recFixed      = 9  // type and key, counted in a record's length
-	magic         = "WQJRNL"
-	version       = 1
-	kindSegment   = 1
-	kindSnap      = 2
+	headerSizeV1    = 20 // version 1 file header: magic, version, kind, base max key, CRC
+	headerSizeV2    = 28 // version 2 file header: the same and a salt before the CRC
+	headerSize      = headerSizeV2
+	recHeaderSize   = 8  // record framing: length, CRC
+	recFixed        = 9  // type and key, counted in a record's length
+	batchHeaderSize = 28 // version 2 batch header: length, offset, synced, CRCs
+	minBatch        = recHeaderSize + recFixed
+	maxBatchLen     = 8 << 20 // the largest batch length a reader accepts
+	magic           = "WQJRNL"
+	version1        = 1
+	version2        = 2
+	version         = version2 // the version this build writes
+	kindSegment     = 1
+	kindSnap        = 2
 )
 
 // castagnoli is the CRC-32C table used for every checksum of the format.
@@ -31,7 +39,7 @@ func checkRecord(r Record) error {
 	return nil
 }
 
-// encodedSize returns how many bytes r takes in a file.
+// encodedSize returns how many bytes r takes in a file, batch header aside.
 func encodedSize(r Record) int { return recHeaderSize + recFixed + len(r.Data) }
 
 // appendRecord appends the framed r to b and returns the extended slice.
@@ -47,11 +55,38 @@ func appendRecord(b []byte, r Record) []byte {
 	return b
 }
 
-// appendHeader appends a file header of the given kind and base max key to b.
-func appendHeader(b []byte, kind byte, baseMaxKey uint64) []byte {
+// newSalt returns the salt of a new file: random, so that no batch header
+// of another file, and none a client could put in a record's data, is
+// taken for one of this file's.
+func newSalt() uint64 { return rand.Uint64() }
+
+// appendHeader appends a version 2 file header of the given kind, base max
+// key and salt to b.
+func appendHeader(b []byte, kind byte, baseMaxKey, salt uint64) []byte {
 	start := len(b)
 	b = append(b, magic...)
-	b = append(b, version, kind)
+	b = append(b, version2, kind)
 	b = binary.LittleEndian.AppendUint64(b, baseMaxKey)
+	b = binary.LittleEndian.AppendUint64(b, salt)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
+}
+
+// putBatchHeader fills in the batchHeaderSize bytes at the start of b, whose
+// records follow them, for a batch starting at file offset off in a file of
+// the given salt, written when the file was durable up to synced.
+func putBatchHeader(b []byte, off, synced int64, salt uint64) {
+	records := b[batchHeaderSize:]
+	binary.LittleEndian.PutUint32(b[0:], uint32(len(records)))
+	binary.LittleEndian.PutUint64(b[4:], uint64(off))
+	binary.LittleEndian.PutUint64(b[12:], uint64(synced))
+	binary.LittleEndian.PutUint32(b[20:], crc32.Checksum(records, castagnoli))
+	binary.LittleEndian.PutUint32(b[24:], batchHeaderCRC(salt, b[:24]))
+}
+
+// batchHeaderCRC returns the CRC-32C of the file's salt (8 bytes,
+// little-endian) followed by a batch header's first 24 bytes.
+func batchHeaderCRC(salt uint64, h []byte) uint32 {
+	var s [8]byte
+	binary.LittleEndian.PutUint64(s[:], salt)
+	return crc32.Update(crc32.Checksum(s[:], castagnoli), castagnoli, h)
 }

@@ -1,12 +1,15 @@
 package journal
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Names of the journal's files, as doc.go describes them.
@@ -82,18 +85,73 @@ func listDir(dir string) (dirListing, error) {
 	return l, nil
 }
 
-// syncDir fsyncs the directory dir, so that file creations, renames and
-// removals in it survive a power cut.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// syncPath fsyncs the file or directory p: for a directory, so that file
+// creations, renames and removals in it survive a power cut. It tells the
+// test hook Options.synced.
+func (j *Journal) syncPath(p string) error {
+	f, err := os.Open(p)
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		j.synced(p)
+	}
 	return err
+}
+
+// syncDir fsyncs the journal's directory.
+func (j *Journal) syncDir() error { return j.syncPath(j.dir) }
+
+// synced tells the test hook, if any, that p was fsynced.
+func (j *Journal) synced(p string) {
+	if j.o.synced != nil {
+		j.o.synced(p)
+	}
+}
+
+// mkdirAll creates dir (mode 0700) and every missing parent, like
+// os.MkdirAll, fsyncing the parent of each directory it creates, outermost
+// first, so that none of them can vanish in a power cut once Open returned.
+// It returns whether it created dir.
+func (j *Journal) mkdirAll(dir string) (created bool, err error) {
+	if dir == "" {
+		return false, &os.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOENT} // as os.MkdirAll
+	}
+	var missing []string // innermost first
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				return false, &os.PathError{Op: "mkdir", Path: p, Err: syscall.ENOTDIR}
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return false, err
+		}
+		missing = append(missing, p)
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		p := missing[i]
+		if err := os.Mkdir(p, 0o700); err != nil {
+			// Another process may have made it meanwhile: fine if it
+			// is a directory; its parent is fsynced all the same.
+			if fi, serr := os.Stat(p); serr != nil || !fi.IsDir() {
+				return false, err
+			}
+		}
+		if err := j.syncPath(filepath.Dir(p)); err != nil {
+			return false, fmt.Errorf("making %s durable: %w", p, err)
+		}
+	}
+	return len(missing) > 0, nil
 }
 
 // path returns the path of name in dir.

@@ -1,7 +1,9 @@
 package journal
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"strings"
 	"testing"
 	"time"
@@ -40,9 +42,55 @@ func TestRecordBytes(t *testing.T) {
 	if got := b[8:]; string(got) != "\x02\x02\x01\x00\x00\x00\x00\x00\x00ab" {
 		t.Errorf("body = %q", got)
 	}
-	h := appendHeader(nil, kindSegment, 5)
-	if len(h) != headerSize || string(h[:6]) != "WQJRNL" || h[6] != 1 || h[7] != 1 || h[8] != 5 {
+	h := appendHeader(nil, kindSegment, 5, 0x0807060504030201)
+	if len(h) != headerSize || string(h[:6]) != "WQJRNL" || h[6] != 2 || h[7] != 1 || h[8] != 5 ||
+		string(h[16:24]) != "\x01\x02\x03\x04\x05\x06\x07\x08" ||
+		binary.LittleEndian.Uint32(h[24:]) != crc32.Checksum(h[:24], castagnoli) {
 		t.Errorf("header = %v", h)
+	}
+	h1 := appendHeaderV1(nil, kindSnap, 5)
+	if len(h1) != headerSizeV1 || string(h1[:6]) != "WQJRNL" || h1[6] != 1 || h1[7] != 2 || h1[8] != 5 {
+		t.Errorf("version 1 header = %v", h1)
+	}
+}
+
+// TestBatchBytes checks a batch header against the layout doc.go describes,
+// computing each field as a stranger's reader would.
+func TestBatchBytes(t *testing.T) {
+	const salt = 0x1122334455667788
+	recs := appendRecord(appendRecord(nil, rec(1)), rec(2))
+	b := append(make([]byte, batchHeaderSize), recs...)
+	putBatchHeader(b, 1000, 960, salt)
+	le := binary.LittleEndian
+	if got := le.Uint32(b[0:]); got != uint32(len(recs)) {
+		t.Errorf("length = %d, want %d", got, len(recs))
+	}
+	if got := le.Uint64(b[4:]); got != 1000 {
+		t.Errorf("offset = %d, want 1000", got)
+	}
+	if got := le.Uint64(b[12:]); got != 960 {
+		t.Errorf("synced = %d, want 960", got)
+	}
+	if got := le.Uint32(b[20:]); got != crc32.Checksum(recs, castagnoli) {
+		t.Errorf("records CRC = %#x", got)
+	}
+	seeded := append(le.AppendUint64(nil, salt), b[:24]...)
+	if got := le.Uint32(b[24:]); got != crc32.Checksum(seeded, castagnoli) {
+		t.Errorf("header CRC = %#x, want the CRC-32C of the salt and bytes 0..23", got)
+	}
+	file := append(make([]byte, 1000), b...)
+	if bh, ok := decodeBatchHeader(file, 1000, salt); !ok || bh.length != len(recs) || bh.synced != 960 {
+		t.Errorf("decodeBatchHeader = %+v, %v", bh, ok)
+	}
+	if _, ok := decodeBatchHeader(file, 1000, salt+1); ok {
+		t.Errorf("decodeBatchHeader with another file's salt = ok")
+	}
+	if end, why := checkBatch(file, 1000, salt); why != "" || end != len(file) {
+		t.Errorf("checkBatch = %d, %q; want %d, valid", end, why, len(file))
+	}
+	moved := append([]byte{0}, file...) // the same bytes one offset further
+	if _, ok := decodeBatchHeader(moved, 1001, salt); ok {
+		t.Errorf("decodeBatchHeader at an offset the header does not name = ok")
 	}
 }
 

@@ -2,8 +2,10 @@ package journal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -128,6 +130,9 @@ func (f *faultyFile) Sync() error {
 // Truncate truncates the file.
 func (f *faultyFile) Truncate(size int64) error { return f.f.Truncate(size) }
 
+// Stat returns the file's fstat(2).
+func (f *faultyFile) Stat() (os.FileInfo, error) { return f.f.Stat() }
+
 // Close closes the file.
 func (f *faultyFile) Close() error { return f.f.Close() }
 
@@ -162,3 +167,93 @@ func (l *logBuffer) String() string {
 
 // logger returns a logger writing text to l.
 func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+// appendHeaderV1 appends a version 1 file header (doc.go) to b: what the
+// journal wrote before batches were framed.
+func appendHeaderV1(b []byte, kind byte, baseMaxKey uint64) []byte {
+	start := len(b)
+	b = append(b, magic...)
+	b = append(b, version1, kind)
+	b = binary.LittleEndian.AppendUint64(b, baseMaxKey)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
+}
+
+// toV1 returns a version 2 file's header and records as a version 1 file:
+// the same records back to back, without batch headers.
+func toV1(t testing.TB, b []byte) []byte {
+	t.Helper()
+	h, err := decodeHeader(b)
+	if err != nil || h.version != version2 {
+		t.Fatalf("toV1: not a valid version 2 file: %v", err)
+	}
+	out := appendHeaderV1(nil, h.kind, h.baseMaxKey)
+	end, _, _ := walk(b, h, func(r Record) error {
+		out = appendRecord(out, r)
+		return nil
+	})
+	if end != len(b) {
+		t.Fatalf("toV1: bad batch at offset %d", end)
+	}
+	return out
+}
+
+// batch is one batch of a version 2 file, as batches returns it.
+type batch struct {
+	off, end int   // where it starts (its header) and ends
+	recs     []int // where each of its records starts
+}
+
+// batches returns the batches of a valid version 2 file's bytes.
+func batches(t testing.TB, b []byte) []batch {
+	t.Helper()
+	h, err := decodeHeader(b)
+	if err != nil || h.version != version2 {
+		t.Fatalf("batches: not a valid version 2 file: %v", err)
+	}
+	var bs []batch
+	for off := h.size; off < len(b); {
+		end, why := checkBatch(b, off, h.salt)
+		if why != "" {
+			t.Fatalf("batches: offset %d: %s", off, why)
+		}
+		bt := batch{off: off, end: end}
+		for p := off + batchHeaderSize; p < end; {
+			_, n, _ := decodeRecord(b[p:end])
+			bt.recs = append(bt.recs, p)
+			p += n
+		}
+		bs = append(bs, bt)
+		off = end
+	}
+	return bs
+}
+
+// buildFile returns a version 2 file of the given kind and salt holding
+// one batch of each element of batches, as the writer frames them. durable
+// says each batch was written once the file was fsynced up to it (as under
+// SyncAlways); otherwise only the header was (as under SyncNever).
+func buildFile(kind byte, salt uint64, durable bool, batches ...[]Record) []byte {
+	b := appendHeader(nil, kind, 0, salt)
+	for _, recs := range batches {
+		off := len(b)
+		b = append(b, make([]byte, batchHeaderSize)...)
+		for _, r := range recs {
+			b = appendRecord(b, r)
+		}
+		synced := int64(headerSize)
+		if durable {
+			synced = int64(off)
+		}
+		putBatchHeader(b[off:], int64(off), synced, salt)
+	}
+	return b
+}
+
+// recs returns the test records from..to, inclusive.
+func recs(from, to int) []Record {
+	var rs []Record
+	for i := from; i <= to; i++ {
+		rs = append(rs, rec(i))
+	}
+	return rs
+}

@@ -42,6 +42,11 @@ type Options struct {
 	// enqueued, if not nil, is called after each request reaches the writer's
 	// queue (tests use it to know who is waiting).
 	enqueued func()
+	// synced, if not nil, is called with the path of each file or directory
+	// after the journal fsynced it (tests check what is made durable, and
+	// in which order). It may be called from the writer, the compactor and
+	// Open, so it must be safe for concurrent use.
+	synced func(path string)
 }
 
 // segmentFile is what the writer needs of the segment it appends to.
@@ -49,6 +54,7 @@ type segmentFile interface {
 	Write(b []byte) (int, error)
 	Sync() error
 	Truncate(size int64) error
+	Stat() (os.FileInfo, error)
 	Close() error
 }
 
@@ -87,8 +93,11 @@ type Journal struct {
 	segSize    int64         // bytes in seg; writer-owned
 	segMaxKey  uint64        // the largest key in seg; writer-owned
 	segName    string        // seg's file name; writer-owned
+	segSalt    uint64        // seg's salt, in its header and each batch header's CRC; writer-owned
+	syncedTo   int64         // seg was fsynced up to this offset; writer-owned
 	nextSeq    uint64        // the number of the next segment; writer-owned
 	dirty      bool          // seg has writes not yet fsynced; writer-owned
+	unchecked  bool          // seg has writes since checkLinked; writer-owned
 	kick       chan struct{} // buffer 1: the writer asks for a compaction
 	quit       chan struct{} // closed by Close: the compactor stops
 	writerDone chan struct{} // closed by the writer when it ends

@@ -6,16 +6,19 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 )
 
-// Open opens the journal in dir, creating dir (mode 0700) if missing. It
-// takes dir's lock (an error wrapping ErrLocked if another open journal holds
-// it), reads and checks every file, and only then changes the directory: it
-// cuts a torn tail (logging a warning with the file and offset) and removes
-// the leftovers of an interrupted compaction. Damage is an error wrapping
-// ErrCorrupt that names the file and offset; the directory is then left
-// exactly as it was.
+// Open opens the journal in dir, creating dir (mode 0700) and its missing
+// parents if need be, each fsynced in its parent. It takes dir's lock (an
+// error wrapping ErrLocked if another open journal holds it), reads and
+// checks every file, and only then changes the directory: it fsyncs every
+// file it keeps and the directory (what it inherits from the previous
+// process may still be only in the page cache), cuts a torn tail (logging a
+// warning with the file and offset) and removes the leftovers of an
+// interrupted compaction. Damage is an error wrapping ErrCorrupt that names
+// the file and offset; the directory is then left exactly as it was.
 func Open(dir string, o Options) (*Journal, error) {
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = DefaultSegmentBytes
@@ -23,15 +26,17 @@ func Open(dir string, o Options) (*Journal, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	j := &Journal{dir: dir, o: o, log: o.Logger}
+	created, err := j.mkdirAll(dir)
+	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	j := &Journal{dir: dir, o: o, log: o.Logger, lock: lock}
-	if err := j.load(); err != nil {
+	j.lock = lock
+	if err := j.load(created); err != nil {
 		lock.Close()
 		return nil, err
 	}
@@ -46,9 +51,10 @@ func Open(dir string, o Options) (*Journal, error) {
 	return j, nil
 }
 
-// load checks every file of the directory, then repairs it and sets the
-// journal's state from what it found.
-func (j *Journal) load() error {
+// load checks every file of the directory, makes what it keeps durable,
+// then repairs the directory and sets the journal's state from what it
+// found. created says Open made the directory (its parent is fsynced).
+func (j *Journal) load(created bool) error {
 	l, err := listDir(j.dir)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
@@ -57,11 +63,14 @@ func (j *Journal) load() error {
 	if err != nil {
 		return err
 	}
+	if err := j.inherit(files, created); err != nil {
+		return fmt.Errorf("journal: making the files of the previous run durable: %w", err)
+	}
 	if err := j.repair(files, leftovers); err != nil {
 		return fmt.Errorf("journal: repair: %w", err)
 	}
 	for _, f := range files {
-		if f.size < headerSize {
+		if f.size == 0 {
 			continue // removed by repair
 		}
 		j.files = append(j.files, f)
@@ -79,6 +88,38 @@ func (j *Journal) load() error {
 	}
 	if n := len(l.snaps); n > 0 {
 		j.nextSeq = max(j.nextSeq, l.snaps[n-1]+1)
+	}
+	return nil
+}
+
+// inherit fsyncs every file that check kept whole, then the directory and
+// its entry in its parent: the previous process may have died (kill -9)
+// with them only in the page cache, and this one is about to build on them:
+// seal its last segment (a power cut could then tear a file taken as
+// sealed), remove the segments its snap file covers, acknowledge new
+// records. A file whose torn tail repair cuts is fsynced by the cut. It
+// runs under every Sync policy: only the last segment may ever be torn.
+func (j *Journal) inherit(files []checkedFile, created bool) error {
+	for _, f := range files {
+		if f.size < f.disk || f.size == 0 {
+			continue // cut or removed, and fsynced, by repair
+		}
+		if err := j.syncPath(path(j.dir, f.name)); err != nil {
+			return err
+		}
+	}
+	if err := j.syncDir(); err != nil {
+		return err
+	}
+	if created {
+		return nil // mkdirAll fsynced the parent
+	}
+	// A directory an older build created may never have been fsynced in
+	// its parent. A parent this process cannot open (no read permission)
+	// is not a reason to refuse to start: that entry is most likely old.
+	parent := filepath.Dir(filepath.Clean(j.dir))
+	if err := j.syncPath(parent); err != nil {
+		j.log.Warn("journal: cannot fsync the directory's parent", "dir", parent, "err", err)
 	}
 	return nil
 }
@@ -126,9 +167,9 @@ func (j *Journal) repair(files []checkedFile, leftovers []string) error {
 		}
 	}
 	for _, f := range files {
-		if f.size < f.disk || f.size < headerSize {
+		if f.size < f.disk || f.size == 0 {
 			changed = true
-			if err := cutTail(j.dir, f, j.log); err != nil {
+			if err := j.cutTail(f); err != nil {
 				return err
 			}
 		}
@@ -136,7 +177,7 @@ func (j *Journal) repair(files []checkedFile, leftovers []string) error {
 	if !changed {
 		return nil
 	}
-	return syncDir(j.dir)
+	return j.syncDir()
 }
 
 // Replay calls fn with every record of the journal, in append order, as Open
@@ -159,7 +200,7 @@ func (j *Journal) Replay(fn func(Record) error) error {
 			return corrupt(j.dir, f.name, len(b), "file shrank since open")
 		}
 		b = b[:f.size]
-		end, err := walk(b, fn)
+		end, err := walkFile(b, fn)
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@ package journal
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 )
 
@@ -24,14 +23,19 @@ func corrupt(dir, name string, off int, why string) error {
 }
 
 // checkFile reads and checks every record of the file name in dir. A bad
-// record (or header) that only a torn tail can explain is allowed in the last
-// segment (last = true): the result's size is then where to cut. Anything
-// else bad is damage, returned as an error wrapping ErrCorrupt.
+// record, batch or header that only a torn tail can explain is allowed in
+// the last segment (last = true): the result's size is then where to cut.
+// Anything else bad is damage, returned as an error wrapping ErrCorrupt.
 func checkFile(dir, name string, kind byte, last bool) (checkedFile, error) {
 	b, err := os.ReadFile(path(dir, name))
 	if err != nil {
 		return checkedFile{}, err
 	}
+	return checkBytes(dir, name, b, kind, last)
+}
+
+// checkBytes is checkFile of the file's bytes b.
+func checkBytes(dir, name string, b []byte, kind byte, last bool) (checkedFile, error) {
 	c := checkedFile{name: name, kind: kind, disk: int64(len(b))}
 	_, c.seq, _ = parseName(name)
 	h, err := decodeHeader(b)
@@ -46,27 +50,36 @@ func checkFile(dir, name string, kind byte, last bool) (checkedFile, error) {
 		return c, corrupt(dir, name, 7, fmt.Sprintf("file kind %d does not match its name", h.kind))
 	}
 	c.maxKey = h.baseMaxKey
-	end, _ := walk(b, func(r Record) error {
+	end, why, _ := walk(b, h, func(r Record) error {
 		c.maxKey = max(c.maxKey, r.Key)
 		return nil
 	})
 	c.size = int64(end)
-	if end < len(b) && (!last || validAfter(b, end)) {
-		why := "bad record in a sealed file"
-		if last {
-			why = "bad record followed by valid records"
-		}
-		return c, corrupt(dir, name, end, why)
+	switch {
+	case end == len(b):
+		return c, nil
+	case !last && h.version == version1:
+		return c, corrupt(dir, name, end, "bad record in a sealed file")
+	case !last:
+		return c, corrupt(dir, name, end, why+" in a sealed file")
+	case h.version == version1 && validAfter(b, end):
+		return c, corrupt(dir, name, end, "bad record followed by valid records")
+	case h.version == version1:
+		return c, nil // a torn tail
 	}
-	return c, nil
+	if at, ok := durableAfter(b, end, h.salt); ok {
+		return c, corrupt(dir, name, end, fmt.Sprintf("bad batch (%s) followed by the batch at offset %d, written once this one was durable", why, at))
+	}
+	return c, nil // a torn tail: the last batches, not yet durable when the writer stopped
 }
 
-// cutTail truncates the torn tail of c, or removes the file if not even its
-// header is whole, logging a warning that names the file and offset.
-func cutTail(dir string, c checkedFile, log *slog.Logger) error {
-	p := path(dir, c.name)
-	log.Warn("journal: cutting torn tail", "file", p, "offset", c.size, "bytes_cut", c.disk-c.size)
-	if c.size < headerSize {
+// cutTail truncates the torn tail of c and fsyncs the file, or removes the
+// file if not even its header is whole, logging a warning that names the
+// file and offset.
+func (j *Journal) cutTail(c checkedFile) error {
+	p := path(j.dir, c.name)
+	j.log.Warn("journal: cutting torn tail", "file", p, "offset", c.size, "bytes_cut", c.disk-c.size)
+	if c.size == 0 {
 		return os.Remove(p)
 	}
 	f, err := os.OpenFile(p, os.O_WRONLY, 0)
@@ -79,6 +92,9 @@ func cutTail(dir string, c checkedFile, log *slog.Logger) error {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		j.synced(p)
 	}
 	return err
 }

@@ -5,7 +5,8 @@ import (
 )
 
 // roll seals the segment being appended to, if any, and starts the next one:
-// its header is written and fsynced, then the directory is fsynced (unless
+// its header is written and fsynced (under every policy: a bad header is
+// then damage whatever follows it), then the directory is fsynced (unless
 // the policy is SyncNever), so that no record goes into a file a power cut
 // could lose. It runs on the writer.
 func (j *Journal) roll() error {
@@ -32,20 +33,23 @@ func (j *Journal) roll() error {
 	if j.o.wrap != nil {
 		sf = j.o.wrap(f)
 	}
-	base := j.maxKey.Load()
-	n, err := sf.Write(appendHeader(nil, kindSegment, base))
+	base, salt := j.maxKey.Load(), newSalt()
+	n, err := sf.Write(appendHeader(nil, kindSegment, base, salt))
 	j.bytes.Add(int64(n))
-	if err == nil && j.o.Sync != SyncNever {
-		err = sf.Sync()
+	if err == nil {
+		if err = sf.Sync(); err == nil {
+			j.synced(path(j.dir, name))
+		}
 	}
 	if err == nil && j.o.Sync != SyncNever {
-		err = syncDir(j.dir)
+		err = j.syncDir()
 	}
 	if err != nil {
 		sf.Close()
 		return err
 	}
-	j.seg, j.segName, j.segSize, j.segMaxKey, j.dirty = sf, name, headerSize, base, false
+	j.seg, j.segName, j.segSize, j.segMaxKey, j.segSalt = sf, name, headerSize, base, salt
+	j.dirty, j.syncedTo = false, headerSize
 	return nil
 }
 

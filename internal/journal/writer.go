@@ -1,9 +1,15 @@
 package journal
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
 	"time"
 )
+
+// unlinkedCheck is how often, under SyncNever (no fsync to check after), the
+// writer checks that the segment it wrote to since is still linked.
+const unlinkedCheck = time.Second
 
 // maxBatch is how many bytes of waiting requests one group commit takes at
 // most, or SegmentBytes if smaller (it may exceed this by its last request).
@@ -11,7 +17,7 @@ const maxBatch = 4 << 20
 
 // request is one Append or AppendAsync call waiting for the writer.
 type request struct {
-	buf    []byte     // the call's records, framed, in order
+	buf    []byte     // batchHeaderSize bytes of room, then the call's records, framed, in order
 	maxKey uint64     // the largest key among them
 	done   chan error // buffered 1: the outcome; nil for AppendAsync
 }
@@ -65,7 +71,7 @@ func (j *Journal) enqueue(recs []Record, done chan error) error {
 	if size > MaxAppend {
 		return fmt.Errorf("%w: %d bytes in one call (at most %d)", ErrInvalid, size, MaxAppend)
 	}
-	buf := make([]byte, 0, size)
+	buf := make([]byte, batchHeaderSize, batchHeaderSize+size) // room for the batch header
 	for _, r := range recs {
 		buf = appendRecord(buf, r)
 	}
@@ -97,8 +103,13 @@ func (j *Journal) enqueue(recs []Record, done chan error) error {
 func (j *Journal) writeLoop() {
 	defer close(j.writerDone)
 	var tick <-chan time.Time
-	if j.o.Sync > 0 {
+	switch {
+	case j.o.Sync > 0:
 		t := time.NewTicker(time.Duration(j.o.Sync))
+		defer t.Stop()
+		tick = t.C
+	case j.o.Sync == SyncNever:
+		t := time.NewTicker(unlinkedCheck)
 		defer t.Stop()
 		tick = t.C
 	}
@@ -116,7 +127,11 @@ func (j *Journal) writeLoop() {
 				return
 			}
 		case <-tick:
-			if j.dirty && j.Err() == nil {
+			switch {
+			case j.Err() != nil:
+			case j.o.Sync == SyncNever && j.unchecked:
+				j.checkLinked()
+			case j.o.Sync != SyncNever && j.dirty:
 				j.fsync()
 			}
 		}
@@ -127,7 +142,7 @@ func (j *Journal) writeLoop() {
 // bytes; open is false if reqs was found closed.
 func (j *Journal) gather(first request) (batch []request, open bool) {
 	batch = append(batch, first)
-	size, limit := len(first.buf), min(maxBatch, int(j.o.SegmentBytes))
+	size, limit := len(first.buf)-batchHeaderSize, min(maxBatch, int(j.o.SegmentBytes))
 	for size < limit {
 		select {
 		case r, ok := <-j.reqs:
@@ -135,7 +150,7 @@ func (j *Journal) gather(first request) (batch []request, open bool) {
 				return batch, false
 			}
 			batch = append(batch, r)
-			size += len(r.buf)
+			size += len(r.buf) - batchHeaderSize
 		default:
 			return batch, true
 		}
@@ -157,18 +172,19 @@ func (j *Journal) commit(batch []request) {
 	}
 }
 
-// writeBatch writes batch to the segment, starting a new segment first if
-// this one is full, and fsyncs under SyncAlways.
+// writeBatch writes batch to the segment as one batch (doc.go, "Batches"),
+// starting a new segment first if this one is full, and fsyncs under
+// SyncAlways.
 func (j *Journal) writeBatch(batch []request) error {
-	buf := batch[0].buf
+	buf := batch[0].buf // a lone request's room for the header saves a copy
 	if len(batch) > 1 {
-		n := 0
+		n := batchHeaderSize
 		for _, r := range batch {
-			n += len(r.buf)
+			n += len(r.buf) - batchHeaderSize
 		}
-		buf = make([]byte, 0, n)
+		buf = make([]byte, batchHeaderSize, n)
 		for _, r := range batch {
-			buf = append(buf, r.buf...)
+			buf = append(buf, r.buf[batchHeaderSize:]...)
 		}
 	}
 	if j.seg == nil || (j.segSize > headerSize && j.segSize+int64(len(buf)) > j.o.SegmentBytes) {
@@ -176,6 +192,7 @@ func (j *Journal) writeBatch(batch []request) error {
 			return j.fail(err)
 		}
 	}
+	putBatchHeader(buf, j.segSize, j.syncedTo, j.segSalt)
 	for _, r := range batch {
 		j.segMaxKey = max(j.segMaxKey, r.maxKey)
 		if r.maxKey > j.maxKey.Load() {
@@ -189,7 +206,7 @@ func (j *Journal) writeBatch(batch []request) error {
 	if err != nil {
 		err = j.fail(err)
 	} else {
-		j.dirty = true
+		j.dirty, j.unchecked = true, true
 		if j.o.Sync == SyncAlways {
 			err = j.fsync()
 		}
@@ -216,8 +233,9 @@ func (j *Journal) cutFailed(size int64) {
 	j.segSize = size
 }
 
-// fsync flushes the segment to disk, reporting its latency to OnFsync; a
-// failure fails the journal, and no fsync is ever retried after one.
+// fsync flushes the segment to disk, reporting its latency to OnFsync, then
+// checks that the segment is still linked in the directory; a failure fails
+// the journal, and no fsync is ever retried after one.
 func (j *Journal) fsync() error {
 	start := time.Now()
 	err := j.seg.Sync()
@@ -227,7 +245,32 @@ func (j *Journal) fsync() error {
 	if err != nil {
 		return j.fail(err)
 	}
-	j.dirty = false
+	if j.o.synced != nil { // no path built on the hot path
+		j.synced(path(j.dir, j.segName))
+	}
+	j.dirty, j.syncedTo = false, j.segSize
+	return j.checkLinked()
+}
+
+// errRemoved means the segment being appended to was removed from the
+// directory while open (rm -rf of the journal's directory): what is written
+// to it can be fsynced but will never be found by the next Open.
+var errRemoved = errors.New("the segment was removed from the journal's directory while open (rm of its files?): records written to it would be lost")
+
+// checkLinked fails the journal if the segment it appends to no longer has
+// a name (its link count is 0): an unlinked file takes writes and fsyncs
+// without error, so without this a removed directory would go on being
+// acknowledged. It costs one fstat(2); the writer calls it after each fsync
+// of the segment and, under SyncNever, every unlinkedCheck.
+func (j *Journal) checkLinked() error {
+	j.unchecked = false
+	fi, err := j.seg.Stat()
+	if err != nil {
+		return j.fail(fmt.Errorf("%s: %w", path(j.dir, j.segName), err))
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink == 0 {
+		return j.fail(fmt.Errorf("%s: %w", path(j.dir, j.segName), errRemoved))
+	}
 	return nil
 }
 
