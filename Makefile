@@ -47,6 +47,7 @@ stress:
 	$(GO) test -run '^$$' -fuzz FuzzCollector -fuzztime $(STRESS_FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz FuzzJournal -fuzztime $(STRESS_FUZZTIME) ./internal/journal
 	$(GO) test -run '^$$' -fuzz FuzzRestarts -fuzztime $(STRESS_FUZZTIME) ./internal/journal
+	$(GO) test -run '^$$' -fuzz FuzzTornLastBatch -fuzztime $(STRESS_FUZZTIME) ./internal/journal
 	$(GO) test -run '^$$' -fuzz FuzzRecord -fuzztime $(STRESS_FUZZTIME) ./internal/jobjournal
 	$(GO) test -run '^$$' -fuzz FuzzIdempotencyKey -fuzztime $(STRESS_FUZZTIME) ./internal/idempotency
 	$(GO) test -run '^$$' -fuzz FuzzListQuery -fuzztime $(STRESS_FUZZTIME) ./internal/query
