@@ -25,6 +25,7 @@ var internalDeps = map[string][]string{
 	"workqueue/internal/journal":  nil,
 	"workqueue/internal/lines":    nil,
 	"workqueue/internal/metrics":  nil,
+	"workqueue/internal/signals":  nil,
 	"workqueue/internal/testutil": nil,
 
 	// The containers of jobs, the journal of their lives, the answers and
@@ -66,6 +67,7 @@ var stdOnly = []string{
 	"workqueue/internal/journal",
 	"workqueue/internal/lines",
 	"workqueue/internal/metrics",
+	"workqueue/internal/signals",
 	"workqueue/internal/testutil",
 }
 

@@ -59,6 +59,7 @@ import (
 	"workqueue/internal/pool"
 	"workqueue/internal/queue"
 	"workqueue/internal/retry"
+	"workqueue/internal/signals"
 	"workqueue/internal/store"
 )
 
@@ -127,10 +128,10 @@ const logLines = 4096
 func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook startHook) error {
 	// Catch signals first: whoever started us may signal at once, and an
 	// uncaught SIGTERM would kill without a drain.
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(signals)
-	stop, force, unwatch := watchSignals(ctx, signals)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	stop, force, unwatch := signals.Watch(ctx, sigs)
 	defer unwatch()
 	cfg, err := config.Parse(args, stderr)
 	if err != nil {
@@ -185,9 +186,9 @@ func serve(s *server, ln net.Listener, cfg config.Config, stop, force context.Co
 	var failed error
 	select {
 	case <-stop.Done():
-		var sig *signalError
+		var sig *signals.Error
 		if errors.As(context.Cause(stop), &sig) {
-			log.Info("draining", "signal", sig.sig.String(), "queued", s.queue.Len(), "running", s.stats.Busy.Load())
+			log.Info("draining", "signal", sig.Sig.String(), "queued", s.queue.Len(), "running", s.stats.Busy.Load())
 		} else {
 			log.Info("draining", "reason", context.Cause(stop), "queued", s.queue.Len(), "running", s.stats.Busy.Load())
 		}
@@ -196,44 +197,6 @@ func serve(s *server, ln net.Listener, cfg config.Config, stop, force context.Co
 		log.Error("cannot serve, draining", "err", failed)
 	}
 	return errors.Join(failed, shutdown(s, hs, cfg.ShutdownTimeout, force, log))
-}
-
-// signalError is why the server stops: it got a signal.
-type signalError struct{ sig os.Signal }
-
-func (e *signalError) Error() string { return "signal " + e.sig.String() }
-
-// watchSignals returns two contexts: stop, canceled by the first signal on
-// signals or when ctx ends, and force, canceled by the signal after that.
-// Every phase of the process (start-up, serving, the drain, closing
-// connections) watches one of them. unwatch ends the watching goroutine and
-// waits for it.
-func watchSignals(ctx context.Context, signals <-chan os.Signal) (stop, force context.Context, unwatch func()) {
-	stop, stopCancel := context.WithCancelCause(context.Background())
-	force, forceCancel := context.WithCancelCause(context.Background())
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		select {
-		case sig := <-signals:
-			stopCancel(&signalError{sig})
-		case <-ctx.Done():
-			stopCancel(context.Cause(ctx))
-		case <-quit:
-			return
-		}
-		select {
-		case sig := <-signals:
-			forceCancel(fmt.Errorf("second signal %s", sig))
-		case <-quit:
-		}
-	})
-	return stop, force, func() {
-		close(quit)
-		wg.Wait()
-		stopCancel(nil)
-		forceCancel(nil)
-	}
 }
 
 // shutdown drains s while hs keeps answering, then closes hs gracefully.

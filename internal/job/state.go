@@ -8,11 +8,11 @@ type State uint8
 // The states of a Job. A job starts queued; done, canceled and failed are
 // final.
 const (
-	Queued State = iota
-	Running
-	Done
-	Canceled
-	Failed
+	Queued   State = iota // accepted, waiting for a worker (or out a retry's backoff)
+	Running               // on a worker
+	Done                  // its work complete and its greeting written
+	Canceled              // canceled by DELETE, queued or running
+	Failed                // its work failed, timed out or panicked, and no retry is left
 )
 
 // String returns the state's name as the API shows it.

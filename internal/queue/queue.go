@@ -17,9 +17,12 @@ import (
 
 // Why a Queue refused a job.
 var (
-	ErrFull     = errors.New("the queue is full; retry later")
+	// ErrFull: as many jobs wait as the capacity allows (a 503 with Retry-After).
+	ErrFull = errors.New("the queue is full; retry later")
+	// ErrDraining: Close was called, intake is over (a 503 with Retry-After).
 	ErrDraining = errors.New("the server is shutting down and accepts no new work")
-	ErrEnded    = errors.New("the queue has ended: the dispatcher takes no more requests")
+	// ErrEnded: the queue has ended, even PushForced is refused.
+	ErrEnded = errors.New("the queue has ended: the dispatcher takes no more requests")
 )
 
 // Queue is WorkQueue: the queue of accepted jobs between the Collector and
