@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -329,5 +330,30 @@ func TestHeaderLimit(t *testing.T) {
 				t.Errorf("head of %d bytes: answer %.60q, want status %s", len(raw), answer, tt.wantStatus)
 			}
 		})
+	}
+}
+
+// TestBinaryTransferEncodingGzipIsJSON sends the real binary a POST /work
+// with Transfer-Encoding: gzip, chunked, which net/http refuses itself
+// before any handler runs: the answer is still 501 and JSON, saying what to
+// send instead (it was net/http's text/plain "Unsupported transfer
+// encoding").
+func TestBinaryTransferEncodingGzipIsJSON(t *testing.T) {
+	t.Parallel()
+	p := startBinary(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "POST /work HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusNotImplemented || resp.Header.Get("Content-Type") != "application/json" ||
+		!strings.Contains(string(body), `"error":"unsupported Transfer-Encoding`) {
+		t.Errorf("POST with Transfer-Encoding: gzip, chunked = %d %s %s, want 501 and a JSON error", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 }

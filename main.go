@@ -180,7 +180,7 @@ func serve(s *server, ln net.Listener, cfg config.Config, stop, force context.Co
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	serveErr := make(chan error, 1)
-	wg.Go(func() { serveErr <- hs.Serve(ln) })
+	wg.Go(func() { serveErr <- hs.Serve(api.JSONErrors(ln)) })
 	log.Info("listening", "addr", ln.Addr().String(), "workers", cfg.Workers, "queue", cfg.Queue)
 
 	var failed error
