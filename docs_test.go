@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"workqueue/internal/testutil"
 )
 
 // TestDocsText checks what README.md and docs/*.md say of themselves: the
@@ -347,18 +345,7 @@ func waitLogged(t *testing.T, at string, p *proc, shown []string) {
 // and waits until it listens.
 func startIn(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
-	p := &proc{stdout: new(testutil.SyncBuffer), stderr: new(testutil.SyncBuffer), exited: make(chan error, 1)}
-	p.cmd = exec.Command(binary, append([]string{"-http", "127.0.0.1:0"}, args...)...)
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-	})
+	p := spawnIn(t, dir, args...)
 	p.url = waitListening(t, p.stderr, p.exited)
 	return p
 }

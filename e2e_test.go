@@ -42,8 +42,16 @@ func startBinary(t *testing.T, args ...string) *proc {
 // output captured, and kills it when the test ends if it is still alive.
 func spawn(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return spawnIn(t, "", args...)
+}
+
+// spawnIn is spawn with the binary's working directory dir ("" for the
+// test's own).
+func spawnIn(t *testing.T, dir string, args ...string) *proc {
+	t.Helper()
 	p := &proc{stdout: new(testutil.SyncBuffer), stderr: new(testutil.SyncBuffer), exited: make(chan error, 1)}
 	p.cmd = exec.Command(binary, append([]string{"-http", "127.0.0.1:0"}, args...)...)
+	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
