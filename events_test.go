@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -111,4 +112,107 @@ func TestBinaryDrainEndsStreams(t *testing.T) {
 	if !strings.Contains(p.stdout.String(), "Hello, last!") {
 		t.Errorf("stdout = %q, want the greeting of the job queued before the signal", p.stdout)
 	}
+}
+
+// TestBinaryEventIDsAcrossRestart follows one server life's job events,
+// restarts the binary on the same address (without and with -journal), lets
+// the new life run two jobs, and reconnects with the old life's
+// Last-Event-ID, as a browser's EventSource does: no id of the old life may
+// come again, and the stream must say reset before anything else, then send
+// the current state (the new life's jobs, done), then the id to go on from,
+// never resume silently from the old id's number (hal0#785).
+func TestBinaryEventIDsAcrossRestart(t *testing.T) {
+	for _, journaled := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without journal", true: "with journal"}[journaled], func(t *testing.T) {
+			t.Parallel()
+			var args []string
+			if journaled {
+				args = []string{"-journal", t.TempDir(), "-fsync", "never"}
+			}
+			seen := map[string]bool{} // the job event ids of both lives
+			p := startBinary(t, args...)
+			r := testutil.OpenStream(t, p.url, "")
+			if code := p.submit(t, "first", "0s"); code != http.StatusCreated {
+				t.Fatalf("POST first: status = %d, want 201", code)
+			}
+			oldID := readJobEvents(t, r, 3, seen) // queued, running, done
+			p.signal(t, syscall.SIGTERM)
+			if code := p.wait(t, 10*time.Second); code != 0 {
+				t.Fatalf("exit status = %d, want 0\nstderr:\n%s", code, p.stderr)
+			}
+
+			p = startBinary(t, append(args, "-http", strings.TrimPrefix(p.url, "http://"))...) // the same address
+			r = testutil.OpenStream(t, p.url, "")
+			for _, name := range []string{"second", "third"} {
+				if code := p.submit(t, name, "0s"); code != http.StatusCreated {
+					t.Fatalf("POST %s: status = %d, want 201", name, code)
+				}
+			}
+			newID := readJobEvents(t, r, 6, seen) // two jobs' three each: no id of the first life again
+
+			r = testutil.OpenStream(t, p.url, oldID)
+			var first testutil.SSEEvent
+			for first.Event == "" { // past the opening block, which carries only retry:
+				ev, err := testutil.ReadEvent(r)
+				if err != nil {
+					t.Fatalf("reading the reconnected stream: %v", err)
+				}
+				if ev.ID != "" {
+					t.Fatalf("reconnected with Last-Event-ID %q from another life: a block with id %q before any event, want event: reset first", oldID, ev.ID)
+				}
+				first = ev
+			}
+			if first.Event != "reset" {
+				t.Fatalf("reconnected with Last-Event-ID %q from another life: first event %q (id %q, data %s), want reset: the new life's events were silently skipped", oldID, first.Event, first.ID, first.Data)
+			}
+			state := map[string]string{} // the jobs' states, by name, as the stream sent them
+			for {
+				ev, err := testutil.ReadEvent(r)
+				if err != nil {
+					t.Fatalf("reading the state after the reset: %v", err)
+				}
+				if ev.ID != "" {
+					if ev.ID != newID || ev.Event != "" {
+						t.Fatalf("after the state: block id %q event %q, want id %q alone (the newest)", ev.ID, ev.Event, newID)
+					}
+					break
+				}
+				if ev.Event != "job" {
+					t.Fatalf("in the state after the reset: event %q, want job", ev.Event)
+				}
+				var j struct{ Name, State string }
+				if err := json.Unmarshal([]byte(ev.Data), &j); err != nil {
+					t.Fatalf("job in the state: %v in %q", err, ev.Data)
+				}
+				state[j.Name] = j.State
+			}
+			for _, name := range []string{"second", "third"} {
+				if state[name] != "done" {
+					t.Errorf("the state after the reset shows job %s as %q, want done (all: %v)", name, state[name], state)
+				}
+			}
+			testutil.NextOf(t, r, "stats")
+			if code := p.submit(t, "fourth", "0s"); code != http.StatusCreated {
+				t.Fatalf("POST fourth: status = %d, want 201", code)
+			}
+			readJobEvents(t, r, 1, seen) // and the stream goes on in the new life
+		})
+	}
+}
+
+// readJobEvents reads the stream up to its nth job event and returns that
+// event's id, failing the test if an id was seen before (adding each to
+// seen).
+func readJobEvents(t *testing.T, r *bufio.Reader, n int, seen map[string]bool) string {
+	t.Helper()
+	var id string
+	for range n {
+		ev := testutil.NextOf(t, r, "job")
+		if ev.ID == "" || seen[ev.ID] {
+			t.Fatalf("job event id %q (data %s): empty or seen before", ev.ID, ev.Data)
+		}
+		seen[ev.ID] = true
+		id = ev.ID
+	}
+	return id
 }

@@ -287,6 +287,7 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	s.out = lines.NewWriter(stdout, log)
 	s.api = &api.Server{Queue: s.queue, Jobs: s.jobs, Stats: stats, Log: log, LogDropped: new(atomic.Int64), Stopping: s.stopping}
 	s.events = events.New(s.api.StatsEvent)
+	s.events.Jobs = s.jobs.Older // the state a reset stream is sent: every job the store keeps
 	s.life = lifecycle.New(s.jobs, stats, s.events)
 	s.retry = retry.New(cfg.Retries, s.queue, s.life, log)
 	s.life.OnCancel = s.retry.Forget // a job canceled while waiting out its backoff

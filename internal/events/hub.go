@@ -8,6 +8,7 @@
 package events
 
 import (
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -24,9 +25,10 @@ const (
 )
 
 // Event is one server-sent event: a job event, numbered, or a stats event,
-// whose ID is 0 (stats are not kept and carry no id).
+// whose ID is 0 (stats are not kept and carry no id). A job event's SSE id
+// is its hub's life and its ID (see appendID).
 type Event struct {
-	ID   uint64 // 1, 2, ... in the order published; 0 for stats
+	ID   uint64 // 1, 2, ... in the order published in the hub's life; 0 for stats and for the jobs of a reset's state
 	Kind string // the SSE event type: "job" or "stats"
 	Data []byte // one JSON value, never changed once published; nil for a job event from PublishJob
 	// A job event from PublishJob: the job and its state when published,
@@ -53,14 +55,24 @@ func (ev *Event) AppendData(b []byte) []byte {
 // the ring and wakes each subscriber's stream, which takes what it has not
 // sent yet from the ring. A subscriber that falls so far behind that the
 // ring has overwritten its position is dropped, its stream ended. A client
-// that reconnects with Last-Event-ID starts from the position after it.
+// that reconnects with Last-Event-ID starts from the position after it, if
+// the id is of this hub's life and the ring still holds what follows it;
+// any other is told "event: reset" and sent the current state: the jobs
+// Jobs lists, then the id of the newest job event.
 //
 // While anyone subscribes, one goroutine owned by the hub leaves a stats
 // event for every subscriber every statsEvery, built by the stats function
 // the server supplies; the hub stops it when the last subscriber leaves or
 // the hub is closed.
 type Hub struct {
+	// Jobs, if not nil, lists the jobs the server keeps, for the state a
+	// stream is sent after a reset: it appends to dst up to n of those
+	// numbered below before, newest first (as store.Store's Older does).
+	// Set it before the hub is served; it is called without the hub's lock.
+	Jobs func(dst []*job.Job, before uint64, n int) []*job.Job
+
 	stats func() []byte // the stats event's JSON object; nil: no stats events
+	life  string        // the start of every job event's SSE id: the hub's life, drawn at random, and a hyphen
 
 	mu       sync.Mutex      // guards the fields below and the fields of subs marked so
 	next     uint64          // the id the next job event gets
@@ -74,11 +86,18 @@ type Hub struct {
 }
 
 // New returns an open hub whose stats events carry stats() (nil for
-// none). Its ring of job events is allocated at once, so publishing never
-// allocates in the hub.
-func New(stats func() []byte) *Hub {
+// none), in a life of its own: a random 64-bit value in every id it gives,
+// so that no id of a server's life is ever given again by a later one. Its
+// ring of job events is allocated at once, so publishing never allocates in
+// the hub.
+func New(stats func() []byte) *Hub { return newHub(rand.Uint64(), stats) }
+
+// newHub returns an open hub of the given life whose stats events carry
+// stats().
+func newHub(life uint64, stats func() []byte) *Hub {
 	return &Hub{
 		stats: stats,
+		life:  lifePrefix(life),
 		next:  1,
 		ring:  make([]Event, eventsKept),
 	}
@@ -202,7 +221,8 @@ func (e *Hub) Dropped() int64 {
 	return e.dropped
 }
 
-// LastID returns the id of the newest job event, 0 if none was published.
+// LastID returns the number of the newest job event in the hub's life, 0 if
+// none was published.
 func (e *Hub) LastID() uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()

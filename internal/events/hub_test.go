@@ -33,15 +33,15 @@ func TestEventsArriveInOrder(t *testing.T) {
 	defer hub.Close()
 	r := testutil.OpenStream(t, srv.URL, "")
 	first, err := testutil.ReadEvent(r)
-	if err != nil || first.ID != "0" {
-		t.Fatalf("first block = %+v, %v; want id 0 (nothing published yet)", first, err)
+	if want := idOf(hub, 0); err != nil || first.ID != want {
+		t.Fatalf("first block = %+v, %v; want id %s (nothing published yet)", first, err, want)
 	}
 	for i := range 5 {
 		hub.Publish("job", []byte(`{"n":`+strconv.Itoa(i)+`}`))
 	}
 	for i := range 5 {
 		ev := testutil.NextOf(t, r, "job")
-		if want := strconv.Itoa(i + 1); ev.ID != want {
+		if want := idOf(hub, uint64(i+1)); ev.ID != want {
 			t.Errorf("event %d: id = %q, want %q", i, ev.ID, want)
 		}
 		if want := `{"n":` + strconv.Itoa(i) + `}`; ev.Data != want {
@@ -62,7 +62,7 @@ func TestEventsResume(t *testing.T) {
 		{"from the start", 5, 0, 1, 5, true},
 		{"some missed", 5, 3, 4, 2, true},
 		{"none missed", 5, 5, 0, 0, true},
-		{"an id never given (another server)", 5, 99, 0, 0, false},
+		{"a number not reached yet", 5, 99, 0, 0, false},
 		{"the whole ring", eventsKept + 5, 5, 6, eventsKept, true},
 		{"pushed out of the ring", eventsKept + 5, 4, 0, 0, false},
 	}
@@ -110,26 +110,16 @@ func TestEventsResumeOverHTTP(t *testing.T) {
 	for i := range 5 {
 		hub.Publish("job", []byte(strconv.Itoa(i+1)))
 	}
-	t.Run("Last-Event-ID header", func(t *testing.T) {
-		r := testutil.OpenStream(t, srv.URL, "2")
-		for _, want := range []string{"3", "4", "5"} {
-			if ev := testutil.NextOf(t, r, "job"); ev.ID != want || ev.Data != want {
-				t.Fatalf("event = id %q data %q, want %s", ev.ID, ev.Data, want)
-			}
+	r := testutil.OpenStream(t, srv.URL, idOf(hub, 2))
+	for _, want := range []uint64{3, 4, 5} {
+		if ev := testutil.NextOf(t, r, "job"); ev.ID != idOf(hub, want) || ev.Data != strconv.FormatUint(want, 10) {
+			t.Fatalf("event = id %q data %q, want id %s data %d", ev.ID, ev.Data, idOf(hub, want), want)
 		}
-	})
-	t.Run("an id never given", func(t *testing.T) {
-		r := testutil.OpenStream(t, srv.URL, "12345")
-		ev, err := testutil.ReadEvent(r)
-		if err != nil || len(ev.Comments) != 1 || ev.ID != "5" {
-			t.Fatalf("first block = %+v, %v; want a comment and id 5", ev, err)
-		}
-		hub.Publish("job", []byte("6"))
-		if ev := testutil.NextOf(t, r, "job"); ev.ID != "6" {
-			t.Fatalf("next event id = %q, want 6", ev.ID)
-		}
-	})
+	}
 }
+
+// idOf returns the SSE id of hub's job event n.
+func idOf(hub *Hub, n uint64) string { return string(hub.appendID(nil, n)) }
 
 func TestEventsAppendEvent(t *testing.T) {
 	tests := []struct {
@@ -137,13 +127,14 @@ func TestEventsAppendEvent(t *testing.T) {
 		ev   Event
 		want string
 	}{
-		{"job", Event{ID: 7, Kind: "job", Data: []byte(`{"id":"3"}`)}, "id: 7\nevent: job\ndata: {\"id\":\"3\"}\n\n"},
+		{"job", Event{ID: 7, Kind: "job", Data: []byte(`{"id":"3"}`)}, "id: 00000000c0ffee17-7\nevent: job\ndata: {\"id\":\"3\"}\n\n"},
 		{"stats has no id", Event{Kind: "stats", Data: []byte(`{}`)}, "event: stats\ndata: {}\n\n"},
-		{"lines of data", Event{ID: 1, Kind: "job", Data: []byte("a\nb")}, "id: 1\nevent: job\ndata: a\ndata: b\n\n"},
+		{"lines of data", Event{ID: 1, Kind: "job", Data: []byte("a\nb")}, "id: 00000000c0ffee17-1\nevent: job\ndata: a\ndata: b\n\n"},
 	}
+	hub := newHub(0xc0ffee17, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := string(appendEvent(nil, tt.ev)); got != tt.want {
+			if got := string(hub.appendEvent(nil, tt.ev)); got != tt.want {
 				t.Errorf("appendEvent = %q, want %q", got, tt.want)
 			}
 		})
@@ -277,9 +268,10 @@ func (g *gatedRecorder) Write(p []byte) (int, error) {
 	return g.streamRecorder.Write(p)
 }
 
-// jobIDs returns the ids of the job events in a recorded stream, failing
-// the test if an event's data is not its id (as the tests below publish
-// them): an event from an overwritten slot of the ring would show.
+// jobIDs returns the numbers of the job events in a recorded stream (their
+// ids less the life), failing the test if an event's data is not its
+// number (as the tests below publish them): an event from an overwritten
+// slot of the ring would show.
 func jobIDs(t *testing.T, stream string) []int {
 	t.Helper()
 	var ids []int
@@ -295,10 +287,11 @@ func jobIDs(t *testing.T, stream string) []int {
 		if ev.Event != "job" {
 			continue
 		}
-		if ev.ID != ev.Data {
-			t.Fatalf("job event id %q carries data %q, want %q", ev.ID, ev.Data, ev.ID)
+		_, n, _ := strings.Cut(ev.ID, "-")
+		if n != ev.Data {
+			t.Fatalf("job event id %q carries data %q, want %q", ev.ID, ev.Data, n)
 		}
-		id, _ := strconv.Atoi(ev.ID)
+		id, _ := strconv.Atoi(n)
 		ids = append(ids, id)
 	}
 }
@@ -327,7 +320,7 @@ func TestEventsTooFarBehindIsDropped(t *testing.T) {
 		}
 		gate := make(chan struct{})
 		rec := newGatedRecorder(gate)
-		stop := serveTo(hub, rec, "0") // its first write holds events 1 to 100, and blocks
+		stop := serveTo(hub, rec, idOf(hub, 0)) // its first write holds events 1 to 100, and blocks
 		synctest.Wait()
 		for id := 101; id <= 100+eventsKept; id++ { // the ring now holds 101 to 10,100: just its next
 			hub.Publish("job", []byte(strconv.Itoa(id)))
@@ -656,7 +649,7 @@ func TestPublishJobMatchesTheAPI(t *testing.T) {
 			if got := string(missed[0].AppendData(nil)); got != want {
 				t.Errorf("job event data = %s, want %s", got, want)
 			}
-			if got, want := string(appendEvent(nil, missed[0])), "id: 1\nevent: job\ndata: "+want+"\n\n"; got != want {
+			if got, want := string(hub.appendEvent(nil, missed[0])), "id: "+idOf(hub, 1)+"\nevent: job\ndata: "+want+"\n\n"; got != want {
 				t.Errorf("job event = %q, want %q", got, want)
 			}
 		})
@@ -681,8 +674,8 @@ func TestEventsOfAJobOverHTTP(t *testing.T) {
 		if err := json.Unmarshal([]byte(ev.Data), &j); err != nil {
 			t.Fatalf("event %d: %v in %q", i, err, ev.Data)
 		}
-		if ev.ID != strconv.Itoa(i+1) || j.State != want {
-			t.Errorf("event %d: id %q state %q, want id %d state %q", i, ev.ID, j.State, i+1, want)
+		if ev.ID != idOf(hub, uint64(i+1)) || j.State != want {
+			t.Errorf("event %d: id %q state %q, want id %s state %q", i, ev.ID, j.State, idOf(hub, uint64(i+1)), want)
 		}
 	}
 }

@@ -3,9 +3,7 @@ package events
 import (
 	"bytes"
 	"errors"
-	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"workqueue/internal/respond"
@@ -34,20 +32,22 @@ const (
 // of JSON, and a blank line; a ": keep-alive" comment every keepAliveEvery.
 //
 // A client resumes with the Last-Event-ID header (or, for curl and tests,
-// ?lastEventId=): it gets the job events it missed first, or, if they are no
-// longer all kept, a comment saying so and the stream from now. A client
-// without one is told the newest id at once, so that it resumes from there
-// after a reconnect. The stream ends when the client goes away, when the hub
-// drops it for reading too slowly, and when the hub closes.
+// ?lastEventId=): given an id of this hub's life whose followers the ring
+// still holds, it gets the job events it missed first. Given any other (of
+// another life, one no longer kept, one never given), it is told so, by an
+// "event: reset", and sent the current state before the stream goes on from
+// now (see appendReset). A client without one is told the newest id at
+// once, so that it resumes from there after a reconnect. The stream ends
+// when the client goes away, when the hub drops it for reading too slowly,
+// and when the hub closes.
 func (e *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	// A stream outlives the server's read and write timeouts. The errors
 	// say only that a writer has no deadlines to lift.
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
-	lastID, resume := lastEventID(r)
 	kick := func() { rc.SetWriteDeadline(time.Now().Add(kickGrace)) }
-	last, complete, sub := e.Subscribe(lastID, resume, kick)
+	sub, last, fresh, reset := e.open(r, kick)
 	if sub == nil {
 		respond.Error(w, http.StatusServiceUnavailable, "the server is shutting down; reconnect in a moment")
 		return
@@ -62,25 +62,50 @@ func (e *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 
 	b := append(make([]byte, 0, batchBytes+4096), "retry: 2000\n"...)
-	if !complete {
-		b = append(b, ": the events after the id you gave are no longer all kept, or this is another server: the stream goes on from now\n"...)
-	}
-	if !resume || !complete {
-		b = append(strconv.AppendUint(append(b, "id: "...), last, 10), '\n')
+	if fresh {
+		b = append(e.appendID(append(b, "id: "...), last), '\n')
 	}
 	b = append(b, '\n')
+	var err error
+	if reset != "" {
+		if b, err = e.appendReset(w, rc, b, reset, last); err != nil {
+			return
+		}
+	}
 	evs := make([]Event, 0, takeMax)
-	b, err := e.appendPending(w, rc, sub, b, evs) // the events missed, if any
+	b, err = e.appendPending(w, rc, sub, b, evs) // the events missed, if any
 	if err != nil {
 		return
 	}
 	if e.stats != nil {
-		b = appendEvent(b, Event{Kind: "stats", Data: e.stats()})
+		b = e.appendEvent(b, Event{Kind: "stats", Data: e.stats()})
 	}
 	if send(w, rc, b) != nil {
 		return
 	}
 	e.stream(w, r, rc, sub, b, evs)
+}
+
+// open subscribes the stream of request r, with kick (see Subscribe). A
+// stream given no Last-Event-ID is fresh, starting after last, the newest
+// job event; one given an id of this life whose followers the ring keeps
+// starts after it; any other starts after last with a reset, reset saying
+// why. sub is nil once the hub is closed.
+func (e *Hub) open(r *http.Request, kick func()) (sub *Subscription, last uint64, fresh bool, reset string) {
+	given := lastEventID(r)
+	var n uint64
+	if given != "" {
+		n, reset = e.parseID(given)
+	}
+	resume := given != "" && reset == ""
+	last, complete, sub := e.Subscribe(n, resume, kick)
+	switch {
+	case resume && !complete && n > last:
+		reset = resetNever
+	case resume && !complete:
+		reset = resetNotKept
+	}
+	return sub, last, given == "", reset
 }
 
 // stream writes sub's events to w until the request ends or the hub ends
@@ -152,7 +177,7 @@ func (e *Hub) appendPending(w http.ResponseWriter, rc *http.ResponseController, 
 			return b[:0], errDropped
 		}
 		for i := range evs {
-			b = appendEvent(b, evs[i])
+			b = e.appendEvent(b, evs[i])
 			if len(b) >= batchBytes {
 				if err := send(w, rc, b); err != nil {
 					return b[:0], err
@@ -162,7 +187,7 @@ func (e *Hub) appendPending(w http.ResponseWriter, rc *http.ResponseController, 
 		}
 		clear(evs) // hold no jobs for longer than it takes to send them
 		if stats != nil {
-			b = appendEvent(b, Event{Kind: "stats", Data: stats})
+			b = e.appendEvent(b, Event{Kind: "stats", Data: stats})
 		}
 		if !more {
 			return b, nil
@@ -188,11 +213,12 @@ func send(w http.ResponseWriter, rc *http.ResponseController, b []byte) error {
 	return rc.Flush()
 }
 
-// appendEvent appends ev in the event stream format: its id (job events
-// only), its type, its data one "data:" field a line, and a blank line.
-func appendEvent(b []byte, ev Event) []byte {
+// appendEvent appends ev in the event stream format: its id (job events of
+// the ring only), its type, its data one "data:" field a line, and a blank
+// line.
+func (e *Hub) appendEvent(b []byte, ev Event) []byte {
 	if ev.ID != 0 {
-		b = append(strconv.AppendUint(append(b, "id: "...), ev.ID, 10), '\n')
+		b = append(e.appendID(append(b, "id: "...), ev.ID), '\n')
 	}
 	b = append(append(append(b, "event: "...), ev.Kind...), '\n')
 	if ev.job != nil {
@@ -212,19 +238,10 @@ func appendEvent(b []byte, ev Event) []byte {
 }
 
 // lastEventID returns the id a client last received, from the Last-Event-ID
-// header or the lastEventId query parameter, and whether it gave one. An id
-// this server cannot have given reads as one it never gave.
-func lastEventID(r *http.Request) (uint64, bool) {
-	v := r.Header.Get("Last-Event-ID")
-	if v == "" {
-		v = r.URL.Query().Get("lastEventId")
+// header or the lastEventId query parameter; "" if it gave none.
+func lastEventID(r *http.Request) string {
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		return v
 	}
-	if v == "" {
-		return 0, false
-	}
-	id, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		return math.MaxUint64, true
-	}
-	return id, true
+	return r.URL.Query().Get("lastEventId")
 }

@@ -128,12 +128,13 @@ func (e *Hub) forget(s *Subscription) {
 // hub ends the subscription, to unblock a writer stuck on a slow client; it
 // is never called after Unsubscribe returns.
 //
-// If resume is true, the stream starts after lastEventID instead when the
-// ring still holds every job event published after it, and complete says
-// whether it does: it is false if some were pushed out of the ring, or
-// lastEventID is one this hub never gave (a server restarted since). last
-// is the id of the newest job event published before the subscription
-// began (0 if none). sub is nil once the hub is closed.
+// If resume is true, the stream starts after the job event numbered
+// lastEventID (of this hub's life) instead when the ring still holds every
+// job event published after it, and complete says whether it does: it is
+// false if some were pushed out of the ring, or lastEventID is a number
+// this hub has not reached. last is the number of the newest job event
+// published before the subscription began (0 if none). sub is nil once the
+// hub is closed.
 func (e *Hub) Subscribe(lastEventID uint64, resume bool, kick func()) (last uint64, complete bool, sub *Subscription) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
