@@ -349,6 +349,12 @@
       conn.textContent = 'reconnecting…';
       if (closed) setTimeout(connect, 3000);
     });
+    // A reset: the server is another process life (or the events the page
+    // missed are gone); the jobs it now sends are the whole state.
+    es.addEventListener('reset', () => {
+      rows.clear();
+      $('job-rows').replaceChildren();
+    });
     es.addEventListener('job', (ev) => upsert(JSON.parse(ev.data)));
     es.addEventListener('stats', (ev) => onStats(JSON.parse(ev.data)));
   }
