@@ -137,6 +137,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 		return err
 	}
 	defer s.journal.close()
+	defer c.KillAll() // at exit, SIGKILL every process group the commands left
 	s.start()
 	if hook != nil {
 		if err := hook(stop); err != nil {
