@@ -43,7 +43,8 @@ const (
 // gets SIGTERM and, 5 s later, SIGKILL. When the command itself exits,
 // whatever it left running in its group is killed at once with SIGKILL: a
 // job's processes never outlive its attempt. When the server exits, KillAll
-// SIGKILLs every group still alive. If the server dies, even by SIGKILL, the kernel kills the command
+// SIGKILLs every group still alive, and Supervise reaps what the commands
+// orphan. If the server dies, even by SIGKILL, the kernel kills the command
 // (Pdeathsig); see Run for the limits.
 type Command struct {
 	Path    string        // the command as given, shown in errors

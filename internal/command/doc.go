@@ -8,5 +8,7 @@
 //
 // A Command keeps a registry of the process groups of its attempts that may
 // still have members (groups.go): KillAll SIGKILLs them all when the server
-// exits.
+// exits, and Supervise (reap.go) makes the server the reaper of what its
+// commands orphan, as PID 1 of a container must be, without taking from
+// os/exec the exit status of a command it waits for.
 package command

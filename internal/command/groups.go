@@ -17,9 +17,14 @@ var errExiting = errors.New("the server is exiting")
 // that its id can no longer be another's. A group outlives its leader for as
 // long as anything the leader started stays in it, which is why the id, not
 // the leader, is what is killed.
+//
+// The registry is also what lets a reaper (Supervise) tell the leaders, whose
+// exit statuses os/exec waits for, from the orphans it must reap itself.
 type groups struct {
 	// starting is held for reading across each Start and its registration,
-	// for writing by whoever must see every leader already started: KillAll.
+	// for writing by whoever must see every leader already started: a
+	// reaper about to reap a child it does not know (a leader may be a
+	// zombie before its Start returns), and KillAll.
 	starting sync.RWMutex
 	closed   bool // set by killAll under starting: no Start after it
 
@@ -31,16 +36,20 @@ type groups struct {
 	// lingering holds the groups whose leader was reaped that may still have
 	// members: SIGKILLed, not yet known empty.
 	lingering map[int]struct{}
+	// nudge, when a reaper runs, wakes it once a leader it stopped at has
+	// been reaped (nil otherwise).
+	nudge chan struct{}
 }
 
 // KillAll sends SIGKILL to every process group a Run of c started that may
 // still have members, the groups of running attempts and those whose leader
 // has exited alike, and makes every later Run fail at once without starting
-// anything. The server calls it on its way out, whatever the reason: a
-// drain done, given up or cut short by a second signal, or an error after
-// commands started, so that no process of a job outlives the server (the
-// attempt is not recorded as finished, and with -journal it runs again at
-// the next start). It returns how many groups it signaled. A nil c has none.
+// anything. The server calls it on its way out (through Supervise's end),
+// whatever the reason: a drain done, given up or cut short by a second
+// signal, or an error after commands started, so that no process of a job
+// outlives the server (the attempt is not recorded as finished, and with
+// -journal it runs again at the next start). It returns how many groups it
+// signaled. A nil c has none.
 func (c *Command) KillAll() int {
 	if c == nil {
 		return 0
@@ -81,7 +90,14 @@ func (g *groups) ended(pgid int) {
 	killGroup(pgid, syscall.SIGKILL)
 	g.lingering[pgid] = struct{}{}
 	g.sweepLocked()
+	nudge := g.nudge
 	g.mu.Unlock()
+	if nudge != nil {
+		select {
+		case nudge <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // sweepLocked forgets the lingering groups that have no process left,
@@ -95,6 +111,13 @@ func (g *groups) sweepLocked() {
 			delete(g.lingering, pgid)
 		}
 	}
+}
+
+// leader reports whether pid leads a group whose leader os/exec will reap.
+func (g *groups) leader(pid int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.running[pid] > 0
 }
 
 // killAll makes every later start fail, then SIGKILLs every registered

@@ -1,0 +1,171 @@
+package command
+
+// The server as its commands' reaper: Supervise.
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// exitKillWait bounds how long Supervise's end waits, after KillAll, for
+// the killed groups to be gone: SIGKILL takes effect at once, but a process
+// in uninterruptible sleep (D state) dies only when its I/O completes.
+const exitKillWait = time.Second
+
+// prctl(2) options, from linux/prctl.h; package syscall lacks them.
+const (
+	prSetChildSubreaper = 36 // PR_SET_CHILD_SUBREAPER
+	prGetChildSubreaper = 37 // PR_GET_CHILD_SUBREAPER
+)
+
+// Supervise makes the process the reaper of what its commands orphan and
+// returns end, which calls KillAll, waits up to a second for the killed
+// groups to be gone, and stops reaping. Call it once, before the first Run;
+// a nil c returns an end that does nothing.
+//
+// A process whose parent exits is reparented to the nearest ancestor that
+// is a child subreaper, or to PID 1 of its PID namespace; either must reap
+// it (wait for it) or it stays a zombie, holding its pid, until the pids or
+// the process table run out. In a container without an init the server is
+// PID 1, and every process a command leaves behind (a `sleep &` in its
+// script, killed with its group when the attempt ends, or a daemon that left
+// the group with setsid) becomes its zombie. Supervise therefore reaps, on
+// each SIGCHLD, every child that has exited except the leaders of running
+// attempts, whose statuses os/exec waits for: it peeks at a child with
+// waitid(WNOWAIT), which leaves it waitable, and reaps only a pid the
+// registry does not know as a leader, taking the registry's start lock
+// first so that a leader whose Start has not yet returned is known.
+//
+// Supervise also makes the process a child subreaper
+// (PR_SET_CHILD_SUBREAPER), even when it is not PID 1, so that the orphans
+// of its commands are its own to reap, wherever it runs: the last member of
+// a killed group is then reaped by the server itself, which forgets the
+// group at that moment, before its id can be reused by anyone else's, and
+// KillAll can never signal a stranger's group; and no outer init that may
+// not reap (a shell as PID 1) is left their zombies. end clears the
+// attribute again if Supervise set it.
+//
+// While Supervise runs, the process must start no child except through c:
+// the reaper would reap it, and its Wait would fail with ECHILD.
+func (c *Command) Supervise() (end func()) {
+	if c == nil {
+		return func() {}
+	}
+	g := c.groups
+	var was int32
+	prctl(prGetChildSubreaper, uintptr(unsafe.Pointer(&was)))
+	set := was == 0 && prctl(prSetChildSubreaper, 1) == nil
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGCHLD)
+	nudge := make(chan struct{}, 1)
+	g.mu.Lock()
+	g.nudge = nudge
+	g.mu.Unlock()
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			g.reap()
+			select {
+			case <-sigs:
+			case <-nudge:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		g.killAll()
+		deadline := time.Now().Add(exitKillWait)
+		for g.live() > 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond) // the reaper reaps them meanwhile
+		}
+		close(quit)
+		<-done
+		signal.Stop(sigs)
+		g.reap() // what the last SIGCHLD, now unheard, was about
+		g.mu.Lock()
+		g.nudge = nil
+		g.mu.Unlock()
+		if set {
+			prctl(prSetChildSubreaper, 0)
+		}
+	}
+}
+
+// reap reaps every child that has exited and is not a leader os/exec waits
+// for. It stops at the first leader it finds: waitid would return that
+// child again until it is reaped, which its Run does at once; Run then
+// nudges the reaper to go on.
+func (g *groups) reap() {
+	for {
+		pid, err := exitedChild()
+		if err != nil || pid == 0 {
+			return // ECHILD (no child at all), or no child has exited
+		}
+		if g.leader(pid) {
+			return
+		}
+		// Not a leader it knows, but maybe one whose Start has not yet
+		// returned: starting waits for every Start in flight to register.
+		g.starting.Lock()
+		g.mu.Lock()
+		leader := g.running[pid] > 0
+		if !leader {
+			var ws syscall.WaitStatus
+			for {
+				_, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+				if err != syscall.EINTR {
+					break
+				}
+			}
+			g.sweepLocked() // pid may have been a group's last member
+		}
+		g.mu.Unlock()
+		g.starting.Unlock()
+		if leader {
+			return
+		}
+	}
+}
+
+// siginfo is the start of Linux's siginfo_t as waitid fills it in for a
+// child: si_pid follows three ints, and on 64-bit hosts a padding int (as in
+// internal/syscall/unix.SiginfoChild); 128 bytes in all.
+type siginfo struct {
+	signo, errno, code int32
+	_                  [unsafe.Sizeof(uintptr(0))/4 - 1]int32
+	pid                int32
+	_                  [128 - 4*(3+unsafe.Sizeof(uintptr(0))/4-1) - 4]byte
+}
+
+// exitedChild returns the pid of a child of the process that has exited and
+// not been reaped, leaving it so (waitid with WNOWAIT), or 0 if there is
+// none.
+func exitedChild() (int, error) {
+	const pAll = 0 // idtype_t P_ALL
+	for {
+		var info siginfo
+		_, _, e := syscall.Syscall6(syscall.SYS_WAITID, pAll, 0, uintptr(unsafe.Pointer(&info)),
+			syscall.WEXITED|syscall.WNOHANG|syscall.WNOWAIT, 0, 0)
+		switch e {
+		case 0:
+			return int(info.pid), nil
+		case syscall.EINTR:
+			continue
+		}
+		return 0, e
+	}
+}
+
+// prctl calls prctl(2) with option and arg.
+func prctl(option int, arg uintptr) error {
+	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, uintptr(option), arg, 0); e != 0 {
+		return os.NewSyscallError("prctl", e)
+	}
+	return nil
+}
