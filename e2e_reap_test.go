@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -76,6 +78,16 @@ func children(pid int) []testutil.Process {
 	return cs
 }
 
+// sessionID returns the session id of process pid (field 6 of its stat).
+func sessionID(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return strconv.Atoi(f[3])
+}
+
 // zombies returns the children of pid that are zombies.
 func zombies(pid int) []testutil.Process {
 	var zs []testutil.Process
@@ -98,9 +110,13 @@ func TestBinaryReapsAsPID1(t *testing.T) {
 	if _, err := exec.LookPath("setsid"); err != nil {
 		t.Skip("no setsid(1):", err)
 	}
-	const script = `case $WORKQUEUE_NAME in
+	// "away" waits until its sleep has left the group, lest the group's
+	// SIGKILL at the attempt's end catch it before its setsid.
+	away := filepath.Join(t.TempDir(), "away.pid")
+	script := `case $WORKQUEUE_NAME in
 fail) sleep 0.1 & exit 3;;
-away) setsid sleep 0.3 & echo started;;
+away) setsid sh -c 'echo $$ >"$0"; exec sleep 2' '` + away + `' >/dev/null 2>&1 &
+	while [ ! -s '` + away + `' ]; do sleep 0.01; done; echo started;;
 *) sleep 0.2 & sleep 0.3 & echo started;;
 esac`
 	p, server := startPID1(t, "-n", "4", "--", "/bin/sh", "-c", script)
@@ -121,10 +137,22 @@ esac`
 			t.Errorf("job %s: %+v, want done with output %q", name, j, "started\n")
 		}
 	}
-	// The setsid sleep exits 0.3 s after its job's end; the others died with
-	// their attempts. Then the server's only children are its commands.
+	// The setsid sleep, orphaned, is the server's child now (its pid in the
+	// namespace, written to away, is not the one seen from here: find it by
+	// its session, which it leads).
+	var sleep testutil.Process
+	for _, c := range children(server) {
+		if sid, _ := sessionID(c.PID); sid == c.PID {
+			sleep = c
+		}
+	}
+	if sleep.PID == 0 || sleep.State == "Z" {
+		t.Errorf("the setsid sleep: %+v, want it running as the server's child; children: %+v", sleep, children(server))
+	}
+	// It exits 2 s after it started; the others died with their attempts.
+	// Then the server has no child left, not even a zombie.
 	var cs, zs []testutil.Process
-	if !testutil.PollUntil(time.Now().Add(5*time.Second), func() bool {
+	if !testutil.PollUntil(time.Now().Add(10*time.Second), func() bool {
 		cs, zs = children(server), zombies(server)
 		return len(cs) == 0
 	}) {

@@ -2,8 +2,10 @@ package command
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -36,9 +38,9 @@ type groups struct {
 	// lingering holds the groups whose leader was reaped that may still have
 	// members: SIGKILLed, not yet known empty.
 	lingering map[int]struct{}
-	// nudge, when a reaper runs, wakes it once a leader it stopped at has
-	// been reaped (nil otherwise).
-	nudge chan struct{}
+
+	supervised atomic.Bool // Supervise runs: each ended reaps too
+	reaping    atomic.Bool // a reap is in progress
 }
 
 // KillAll sends SIGKILL to every process group a Run of c started that may
@@ -80,23 +82,22 @@ func (g *groups) start(cmd *exec.Cmd) error {
 
 // ended records that os/exec has reaped the leader of group pgid. It
 // SIGKILLs whatever the command left in its group (a job's processes do not
-// outlive its attempt), then keeps the group as lingering until it is
-// known empty.
+// outlive its attempt) and, if anything was, keeps the group as lingering
+// until it is known empty. (If nothing was, the id was free from the
+// leader's reaping to this SIGKILL: another group could take it only if the
+// kernel's pids wrapped around onto it within those microseconds.)
 func (g *groups) ended(pgid int) {
 	g.mu.Lock()
 	if g.running[pgid]--; g.running[pgid] <= 0 {
 		delete(g.running, pgid)
 	}
-	killGroup(pgid, syscall.SIGKILL)
-	g.lingering[pgid] = struct{}{}
 	g.sweepLocked()
-	nudge := g.nudge
+	if killGroup(pgid, syscall.SIGKILL) != os.ErrProcessDone {
+		g.lingering[pgid] = struct{}{} // dying: forgotten once reaped
+	}
 	g.mu.Unlock()
-	if nudge != nil {
-		select {
-		case nudge <- struct{}{}:
-		default:
-		}
+	if g.supervised.Load() {
+		g.reap() // the orphans of attempts ended before: this one's are dying
 	}
 }
 
@@ -111,13 +112,6 @@ func (g *groups) sweepLocked() {
 			delete(g.lingering, pgid)
 		}
 	}
-}
-
-// leader reports whether pid leads a group whose leader os/exec will reap.
-func (g *groups) leader(pid int) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.running[pid] > 0
 }
 
 // killAll makes every later start fail, then SIGKILLs every registered

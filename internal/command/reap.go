@@ -4,7 +4,6 @@ package command
 
 import (
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 	"unsafe"
@@ -14,6 +13,11 @@ import (
 // the killed groups to be gone: SIGKILL takes effect at once, but a process
 // in uninterruptible sleep (D state) dies only when its I/O completes.
 const exitKillWait = time.Second
+
+// reapEvery is how often Supervise looks for orphans to reap besides the end
+// of each attempt: when no attempt ends, an orphan that exits on its own
+// stays a zombie at most this long.
+const reapEvery = 100 * time.Millisecond
 
 // prctl(2) options, from linux/prctl.h; package syscall lacks them.
 const (
@@ -32,12 +36,18 @@ const (
 // the process table run out. In a container without an init the server is
 // PID 1, and every process a command leaves behind (a `sleep &` in its
 // script, killed with its group when the attempt ends, or a daemon that left
-// the group with setsid) becomes its zombie. Supervise therefore reaps, on
-// each SIGCHLD, every child that has exited except the leaders of running
-// attempts, whose statuses os/exec waits for: it peeks at a child with
-// waitid(WNOWAIT), which leaves it waitable, and reaps only a pid the
-// registry does not know as a leader, taking the registry's start lock
-// first so that a leader whose Start has not yet returned is known.
+// the group with setsid) becomes its zombie. Supervise therefore reaps
+// every child that has exited except the leaders of running attempts, whose
+// statuses os/exec waits for: it peeks at a child with waitid(WNOWAIT),
+// which leaves it waitable, and reaps only a pid the registry does not know
+// as a leader, taking the registry's start lock first so that a leader whose
+// Start has not yet returned is known. It does so as each attempt ends (the
+// orphans of earlier attempts: those of this one are still dying of their
+// SIGKILL), on the worker's goroutine, and every reapEvery for orphans that
+// exit while no attempt ends. Not on SIGCHLD: every attempt's exit would
+// raise one and wake two goroutines for it (os/signal's and the reaper's),
+// where a pass at the attempt's end, on a goroutine already running, costs
+// one waitid (BenchmarkCommandTrueSupervised).
 //
 // Supervise also makes the process a child subreaper
 // (PR_SET_CHILD_SUBREAPER), even when it is not PID 1, so that the orphans
@@ -59,20 +69,16 @@ func (c *Command) Supervise() (end func()) {
 	prctl(prGetChildSubreaper, uintptr(unsafe.Pointer(&was)))
 	set := was == 0 && prctl(prSetChildSubreaper, 1) == nil
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGCHLD)
-	nudge := make(chan struct{}, 1)
-	g.mu.Lock()
-	g.nudge = nudge
-	g.mu.Unlock()
+	g.supervised.Store(true)
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
+		t := time.NewTicker(reapEvery)
+		defer t.Stop()
 		for {
-			g.reap()
 			select {
-			case <-sigs:
-			case <-nudge:
+			case <-t.C:
+				g.reap()
 			case <-quit:
 				return
 			}
@@ -81,16 +87,12 @@ func (c *Command) Supervise() (end func()) {
 	return func() {
 		g.killAll()
 		deadline := time.Now().Add(exitKillWait)
-		for g.live() > 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond) // the reaper reaps them meanwhile
+		for g.reap(); g.live() > 0 && time.Now().Before(deadline); g.reap() {
+			time.Sleep(5 * time.Millisecond)
 		}
 		close(quit)
 		<-done
-		signal.Stop(sigs)
-		g.reap() // what the last SIGCHLD, now unheard, was about
-		g.mu.Lock()
-		g.nudge = nil
-		g.mu.Unlock()
+		g.supervised.Store(false)
 		if set {
 			prctl(prSetChildSubreaper, 0)
 		}
@@ -98,10 +100,14 @@ func (c *Command) Supervise() (end func()) {
 }
 
 // reap reaps every child that has exited and is not a leader os/exec waits
-// for. It stops at the first leader it finds: waitid would return that
-// child again until it is reaped, which its Run does at once; Run then
-// nudges the reaper to go on.
+// for, unless another reap is at it. It stops at the first leader it finds:
+// waitid would return that child again until it is reaped, which its Run
+// does at once, and then reaps on.
 func (g *groups) reap() {
+	if !g.reaping.CompareAndSwap(false, true) {
+		return // that one goes on until no child is left to reap
+	}
+	defer g.reaping.Store(false)
 	for {
 		pid, err := exitedChild()
 		if err != nil || pid == 0 {
@@ -131,6 +137,13 @@ func (g *groups) reap() {
 			return
 		}
 	}
+}
+
+// leader reports whether pid leads a group whose leader os/exec will reap.
+func (g *groups) leader(pid int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.running[pid] > 0
 }
 
 // siginfo is the start of Linux's siginfo_t as waitid fills it in for a

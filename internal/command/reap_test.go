@@ -51,9 +51,13 @@ func TestSupervise(t *testing.T) {
 	if subreaper(t) {
 		t.Fatal("this test process is a subreaper already")
 	}
-	const script = `case $WORKQUEUE_NAME in
+	// "away" waits until its sleep has left the group, lest the group's
+	// SIGKILL at the attempt's end catch it before its setsid.
+	script := `case $WORKQUEUE_NAME in
 fail) sleep 0.1 & exit 3;;
-away) setsid sleep 0.2 & echo started;;
+away) f=$(mktemp -p '` + t.TempDir() + `')
+	setsid sh -c 'echo $$ >"$0"; exec sleep 0.2' "$f" >/dev/null 2>&1 &
+	while [ ! -s "$f" ]; do sleep 0.01; done; echo started;;
 *) sleep 0.2 & sleep 0.3 & echo started;;
 esac`
 	c := shCommand(t, script, 0)
