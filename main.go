@@ -154,6 +154,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 		return err
 	}
 	defer s.journal.Close()
+	endCommands := c.Supervise() // reaps what commands orphan; at exit SIGKILLs every group they left
+	defer endCommands()
 	s.start()
 	if hook != nil {
 		if err := hook(stop); err != nil {

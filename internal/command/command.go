@@ -42,8 +42,10 @@ const (
 // Stopping: when ctx is canceled or Timeout passes, the whole process group
 // gets SIGTERM and, 5 s later, SIGKILL. When the command itself exits,
 // whatever it left running in its group is killed at once with SIGKILL: a
-// job's processes never outlive its attempt. If the server dies, even by
-// SIGKILL, the kernel kills the command (Pdeathsig); see Run for the limits.
+// job's processes never outlive its attempt. When the server exits, KillAll
+// SIGKILLs every group still alive, and Supervise reaps what the commands
+// orphan. If the server dies, even by SIGKILL, the kernel kills the command
+// (Pdeathsig); see Run for the limits.
 type Command struct {
 	Path    string        // the command as given, shown in errors
 	Args    []string      // its arguments, after Path
@@ -52,6 +54,7 @@ type Command struct {
 	killWait time.Duration // from SIGTERM to SIGKILL of the group; 5 s if 0
 	path     string        // Path resolved through $PATH once, by New
 	env      []string      // os.Environ() without the job's variables, built once
+	groups   *groups       // the process groups of its attempts that may have members
 }
 
 // Job is what one attempt of a job tells its command.
@@ -80,6 +83,7 @@ func New(argv []string, timeout time.Duration) (*Command, error) {
 		killWait: defaultKillDelay,
 		path:     path,
 		env:      baseEnv(os.Environ()),
+		groups:   newGroups(),
 	}, nil
 }
 
@@ -124,7 +128,8 @@ var errTimedOut = errors.New("job timeout")
 //   - "exit status N", or "killed by SIGNAME" when a signal ended it;
 //   - a *TimeoutError when Timeout passed, whatever the command then did;
 //   - context.Cause(ctx) when ctx was canceled while the command ran;
-//   - "cannot start: PATH: REASON" when it could not be started.
+//   - "cannot start: PATH: REASON" when it could not be started, REASON
+//     being "the server is exiting" once KillAll has run.
 //
 // Pdeathsig makes the kernel SIGKILL the command when the OS thread that
 // started it exits, which it does when the server dies. Its caveat is that
@@ -133,7 +138,8 @@ var errTimedOut = errors.New("job timeout")
 // the thread that forks lives as long as the process and no LockOSThread is
 // needed here (TestCommandDiesWithServer checks it). The other limit is the
 // kernel's: Pdeathsig reaches only the command itself, not processes it
-// started, which the kill of the server leaves running.
+// started, which the kill of the server leaves running. An exit the server
+// controls leaves none: KillAll kills every group first.
 func (c *Command) Run(ctx context.Context, job Job) (output []byte, truncated bool, err error) {
 	runCtx := ctx
 	if c.Timeout > 0 {
@@ -152,7 +158,7 @@ func (c *Command) Run(ctx context.Context, job Job) (output []byte, truncated bo
 	}
 	var signaled bool // whether Cancel signaled the group; read once Wait has returned
 	cmd := c.cmd(runCtx, job, stdin, outW, &signaled)
-	err = cmd.Start()
+	err = c.groups.start(cmd)
 	outW.Close() // the command holds the only ends of its pipes now
 	stdin.Close()
 	if err != nil {
@@ -165,8 +171,8 @@ func (c *Command) Run(ctx context.Context, job Job) (output []byte, truncated bo
 		defer close(copied)
 		tail.ReadFrom(outR)
 	}()
-	cmd.Wait() // the outcome is read from cmd.ProcessState below
-	killGroup(cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()                      // the outcome is read from cmd.ProcessState below
+	c.groups.ended(cmd.Process.Pid) // SIGKILLs what the command left in its group
 	c.awaitOutput(copied, outR)
 	output, truncated = tail.Tail()
 	return output, truncated, c.outcome(runCtx, cmd.ProcessState, signaled)
