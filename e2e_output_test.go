@@ -318,3 +318,67 @@ func TestBinaryStderrClosed(t *testing.T) {
 		t.Errorf("%d greetings, want at least %d", got, len(ids))
 	}
 }
+
+// TestBinaryCommandStdout runs the binary with -- COMMAND and a standard
+// output that is a closed pipe (workqueue -- true | true) or a pipe nobody
+// reads, with and without -journal: a command job's outcome is its exit
+// status alone, so every job ends done, none waits on the pipe, nothing is
+// written to it, each finished job is logged, and SIGTERM drains at once,
+// exit 0. Names of 1,000 bytes would fill the unread pipe many times over
+// with greetings.
+func TestBinaryCommandStdout(t *testing.T) {
+	t.Parallel()
+	for _, closed := range []bool{true, false} {
+		for _, journaled := range []bool{false, true} {
+			name := map[bool]string{true: "closed", false: "unread"}[closed] + map[bool]string{true: ",journal", false: ""}[journaled]
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				args := []string{"-n", "2", "-queue", "1000", "-shutdown-timeout", "5s"}
+				if journaled {
+					args = append(args, "-journal", t.TempDir())
+				}
+				p, stdout, _ := startPiped(t, true, false, append(args, "--", "true")...)
+				jobs := 150
+				if closed {
+					stdout.Close()
+					jobs = 20
+				}
+				var ids []string
+				for i := range jobs {
+					code, id := post(t, quickClient, p.url, fmt.Sprintf("%s%03d", strings.Repeat("x", 1000), i), "0s")
+					if code != http.StatusCreated {
+						t.Fatalf("POST %d: status %d, want 201", i, code)
+					}
+					ids = append(ids, id)
+				}
+				for _, id := range ids {
+					if j := waitFinal(t, p, id); j.State != "done" || j.Attempts != 1 {
+						t.Errorf("job %s = %s %q after %d attempts, want done after 1", id, j.State, j.Error, j.Attempts)
+					}
+				}
+				checkAPIAnswers(t, p, ids[len(ids)-1])
+				start := time.Now()
+				p.signal(t, syscall.SIGTERM)
+				if code := p.wait(t, 10*time.Second); code != 0 {
+					t.Fatalf("exit status %d, want 0: every job finished\nstderr:\n%s", code, p.stderr)
+				}
+				if took := time.Since(start); took > 3*time.Second {
+					t.Errorf("drain took %v: something waited on standard output", took)
+				}
+				if !closed {
+					stdout.SetReadDeadline(time.Now().Add(5 * time.Second))
+					if out, err := io.ReadAll(stdout); len(out) != 0 || err != nil {
+						t.Errorf("standard output held %d bytes (%v), want none with -- COMMAND", len(out), err)
+					}
+				}
+				logs := p.stderr.String()
+				if strings.Contains(logs, "cannot write to standard output") {
+					t.Errorf("the server wrote to standard output:\n%s", logs)
+				}
+				for _, id := range ids {
+					checkFinishedLogged(t, logs, id, "done", 1)
+				}
+			})
+		}
+	}
+}

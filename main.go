@@ -5,11 +5,11 @@
 // WorkQueue, answering 503 at once when it is full. One dispatcher goroutine
 // takes each request off WorkQueue and hands it to the next idle Worker,
 // whose own channel it takes from WorkerQueue, a buffered channel of the
-// workers' channels. A worker waits out the request's delay, runs the
-// command given after -- if there is one (the job is done only if it exits
-// 0, and is retried up to -retries times if not), prints
-// "worker<K>: Hello, <NAME>!" on standard output for a done job, and puts its
-// channel back.
+// workers' channels. A worker waits out the request's delay, then either
+// prints "worker<K>: Hello, <NAME>!" on standard output (the built-in work)
+// or runs the command given after -- (the job is done only if it exits 0,
+// and is retried up to -retries times if not; nothing goes to standard
+// output, and each finished job is logged), and puts its channel back.
 // With -journal every job's life is kept in a write-ahead journal, so that
 // accepted jobs survive a crash and run after the restart.
 //
@@ -296,7 +296,7 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	s.attempts = metrics.NewAttempts()
 	s.api.Events, s.api.Retry, s.api.Attempts, s.api.Life = s.events, s.retry, s.attempts, s.life
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, life: s.life, stats: s.stats, log: log,
-		retry: s.retry, attempts: s.attempts, durableStart: cfg.Command != nil}
+		retry: s.retry, attempts: s.attempts, durableStart: cfg.Command != nil, silent: cfg.Command != nil}
 	workerQueue := make(WorkerQueue, cfg.MaxWorkers)
 	s.pool = pool.New(cfg.MaxWorkers, workerQueue, func(id int, work chan *WorkRequest) {
 		w := NewWorker(id, work, workerQueue, env)
@@ -452,7 +452,9 @@ func (s *server) useJournal(jj *jobjournal.Log) {
 	s.api.Journal = jj
 	s.collector.journal = jj
 	s.life.UseJournal(jj)
-	s.env.finisher = lines.NewBatcher[completion](finishBatch, finishBatch)
+	if !s.env.silent { // a command job has no greeting to write before it settles
+		s.env.finisher = lines.NewBatcher[completion](finishBatch, finishBatch)
+	}
 }
 
 // restoreKey binds r's idempotency key, if it has one, to r: the journal's

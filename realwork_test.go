@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,7 +98,8 @@ func final(j job.View) bool { return j.State == "done" || j.State == "failed" ||
 // gets the job's id, name and attempt in its environment and the name on
 // its standard input, with no argument; that names shaped like options or
 // shell code reach it unchanged and are never run; that its output is kept
-// with the job; and that standard output holds the greetings alone.
+// with the job; that nothing goes to standard output; and that each
+// finished job is logged.
 func TestCommandGetsJob(t *testing.T) {
 	dir := t.TempDir()
 	const script = `IFS= read -r stdin
@@ -128,14 +130,30 @@ printf 'id=%s attempt=%s argc=%s\nname=%s\nstdin=%s\n' "$WORKQUEUE_JOB_ID" "$WOR
 	if _, err := os.Stat(filepath.Join(dir, "pwned")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a name was run as shell code: %s/pwned exists (%v)", dir, err)
 	}
-	got := greetings(t, ts.out)
-	if len(got) != len(names) {
-		t.Fatalf("greetings %q, want one for each of %q", got, names)
+	if err := ts.drain(t.Context()); err != nil { // every job's log line written
+		t.Fatal(err)
 	}
-	for _, name := range names {
-		if n := strings.Count(ts.out.String(), ": Hello, "+name+"!\n"); n != 1 {
-			t.Errorf("greeting for %q written %d times, want 1", name, n)
-		}
+	if out := ts.out.String(); out != "" {
+		t.Errorf("standard output %q, want nothing: a command job's outcome is its exit status", out)
+	}
+	for _, id := range ids {
+		checkFinishedLogged(t, ts.logs.String(), id, "done", 1)
+	}
+}
+
+// checkFinishedLogged checks logs hold exactly one line saying job id
+// finished, at info level, in state after attempts, and how long it took.
+func checkFinishedLogged(t *testing.T, logs, id, state string, attempts int) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^time=\S+ level=INFO msg="job finished" (?:worker=\d+ )?id=` + regexp.QuoteMeta(id) +
+		` state=` + state + ` attempts=` + strconv.Itoa(attempts) + ` took=(\S+)$`)
+	m := re.FindAllStringSubmatch(logs, -1)
+	if len(m) != 1 {
+		t.Errorf("job %s: %d lines logged saying it finished %s after %d attempts, want 1:\n%s", id, len(m), state, attempts, logs)
+		return
+	}
+	if d, err := time.ParseDuration(m[0][1]); err != nil || d <= 0 {
+		t.Errorf("job %s finished: took=%s, want a duration above 0", id, m[0][1])
 	}
 }
 
@@ -181,8 +199,14 @@ func TestCommandOutcomes(t *testing.T) {
 				t.Errorf("job: state %s, error %q, output %q (truncated %v), attempts %d; want %s, %q, %q (%v), 1",
 					j.State, j.Error, output, j.Truncated, j.Attempts, tt.state, tt.err, tt.output, tt.truncated)
 			}
-			if wantGreet := tt.state == "done"; strings.Contains(ts.out.String(), "Hello, job!") != wantGreet {
-				t.Errorf("stdout %q; want a greeting only for a done job", ts.out)
+			if err := ts.drain(t.Context()); err != nil { // its log line written
+				t.Fatal(err)
+			}
+			if out := ts.out.String(); out != "" {
+				t.Errorf("stdout %q; want nothing: a command job's outcome is its exit status", out)
+			}
+			if tt.state == "done" || tt.state == "failed" {
+				checkFinishedLogged(t, ts.logs.String(), id, tt.state, 1)
 			}
 		})
 	}
@@ -245,7 +269,7 @@ func TestCommandDelete(t *testing.T) {
 }
 
 // TestCommandThousandJobs runs 1,000 jobs of true through 4 workers: each is
-// done exactly once, by the counters and by the greetings.
+// done exactly once, by the counters and by the log.
 func TestCommandThousandJobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns 1,000 processes")
@@ -267,17 +291,11 @@ func TestCommandThousandJobs(t *testing.T) {
 	if err := ts.drain(ctx); err != nil {
 		t.Fatalf("drain = %v, want every job run", err)
 	}
-	seen := map[string]int{}
-	for _, name := range greetings(t, ts.out) {
-		seen[name]++
+	if out := ts.out.String(); out != "" {
+		t.Errorf("standard output holds %d bytes, want none", len(out))
 	}
-	for i := range n {
-		if name := fmt.Sprintf("job%04d", i); seen[name] != 1 {
-			t.Errorf("%s greeted %d times, want 1", name, seen[name])
-		}
-	}
-	if len(seen) != n {
-		t.Errorf("%d names greeted, want %d", len(seen), n)
+	if got := strings.Count(ts.logs.String(), `msg="job finished"`); got != n {
+		t.Errorf("%d jobs logged as finished, want %d", got, n)
 	}
 	if done, failed, attempts := ts.stats.Done.Load(), ts.stats.Failed.Load(), ts.attempts.Done.Load(); done != n || failed != 0 || attempts != n {
 		t.Errorf("done %d, failed %d, attempts done %d; want %d, 0, %d", done, failed, attempts, n, n)

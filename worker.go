@@ -48,7 +48,14 @@ type workerEnv struct {
 	// (SPEC.md "-journal"). Sleep has no effect before its greeting, which
 	// waits for the record anyway.
 	durableStart bool
-	attempts     *metrics.Attempts // counts attempts
+	// silent, for work that is a command, makes a job's outcome its exit
+	// status alone: no greeting goes to standard output, so a closed, full
+	// or stalled standard output can never fail, hold or slow a job; each
+	// finished job gets a log line instead (see logFinished). There is no
+	// greeting to write before its finish is journaled, so it settles at
+	// once, without the finisher.
+	silent   bool
+	attempts *metrics.Attempts // counts attempts
 }
 
 // NewWorker returns worker number id, which takes its requests from work
@@ -92,8 +99,13 @@ func (w *Worker) Run() {
 }
 
 // run performs r, unless it was canceled while it waited, and records how it
-// ended. A completed request prints its greeting on standard output.
+// ended. A completed request prints its greeting on standard output, unless
+// the work is a command (workerEnv.silent): then a job that run finishes is
+// logged instead.
 func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequest) {
+	if w.env.silent {
+		defer w.logFinished(r)
+	}
 	started := later(r.EnqueuedAt)
 	ack, ok := w.env.life.Start(r, w.ID, started, cancel)
 	if !ok {
@@ -121,6 +133,10 @@ func (w *Worker) run(ctx context.Context, cancel context.CancelFunc, r *WorkRequ
 	w.env.attempts.Done.Add(1)
 	if !r.Complete() {
 		return // canceled while running: the canceler recorded it
+	}
+	if w.env.silent { // no greeting to write first: the start is durable already
+		w.settle(r, started, nil, false)
+		return
 	}
 	if f := w.env.finisher; f != nil {
 		w.handOver(f, r, started, ack)
@@ -152,6 +168,22 @@ func (w *Worker) settle(r *WorkRequest, started time.Time, err error, logFailure
 	case w.debug:
 		w.log.Debug("job failed", "id", r.ID, "err", err)
 	}
+}
+
+// logFinished logs, at info level, how r ended if run finished it (done,
+// failed, or canceled while it ran): its id, state, attempts, and how long
+// its last attempt took. A job waiting for a retry, or abandoned by a drain
+// that gave up, is not finished, and not logged.
+func (w *Worker) logFinished(r *WorkRequest) {
+	st := r.Status()
+	if !st.State.Final() || st.StartedAt == 0 {
+		return // waiting for its retry, abandoned, or canceled before it started
+	}
+	took := time.Duration(st.FinishedAt - st.StartedAt)
+	if st.FinishedAt < st.StartedAt {
+		took = 0
+	}
+	w.log.Info("job finished", "id", r.ID, "state", st.State.String(), "attempts", st.Attempts, "took", took)
 }
 
 // retryOrFail is where a failed attempt of r ends, err being its error:

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 
 	"workqueue/internal/respond"
 )
@@ -105,6 +107,10 @@ func (p *params) readMultipart(r *http.Request) error {
 		return errTooLarge()
 	case err != nil: // mime/multipart's errors may quote a whole line of the body
 		return respond.BadRequest("the form body is malformed: %s", respond.Clip(err.Error()))
+	}
+	if len(r.MultipartForm.File) > 0 { // of several, name the first in byte order
+		files := slices.Sorted(maps.Keys(r.MultipartForm.File))
+		return respond.BadRequest("the form body holds a file, %s: POST /work takes no file, only the fields %s (curl -F name=Alice, not -F name=@file)", respond.Quote(files[0]), known)
 	}
 	return p.take(r.MultipartForm.Value, "the form body")
 }

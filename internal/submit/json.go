@@ -49,7 +49,7 @@ func (p *params) readJSON(body io.Reader) error {
 	}
 	for i, f := range fields {
 		if p.field(f.key) == nil {
-			return respond.BadRequest(`the JSON body may hold only "name" and "delay", not %s`, respond.Quote(f.key))
+			return errUnknown(f.key, "the JSON body")
 		}
 		for _, g := range fields[:i] {
 			if g.key == f.key {

@@ -25,7 +25,8 @@ const (
 // Parse reads and checks the name and delay of a POST /work, from the
 // query and from a form or JSON body; a value in the body wins over the same
 // parameter in the query, but a parameter given twice in one place is
-// refused. The delay lies in [0, maxDelay], and is 0 if none is given.
+// refused, and so is any other parameter, in any place: nothing sent is
+// dropped. The delay lies in [0, maxDelay], and is 0 if none is given.
 // Every error it returns is a *respond.Refusal, with BodyUnread set when r
 // was refused before its body was read. Parse writes no answer: w only gets
 // Accept-Encoding when a Content-Encoding is refused, and bounds a body of
@@ -84,8 +85,19 @@ func (p *params) field(key string) *string {
 }
 
 // take sets p's parameters from values, read from one place (where: "the
-// query", "the form body"), refusing a parameter given there more than once.
+// query", "the form body"), refusing a parameter p does not know (see
+// errUnknown; of several, the first in byte order) and one given there more
+// than once.
 func (p *params) take(values url.Values, where string) error {
+	unknown, found := "", false
+	for key := range values {
+		if p.field(key) == nil && (!found || key < unknown) {
+			unknown, found = key, true
+		}
+	}
+	if found {
+		return errUnknown(unknown, where)
+	}
 	for _, key := range [...]string{"name", "delay"} {
 		v, ok := values[key]
 		switch {
@@ -99,25 +111,42 @@ func (p *params) take(values url.Values, where string) error {
 	return nil
 }
 
+// known is how an error names the parameters of a POST /work.
+const known = `"name" and "delay"`
+
+// notYet are parameters that a later version of the server takes, and this
+// one does not: refused, as any unknown parameter, but saying so, so that a
+// client written for that version learns why its job would not be what it
+// asked for.
+var notYet = [...]string{"payload", "run_at", "retries", "timeout"}
+
+// errUnknown refuses key, a parameter that POST /work does not take, found in
+// where ("the query", "the form body", "the JSON body"): nothing a client
+// sends is silently dropped.
+func errUnknown(key, where string) error {
+	for _, k := range notYet {
+		if key == k {
+			return respond.BadRequest("%s holds %s, a parameter this server does not support yet: it takes only %s", where, respond.Quote(key), known)
+		}
+	}
+	return respond.BadRequest("%s may hold only %s, not %s", where, known, respond.Quote(key))
+}
+
 // errRepeated refuses a parameter given n times in one place (where).
 func errRepeated(key string, n int, where string) error {
 	return respond.BadRequest("%s is given %d times in %s; give it once", key, n, where)
 }
 
 // takeForm sets p's parameters from s, a query string or a URL-encoded form
-// body, parsed as url.ParseQuery does, refusing a parameter given more than
-// once (see take). what names s in the error for a malformed s. A plain s,
+// body, parsed as url.ParseQuery does, refusing an unknown parameter and one
+// given more than once (see take). what names s in the error for a malformed s. A plain s,
 // with no escapes, no '+', no ';' and a few pairs (nearly every POST /work),
 // is read in place: url.ParseQuery would make the same of it, and a map.
 func (p *params) takeForm(s, where, what string) error {
 	if !plainForm(s) {
-		values, err := url.ParseQuery(s)
-		if err != nil {
-			// url's errors quote at most 3 bytes of the input.
-			return respond.BadRequest("%s is malformed: %v", what, err)
-		}
-		return p.take(values, where)
+		return p.parseForm(s, where, what)
 	}
+	form := s
 	var name, delay int // how many times each is given
 	for s != "" {
 		var pair string
@@ -132,6 +161,10 @@ func (p *params) takeForm(s, where, what string) error {
 			if delay++; delay == 1 {
 				p.delay = value
 			}
+		default:
+			if pair != "" { // an unknown key: refused, named as parseForm names it
+				return p.parseForm(form, where, what)
+			}
 		}
 	}
 	switch {
@@ -141,6 +174,17 @@ func (p *params) takeForm(s, where, what string) error {
 		return errRepeated("delay", delay, where)
 	}
 	return nil
+}
+
+// parseForm sets p's parameters from s as takeForm does, through
+// url.ParseQuery.
+func (p *params) parseForm(s, where, what string) error {
+	values, err := url.ParseQuery(s)
+	if err != nil {
+		// url's errors quote at most 3 bytes of the input.
+		return respond.BadRequest("%s is malformed: %v", what, err)
+	}
+	return p.take(values, where)
 }
 
 // plainForm reports whether url.ParseQuery would read s as it is: no

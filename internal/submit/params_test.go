@@ -19,6 +19,8 @@ func TestTakeFormMatchesParseQuery(t *testing.T) {
 		"other=1&name=x&other=2", "name=x&delay=1s&name=y&delay=2s", "Name=x",
 		"name=caf\u00e9", "name=a%20b", "name=a+b", "name=%zz", "name=x;delay=1s",
 		"name=x&" + strings.Repeat("a=1&", 20), "name=x&" + strings.Repeat("&", 20),
+		"name=x&queue=emails", "priority=high&name=x", "name=x&=y", "name=x&", "&name=x",
+		"name=x&payload=1", "zeta=1&alpha=2&name=x", "name=a&name=b&other=1", "name=x&run_at",
 	}
 	for _, s := range forms {
 		var fast, slow params
