@@ -73,14 +73,14 @@ func TestEventsResume(t *testing.T) {
 			for i := range tt.published {
 				hub.Publish("job", []byte(strconv.Itoa(i+1)))
 			}
-			last, complete, sub := hub.Subscribe(tt.last, true, nil)
-			defer hub.Unsubscribe(sub)
+			last, complete, sub := hub.subscribe(tt.last, true, nil)
+			defer hub.unsubscribe(sub)
 			missed := takeAll(hub, sub)
 			if last != uint64(tt.published) {
 				t.Errorf("last = %d, want %d", last, tt.published)
 			}
 			if complete != tt.wantComplete || len(missed) != tt.wantN {
-				t.Fatalf("Subscribe(%d): %d missed, complete %v; want %d, %v", tt.last, len(missed), complete, tt.wantN, tt.wantComplete)
+				t.Fatalf("subscribe(%d): %d missed, complete %v; want %d, %v", tt.last, len(missed), complete, tt.wantN, tt.wantComplete)
 			}
 			for i, ev := range missed {
 				if want := tt.wantFirst + uint64(i); ev.ID != want || string(ev.Data) != strconv.FormatUint(want, 10) {
@@ -96,7 +96,7 @@ func takeAll(hub *Hub, sub *Subscription) []Event {
 	var all []Event
 	buf := make([]Event, 0, takeMax)
 	for more := true; more; {
-		buf, _, more = hub.Take(sub, buf[:0])
+		buf, _, more = hub.take(sub, buf[:0])
 		all = append(all, buf...)
 	}
 	return all
@@ -429,7 +429,7 @@ func TestEventsPublishNeverBlocks(t *testing.T) {
 // that its stream ends.
 func TestEventsEndAtClose(t *testing.T) {
 	hub := New(nil)
-	_, _, sub := hub.Subscribe(0, false, nil)
+	_, _, sub := hub.subscribe(0, false, nil)
 	for id := 1; id <= 5; id++ {
 		if id == 4 {
 			hub.Close()
@@ -460,8 +460,8 @@ func TestEventsStatsNewestWaits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var n atomic.Int64
 		hub := New(func() []byte { return []byte(`{"n":` + strconv.FormatInt(n.Add(1), 10) + `}`) })
-		_, _, sub := hub.Subscribe(0, false, nil)
-		defer hub.Unsubscribe(sub)
+		_, _, sub := hub.subscribe(0, false, nil)
+		defer hub.unsubscribe(sub)
 		time.Sleep(3*statsEvery - time.Millisecond)
 		synctest.Wait()
 		select {
@@ -469,16 +469,16 @@ func TestEventsStatsNewestWaits(t *testing.T) {
 		default:
 			t.Fatal("no wake after the stats events")
 		}
-		_, stats, _ := hub.Take(sub, nil)
+		_, stats, _ := hub.take(sub, nil)
 		if got, want := string(stats), `{"n":2}`; got != want {
 			t.Errorf("stats after %v = %s, want %s (the newest of two)", 3*statsEvery-time.Millisecond, got, want)
 		}
 		time.Sleep(time.Millisecond)
 		synctest.Wait()
-		if _, stats, _ = hub.Take(sub, nil); string(stats) != `{"n":3}` {
+		if _, stats, _ = hub.take(sub, nil); string(stats) != `{"n":3}` {
 			t.Errorf("stats after %v = %s, want {\"n\":3}", 3*statsEvery, stats)
 		}
-		if _, stats, _ = hub.Take(sub, nil); stats != nil {
+		if _, stats, _ = hub.take(sub, nil); stats != nil {
 			t.Errorf("stats taken twice: %s, want nil", stats)
 		}
 	})
@@ -577,7 +577,7 @@ func BenchmarkPublishJobNoSubscriber(b *testing.B) {
 func BenchmarkPublishOneSubscriber(b *testing.B) {
 	hub := New(nil)
 	defer hub.Close()
-	_, _, sub := hub.Subscribe(0, false, nil)
+	_, _, sub := hub.subscribe(0, false, nil)
 	caughtUp := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -589,7 +589,7 @@ func BenchmarkPublishOneSubscriber(b *testing.B) {
 				return
 			}
 			for more := true; more; {
-				evs, _, more = hub.Take(sub, evs[:0])
+				evs, _, more = hub.take(sub, evs[:0])
 				for i := range evs {
 					if evs[i].ID%128 == 0 {
 						caughtUp <- struct{}{}
@@ -610,7 +610,7 @@ func BenchmarkPublishOneSubscriber(b *testing.B) {
 	if d := hub.Dropped(); d != 0 {
 		b.Fatalf("%d subscribers dropped, want 0", d)
 	}
-	hub.Unsubscribe(sub)
+	hub.unsubscribe(sub)
 	wg.Wait()
 }
 
@@ -638,9 +638,9 @@ func TestPublishJobMatchesTheAPI(t *testing.T) {
 			tt.change(r)
 			hub := New(nil)
 			hub.PublishJob(r)
-			_, _, sub := hub.Subscribe(0, true, nil)
+			_, _, sub := hub.subscribe(0, true, nil)
 			missed := takeAll(hub, sub)
-			hub.Unsubscribe(sub)
+			hub.unsubscribe(sub)
 			j := r.Snapshot()
 			want := strings.TrimSuffix(string(respond.AppendJob(nil, &j)), "\n")
 			if len(missed) != 1 {
@@ -697,9 +697,9 @@ func TestEnqueuePublishesQueuedFirst(t *testing.T) {
 		t.Fatalf("Enqueue: %v", err)
 	}
 	hub.PublishJob(r)
-	_, _, sub := hub.Subscribe(0, true, nil)
+	_, _, sub := hub.subscribe(0, true, nil)
 	missed := takeAll(hub, sub)
-	hub.Unsubscribe(sub)
+	hub.unsubscribe(sub)
 	var states []string
 	for _, ev := range missed {
 		var j job.View
@@ -751,9 +751,9 @@ func TestEnqueueQueuedEventIsTheJobAsPushed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
-	_, _, sub := hub.Subscribe(0, true, nil)
+	_, _, sub := hub.subscribe(0, true, nil)
 	missed := takeAll(hub, sub)
-	hub.Unsubscribe(sub)
+	hub.unsubscribe(sub)
 	if len(missed) != 1 {
 		t.Fatalf("%d events published, want 1", len(missed))
 	}
@@ -780,9 +780,9 @@ func TestEnqueueAfterACancel(t *testing.T) {
 	if err := hub.Enqueue(r, q.Push); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
-	_, _, sub := hub.Subscribe(0, true, nil)
+	_, _, sub := hub.subscribe(0, true, nil)
 	missed := takeAll(hub, sub)
-	hub.Unsubscribe(sub)
+	hub.unsubscribe(sub)
 	if len(missed) == 0 {
 		t.Fatal("no events published")
 	}

@@ -35,7 +35,7 @@ func (e *Hub) appendID(b []byte, n uint64) []byte {
 // job event v names and "" if v is an id of this hub's life, else why the
 // stream must reset: v is of another life, or not an id this server gives.
 // Whether the ring still holds what follows n, or n was ever reached, is
-// for Subscribe to say.
+// for subscribe to say.
 func (e *Hub) parseID(v string) (n uint64, reset string) {
 	if rest, ok := strings.CutPrefix(v, e.life); ok {
 		if n, ok := parseNumber(rest); ok {

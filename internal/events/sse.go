@@ -52,7 +52,7 @@ func (e *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respond.Error(w, http.StatusServiceUnavailable, "the server is shutting down; reconnect in a moment")
 		return
 	}
-	defer e.Unsubscribe(sub)
+	defer e.unsubscribe(sub)
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -86,7 +86,7 @@ func (e *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.stream(w, r, rc, sub, b, evs)
 }
 
-// open subscribes the stream of request r, with kick (see Subscribe). A
+// open subscribes the stream of request r, with kick (see subscribe). A
 // stream given no Last-Event-ID is fresh, starting after last, the newest
 // job event; one given an id of this life whose followers the ring keeps
 // starts after it; any other starts after last with a reset, reset saying
@@ -98,7 +98,7 @@ func (e *Hub) open(r *http.Request, kick func()) (sub *Subscription, last uint64
 		n, reset = e.parseID(given)
 	}
 	resume := given != "" && reset == ""
-	last, complete, sub := e.Subscribe(n, resume, kick)
+	last, complete, sub := e.subscribe(n, resume, kick)
 	switch {
 	case resume && !complete && n > last:
 		reset = resetNever
@@ -122,7 +122,7 @@ func (e *Hub) stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseCo
 		ended := false
 		select {
 		case <-sub.Notify():
-			if n := e.Pending(sub); n > 0 && n < lingerBelow {
+			if n := e.backlog(sub); n > 0 && n < lingerBelow {
 				// Let the job events that follow gather, and go out with
 				// these in one write: a busy server publishes in bursts.
 				linger.Reset(lingerFor)
@@ -172,7 +172,7 @@ var errDropped = errors.New("subscriber dropped for falling behind")
 // more is worth writing, once the hub has dropped sub.
 func (e *Hub) appendPending(w http.ResponseWriter, rc *http.ResponseController, sub *Subscription, b []byte, evs []Event) ([]byte, error) {
 	for {
-		evs, stats, more := e.Take(sub, evs[:0])
+		evs, stats, more := e.take(sub, evs[:0])
 		if sub.Dropped() {
 			return b[:0], errDropped
 		}

@@ -9,7 +9,7 @@ import (
 // event waiting, and a way to wake its stream.
 type Subscription struct {
 	notify  chan struct{} // capacity 1: a value means "look again"; sent to by the hub without blocking, never closed
-	done    chan struct{} // closed by the hub when it ends the subscription: Unsubscribe, a drop, Close
+	done    chan struct{} // closed by the hub when it ends the subscription: unsubscribe, a drop, Close
 	kick    func()        // unblocks the subscriber's writer; called under the hub's lock, may be nil
 	dropped atomic.Bool   // set before done is closed if the hub dropped the subscriber
 
@@ -20,13 +20,13 @@ type Subscription struct {
 
 // Notify returns the channel the hub sends to (without blocking, so one
 // value stands for any number of wakes) after it publishes a job event or
-// leaves a stats event for s: then Take has something, or had it since.
+// leaves a stats event for s: then take has something, or had it since.
 func (s *Subscription) Notify() <-chan struct{} { return s.notify }
 
 // Done returns a channel closed when the hub ends s: it dropped s for
 // falling behind (Dropped reports true; what is pending is not worth
 // sending), it closed (what is pending is still worth sending), or
-// Unsubscribe was called.
+// unsubscribe was called.
 func (s *Subscription) Done() <-chan struct{} { return s.done }
 
 // Dropped reports whether the hub has dropped the subscriber for falling
@@ -52,15 +52,15 @@ func (e *Hub) drop(s *Subscription) {
 	e.remove(s)
 }
 
-// Take copies into buf (from its length up to its capacity) the job events
+// take copies into buf (from its length up to its capacity) the job events
 // s has yet to send, oldest first, and moves s past them (once the hub has
 // ended s, only those published before it did); stats is the
-// newest stats data left for s since the last Take, nil if none. more
+// newest stats data left for s since the last take, nil if none. more
 // reports that buf filled up with more events pending. It takes nothing
 // from a subscription the hub dropped, and drops s itself if the ring no
 // longer holds s's position, so it never returns an event from an
 // overwritten slot.
-func (e *Hub) Take(s *Subscription, buf []Event) (evs []Event, stats []byte, more bool) {
+func (e *Hub) take(s *Subscription, buf []Event) (evs []Event, stats []byte, more bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if s.Dropped() {
@@ -79,8 +79,8 @@ func (e *Hub) Take(s *Subscription, buf []Event) (evs []Event, stats []byte, mor
 	return buf, stats, e.pending(s) > 0
 }
 
-// Pending returns how many job events s has yet to send.
-func (e *Hub) Pending(s *Subscription) uint64 {
+// backlog returns how many job events s has yet to send.
+func (e *Hub) backlog(s *Subscription) uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.pending(s)
@@ -123,10 +123,10 @@ func (e *Hub) forget(s *Subscription) {
 	}
 }
 
-// Subscribe adds a subscriber, whose stream starts after the newest job
+// subscribe adds a subscriber, whose stream starts after the newest job
 // event. kick (which may be nil) is called, under the hub's lock, when the
 // hub ends the subscription, to unblock a writer stuck on a slow client; it
-// is never called after Unsubscribe returns.
+// is never called after unsubscribe returns.
 //
 // If resume is true, the stream starts after the job event numbered
 // lastEventID (of this hub's life) instead when the ring still holds every
@@ -135,7 +135,7 @@ func (e *Hub) forget(s *Subscription) {
 // this hub has not reached. last is the number of the newest job event
 // published before the subscription began (0 if none). sub is nil once the
 // hub is closed.
-func (e *Hub) Subscribe(lastEventID uint64, resume bool, kick func()) (last uint64, complete bool, sub *Subscription) {
+func (e *Hub) subscribe(lastEventID uint64, resume bool, kick func()) (last uint64, complete bool, sub *Subscription) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -161,8 +161,8 @@ func (e *Hub) Subscribe(lastEventID uint64, resume bool, kick func()) (last uint
 	return last, complete, sub
 }
 
-// Unsubscribe ends s if the hub has not already ended it.
-func (e *Hub) Unsubscribe(s *Subscription) {
+// unsubscribe ends s if the hub has not already ended it.
+func (e *Hub) unsubscribe(s *Subscription) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.forget(s)
