@@ -16,14 +16,22 @@
 #               issue 9)
 #   replay      restart on a journal of 100,000 unfinished jobs (issue 9)
 #   commands    jobs per second running `true` vs a plain Go loop (issue 10)
-# A section whose tool (wrk, beanstalkd) or server flag (-journal, `--
-# COMMAND`) is missing says so and is skipped.
+#   peers       workqueue durable and in memory (wrk) beside Redis with
+#               appendfsync always and beanstalkd in memory and -f 0
+#               (scripts/loadgen), round by round, medians
+# A section whose tool (wrk, beanstalkd, redis-server) or server flag
+# (-journal, `-- COMMAND`) is missing says so and is skipped.
+#
+# Every server under test runs on core 0 (taskset -c 0) and its load client
+# (wrk -t1 -c64, scripts/loadgen -c 64) on core 1 (taskset -c 1), so that
+# neither takes the other's core; with one core (nproc 1), or without
+# taskset, the script says so and runs them unpinned.
 #
 # Environment: BENCH_ONLY (default all) the sections to run, by name, space
 # separated; BENCH_RUNS (default 5) rounds of the Go benchmarks, of which the
 # median ratio counts; BENCH_TIME (default 1s) per benchmark; WRK_TIME
 # (default 5s) per wrk or loadgen run; WRK_ROUNDS (default 5) rounds of the
-# ingest and durable sections, each running the server and its baseline
+# ingest, durable and peers sections, each running the server and its baseline
 # one after the other, of which the median ratio counts (a ratio of two runs
 # seconds apart, so that the drift of a shared machine hits both alike);
 # EXEC_JOBS (default 5000) jobs per
@@ -37,7 +45,7 @@ runs=${BENCH_RUNS:-5}
 benchtime=${BENCH_TIME:-1s}
 wrktime=${WRK_TIME:-5s}
 wrkrounds=${WRK_ROUNDS:-5}
-only=${BENCH_ONLY:-go ingest flood durable beanstalkd replay commands}
+only=${BENCH_ONLY:-go ingest flood durable beanstalkd replay commands peers}
 exec_jobs=${EXEC_JOBS:-5000}
 tmp=$(mktemp -d)
 # stop_tracked kills every process a section started (track), and forgets them.
@@ -76,9 +84,21 @@ sum() { awk '{ s += $1 } END { print s + 0 }'; }
 # skip SECTION WHY: says why SECTION does not run.
 skip() { echo "$1: skipped: $2"; }
 
+# srv and cli prefix every server under test and every load client: the
+# servers on core 0, the clients on core 1.
+srv=() cli=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+	srv=(taskset -c 0) cli=(taskset -c 1)
+	pinning="servers pinned to core 0 (taskset -c 0), load clients to core 1 (taskset -c 1)"
+elif [ "$(nproc)" -lt 2 ]; then
+	pinning="UNPINNED: nproc is $(nproc), so servers and load clients share the one core"
+else
+	pinning="UNPINNED: taskset is not installed (util-linux), so servers and load clients share the cores"
+fi
+
 # wrk_run URL SCRIPT OUT: runs wrk, saving its report in OUT.
 wrk_run() {
-	wrk -t2 -c64 -d"$wrktime" --latency -s "$2" "$1/work" >"$3"
+	"${cli[@]}" wrk -t1 -c64 -d"$wrktime" --latency -s "$2" "$1/work" >"$3"
 }
 # rps FILE: wrk's requests per second in FILE, or 0 if it has none (a run
 # that failed), so that a round's columns never shift.
@@ -112,7 +132,7 @@ wq_stdout=/dev/null
 start_wq() {
 	local port=$1 name=$2
 	shift 2
-	"$tmp/workqueue" -http "127.0.0.1:$port" "$@" >"$wq_stdout" 2>"$tmp/$name.err" &
+	"${srv[@]}" "$tmp/workqueue" -http "127.0.0.1:$port" "$@" >"$wq_stdout" 2>"$tmp/$name.err" &
 	wq_pid=$!
 	track $wq_pid
 	for _ in $(seq 1 600); do
@@ -130,22 +150,41 @@ why() { grep -v 'level=INFO' "$tmp/$1.err" | head -1; }
 start_bs() {
 	local port=$1
 	shift
-	beanstalkd -l 127.0.0.1 -p "$port" "$@" 2>"$tmp/beanstalkd-$port.err" &
+	"${srv[@]}" beanstalkd -l 127.0.0.1 -p "$port" "$@" 2>"$tmp/beanstalkd-$port.err" &
 	bs_pid=$!
 	track $bs_pid
+	wait_port $bs_pid "$port"
+}
+
+# wait_port PID PORT: waits until 127.0.0.1:PORT accepts connections; 1 if
+# PID exits first or 5 s pass.
+wait_port() {
 	for _ in $(seq 1 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-		kill -0 $bs_pid 2>/dev/null || return 1
+		(exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0
+		kill -0 "$1" 2>/dev/null || return 1
 		sleep 0.05
 	done
 	return 1
+}
+
+# start_redis PORT DIR: starts redis-server on 127.0.0.1:PORT, appending
+# every write to DIR/appendonlydir and fsyncing it before it answers
+# (--appendfsync always), with no snapshots, and waits until it accepts
+# connections. It sets redis_pid.
+start_redis() {
+	mkdir -p "$2"
+	"${srv[@]}" redis-server --bind 127.0.0.1 --port "$1" --dir "$2" --appendonly yes --appendfsync always --save '' \
+		--daemonize no --protected-mode no --logfile '' >"$tmp/redis-$1.log" 2>&1 &
+	redis_pid=$!
+	track $redis_pid
+	wait_port $redis_pid "$1"
 }
 
 # loadgen OUT ARG...: runs scripts/loadgen with ARGs, its line in OUT.
 loadgen() {
 	local out=$1
 	shift
-	"$tmp/loadgen" "$@" >"$out"
+	"${cli[@]}" "$tmp/loadgen" "$@" >"$out"
 }
 
 # section_go runs the Go benchmarks $runs times.
@@ -182,14 +221,14 @@ section_go() {
 # round by round: the bare server, workqueue, the bare server sending
 # workqueue's answer, and workqueue with one /events subscriber.
 section_ingest() {
-	echo "== in-memory ingest: $wrkrounds rounds of wrk -t2 -c64 -d$wrktime against each server in turn, POST /work with 0s jobs, -queue 10000, client and server on this machine"
+	echo "== in-memory ingest: $wrkrounds rounds of wrk -t1 -c64 -d$wrktime against each server in turn, POST /work with 0s jobs, -queue 10000, client and server on this machine"
 	command -v wrk >/dev/null || { skip ingest "wrk is not installed (apt-get install wrk)"; return 0; }
-	"$tmp/bare" 127.0.0.1:18101 2>/dev/null &
+	"${srv[@]}" "$tmp/bare" 127.0.0.1:18101 2>/dev/null &
 	local bare_pid=$!
 	track $bare_pid
 	# Then a bare handler that answers as POST /work does (Location, the job
 	# as JSON): the part of the gap that is the answer itself, not the queue.
-	"$tmp/bare" 127.0.0.1:18104 answer 2>/dev/null &
+	"${srv[@]}" "$tmp/bare" 127.0.0.1:18104 answer 2>/dev/null &
 	track $!
 	# -queue 10000, as users run it: at the default -queue 100 about 10 % of
 	# a 0 s flood is refused (bursts of 64 connections overflow 100 slots),
@@ -203,7 +242,7 @@ section_ingest() {
 		wrk_run http://127.0.0.1:18102 "$tmp/post.lua" "$tmp/wq$round"
 		wrk_run http://127.0.0.1:18104 "$tmp/post.lua" "$tmp/answer$round"
 		# One /events subscriber reading the whole stream.
-		curl -sN http://127.0.0.1:18102/events >/dev/null &
+		"${cli[@]}" curl -sN http://127.0.0.1:18102/events >/dev/null &
 		sub_pid=$!
 		track $sub_pid
 		wrk_run http://127.0.0.1:18102 "$tmp/post.lua" "$tmp/wqsub$round"
@@ -257,7 +296,7 @@ section_flood() {
 	wait $wq_pid || status=$?
 	ran=$(wc -l <"$tmp/flood.out")
 	distinct=$(sed 's/^worker[0-9]*: //' "$tmp/flood.out" | sort -u | wc -l)
-	printf 'wrk: %s req/s, %s accepted, %s refused with 503; p50 %s, p99 %s (64 connections queueing on 2 cores)\n' \
+	printf 'wrk: %s req/s, %s accepted, %s refused with 503; p50 %s, p99 %s (64 connections queueing on one core)\n' \
 		"$(rps "$tmp/flood")" "$accepted" "$refused" "$(pct "$tmp/flood" 50)" "$(pct "$tmp/flood" 99)"
 	printf '%-62s %6s  target < 32 MiB  %s\n' "resident memory after the flood, MiB" "$rss_after" "$(verdict "$rss_after" '<=' 32)"
 	printf '%-62s %s → %s → %s  (before, during: + wrk'"'"'s 64 connections, after)\n' "goroutines" "$g0" "$g1" "$g2"
@@ -277,7 +316,7 @@ section_flood() {
 # section_durable compares ingest with -journal -fsync always to ingest
 # without the journal (issue 9: ≥ 0.60×).
 section_durable() {
-	echo "== durable ingest: $wrkrounds rounds of wrk -t2 -c64 -d$wrktime against each server in turn, 0s jobs, -queue 10000, -journal -fsync always vs no journal"
+	echo "== durable ingest: $wrkrounds rounds of wrk -t1 -c64 -d$wrktime against each server in turn, 0s jobs, -queue 10000, -journal -fsync always vs no journal"
 	command -v wrk >/dev/null || { skip durable "wrk is not installed (apt-get install wrk)"; return 0; }
 	supports -journal "$tmp/probe" -fsync always || { skip durable "this workqueue has no -journal/-fsync flags yet (issue 9)"; return 0; }
 	local j=http://127.0.0.1:18111 m=http://127.0.0.1:18112 jpid round f0 a0 s0 d r
@@ -382,7 +421,7 @@ section_replay() {
 	wait $wq_pid 2>/dev/null || true
 	local t0 t1
 	t0=$(date +%s.%N)
-	"$tmp/workqueue" -http 127.0.0.1:18131 "${args[@]}" -queue "$q" >/dev/null 2>"$tmp/replay.err" &
+	"${srv[@]}" "$tmp/workqueue" -http 127.0.0.1:18131 "${args[@]}" -queue "$q" >/dev/null 2>"$tmp/replay.err" &
 	wq_pid=$!
 	track $wq_pid
 	for _ in $(seq 1 6000); do
@@ -431,6 +470,85 @@ section_commands() {
 	fi
 }
 
+# section_peers puts workqueue beside its peers, round by round, each round
+# running in turn workqueue -journal -fsync always, Redis with appendfsync
+# always, beanstalkd -b DIR -f 0, workqueue in memory, the bare server and
+# beanstalkd in memory; the figures are the medians of the rounds (issue 9's
+# targets: durable ≥ 1.0× Redis appendfsync always, in memory ≥ 0.90× the
+# bare handler).
+section_peers() {
+	echo "== peers: $wrkrounds rounds, each running in turn: workqueue -journal -fsync always, Redis --appendfsync always, beanstalkd -b DIR -f 0, workqueue in memory, the bare server, beanstalkd in memory; workqueue and the bare server by wrk -t1 -c64 -d$wrktime (POST /work, 0s jobs, -queue 10000), the peers by scripts/loadgen -c 64 -d $wrktime -size 40 (one 40-byte job a command, each connection waiting for its reply)"
+	command -v wrk >/dev/null || { skip peers "wrk is not installed (apt-get install wrk)"; return 0; }
+	supports -journal "$tmp/probe" -fsync always || { skip peers "this workqueue has no -journal/-fsync flags yet (issue 9)"; return 0; }
+	local redis=yes bs=yes
+	command -v redis-server >/dev/null || { redis=no; echo "peers: redis-server is not installed (apt-get install redis-server): its rows are skipped"; }
+	command -v beanstalkd >/dev/null || { bs=no; echo "peers: beanstalkd is not installed (apt-get install beanstalkd): its rows are skipped"; }
+	local j=http://127.0.0.1:18151 m=http://127.0.0.1:18152 b=http://127.0.0.1:18153
+	start_wq 18151 peers-durable -queue 10000 -journal "$tmp/journal-peers" -fsync always || { echo "peers: workqueue would not start: $(why peers-durable)"; return 1; }
+	start_wq 18152 peers-mem -queue 10000 || { echo "peers: workqueue would not start: $(why peers-mem)"; return 1; }
+	"${srv[@]}" "$tmp/bare" 127.0.0.1:18153 2>/dev/null &
+	track $!
+	wait_port $! 18153 || { echo "peers: the bare server would not start"; return 1; }
+	if [ $redis = yes ]; then
+		start_redis 18154 "$tmp/redis-peers" || { echo "peers: redis-server would not start: $(head -3 "$tmp/redis-18154.log")"; return 1; }
+	fi
+	if [ $bs = yes ]; then
+		mkdir -p "$tmp/bs-peers"
+		start_bs 18155 || { echo "peers: beanstalkd would not start: $(head -1 "$tmp/beanstalkd-18155.err")"; return 1; }
+		start_bs 18156 -b "$tmp/bs-peers" -f 0 || { echo "peers: beanstalkd -f 0 would not start: $(head -1 "$tmp/beanstalkd-18156.err")"; return 1; }
+	fi
+	# peer NAME PROTO PORT: one loadgen run against a peer, its rate printed
+	# (0 if the peer is not installed or the run failed).
+	peer() {
+		local out="$tmp/peers-$1-$round"
+		if { [ "$2" = redis ] && [ $redis = yes ]; } || { [ "$2" = beanstalk ] && [ $bs = yes ]; }; then
+			loadgen "$out" -proto "$2" -addr "127.0.0.1:$3" -c 64 -d "$wrktime" -size 40 || true
+		fi
+		[ -s "$out" ] && kv rate "$out" || echo 0
+	}
+	local round d r f w n e
+	for round in $(seq 1 "$wrkrounds"); do
+		wrk_run $j "$tmp/post.lua" "$tmp/peers-durable$round"
+		r=$(peer redis redis 18154)
+		f=$(peer bs-f0 beanstalk 18156)
+		wrk_run $m "$tmp/post.lua" "$tmp/peers-mem$round"
+		wrk_run $b "$tmp/post.lua" "$tmp/peers-bare$round"
+		e=$(peer bs-mem beanstalk 18155)
+		d=$(rps "$tmp/peers-durable$round") w=$(rps "$tmp/peers-mem$round") n=$(rps "$tmp/peers-bare$round")
+		echo "$d $r $f $w $n $e" >>"$tmp/peers.rounds"
+		printf '  round %d: workqueue durable %6.0f, Redis always %6.0f, beanstalkd -f 0 %6.0f; workqueue in memory %6.0f, bare %6.0f, beanstalkd in memory %6.0f jobs/s\n' "$round" "$d" "$r" "$f" "$w" "$n" "$e"
+	done
+	# pcol EXPR: the median over the rounds of EXPR, an awk expression of the
+	# round's columns ($1 workqueue durable, $2 Redis, $3 beanstalkd -f 0, $4
+	# workqueue in memory, $5 bare, $6 beanstalkd in memory), 0 where a
+	# divisor is 0.
+	pcol() { awk "{ print ($1) }" "$tmp/peers.rounds" | median; }
+	ratio() { pcol "($2 == 0) ? 0 : $1 / $2"; }
+	echo "durable, each job on disk (fsync) before it is acknowledged:"
+	printf '  %-52s %9.0f jobs/s  p50 %-8s p99 %s\n' "workqueue -journal -fsync always (wrk)" "$(pcol '$1')" "$(pct "$tmp/peers-durable1" 50)" "$(pct "$tmp/peers-durable1" 99)"
+	printf '  %-52s %9.0f jobs/s\n' "Redis 7 --appendonly yes --appendfsync always (LPUSH)" "$(pcol '$2')"
+	printf '  %-52s %9.0f jobs/s\n' "beanstalkd -b DIR -f 0 (put)" "$(pcol '$3')"
+	echo "in memory:"
+	printf '  %-52s %9.0f jobs/s  p50 %-8s p99 %s\n' "workqueue, no journal (wrk)" "$(pcol '$4')" "$(pct "$tmp/peers-mem1" 50)" "$(pct "$tmp/peers-mem1" 99)"
+	printf '  %-52s %9.0f req/s   p50 %-8s p99 %s\n' "bare net/http handler (wrk)" "$(pcol '$5')" "$(pct "$tmp/peers-bare1" 50)" "$(pct "$tmp/peers-bare1" 99)"
+	printf '  %-52s %9.0f jobs/s\n' "beanstalkd, no binlog (put)" "$(pcol '$6')"
+	if [ $redis = yes ]; then
+		target "durable single-job ingest, ratio to Redis appendfsync always" "$(ratio '$1' '$2')" '>=' 1.0
+	else
+		skip "peers: durable vs Redis" "redis-server is not installed"
+	fi
+	target "in memory: workqueue's ingest, ratio to the bare handler" "$(ratio '$4' '$5')" '>=' 0.90
+	if [ $bs = yes ]; then
+		printf '%-62s %6.3f  (context; the beanstalkd section'"'"'s target is 3)\n' "durable, ratio to beanstalkd -f 0" "$(ratio '$1' '$3')"
+		printf '%-62s %6.3f  (context)\n' "in memory, ratio to beanstalkd in memory" "$(ratio '$4' '$6')"
+	fi
+	echo "ratios per round: durable / Redis $(awk '{ printf "%.3f ", ($2 == 0) ? 0 : $1 / $2 }' "$tmp/peers.rounds"); in memory / bare $(awk '{ printf "%.3f ", ($5 == 0) ? 0 : $4 / $5 }' "$tmp/peers.rounds")"
+	local non2xx=0
+	for round in $(seq 1 "$wrkrounds"); do non2xx=$((non2xx + $(non2xx "$tmp/peers-durable$round") + $(non2xx "$tmp/peers-mem$round"))); done
+	echo "refused with 503: durable $(full503 $j), in memory $(full503 $m); non-2xx seen by wrk: $non2xx; peers' answers other than ok: $(cat "$tmp"/peers-redis-* "$tmp"/peers-bs-* 2>/dev/null | kv other /dev/stdin | sum)"
+	[ $redis = no ] || echo "Redis: $(redis-cli -p 18154 llen loadgen:jobs 2>/dev/null || echo '?') jobs in the list, $(du -sk "$tmp/redis-peers" | cut -f1) KiB of appendonly files"
+}
+
 # run_section NAME: runs section_NAME in a subshell with -e, so that its
 # first failing command ends it and nothing else, then kills what it started.
 failed=()
@@ -451,7 +569,9 @@ run_section() {
 	fi
 }
 
-echo "machine: $(nproc) cores, $(go version | cut -d' ' -f3), $(uname -r); tools: wrk $(command -v wrk >/dev/null && echo yes || echo no), beanstalkd $(command -v beanstalkd >/dev/null && echo yes || echo no)"
+have() { command -v "$1" >/dev/null && echo yes || echo no; }
+echo "machine: $(nproc) cores, $(go version | cut -d' ' -f3), $(uname -r); tools: wrk $(have wrk), beanstalkd $(have beanstalkd), redis-server $(have redis-server)"
+echo "pinning: $pinning"
 if [ -n "${BENCH_BIN:-}" ]; then
 	cp "$BENCH_BIN" "$tmp/workqueue"
 else
@@ -480,7 +600,7 @@ function request()
 end
 LUA
 
-for s in go ingest flood durable beanstalkd replay commands; do
+for s in go ingest flood durable beanstalkd replay commands peers; do
 	run_section $s
 done
 if [ ${#failed[@]} -gt 0 ]; then

@@ -1,12 +1,15 @@
 // Loadgen is the load client of scripts/bench.sh: a closed-loop generator in
 // which each of -c clients sends its next request as soon as its last one is
-// answered. One client serves workqueue and beanstalkd alike, so that the two
-// are compared through the same code (issue 9, "Against beanstalkd").
+// answered. One client serves workqueue, beanstalkd and Redis alike, so that
+// they are compared through the same code (issue 9, "Against beanstalkd").
+// It needs nothing but the standard library: the protocols are written by
+// hand.
 //
 // Usage:
 //
 //	loadgen -proto http -url http://127.0.0.1:PORT/work [-delay 0s] [-wait-done]
-//	loadgen -proto beanstalk -addr 127.0.0.1:PORT
+//	loadgen -proto beanstalk -addr 127.0.0.1:PORT [-size 40]
+//	loadgen -proto redis -addr 127.0.0.1:PORT [-size 40]
 //	loadgen -proto exec [-- COMMAND [ARG...]]      (default: true)
 //
 // Common flags: -c clients (default 64), -d how long to send (default 10s),
@@ -21,6 +24,12 @@
 //   - beanstalk: one TCP connection per client, each sending
 //     "put 0 0 60 <bytes>\r\n<body>\r\n" (beanstalkd's protocol.txt, "put");
 //     "INSERTED <id>\r\n" counts as ok, any other answer as other.
+//   - redis: one TCP connection per client, each sending LPUSH loadgen:jobs
+//     <body> in RESP and waiting for the reply (no pipelining); an integer
+//     reply counts as ok, any other as other.
+//
+// A beanstalk or redis job's body is "lg-<client>-<n>" padded with dots to
+// -size bytes (default 40, about a workqueue job's form body).
 //   - exec: run COMMAND with exec.Command(...).Run() on each client, with no
 //     queue in between: the baseline of issue 10's performance target; exit
 //     status 0 counts as ok.
@@ -46,7 +55,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,7 +87,8 @@ type config struct {
 	dur      time.Duration // how long to send, and the limit on -wait-done
 	total    int64         // requests in all; 0 for no limit but dur
 	url      string        // http: the POST /work URL
-	addr     string        // beanstalk: host:port
+	addr     string        // beanstalk, redis: host:port
+	size     int           // beanstalk, redis: bytes of a job's body
 	delay    string        // http: the jobs' delay
 	waitDone bool          // http: wait until the jobs are done
 	command  []string      // exec: the command and its arguments
@@ -90,12 +99,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.proto, "proto", "http", "`protocol`: http, beanstalk or exec")
+	fs.StringVar(&c.proto, "proto", "http", "`protocol`: http, beanstalk, redis or exec")
 	fs.IntVar(&c.clients, "c", 64, "concurrent clients (connections)")
 	fs.DurationVar(&c.dur, "d", 10*time.Second, "how long to send")
 	fs.Int64Var(&c.total, "n", 0, "requests in all (0: as many as -d allows)")
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:8000/work", "http: the POST /work URL")
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:11300", "beanstalk: the server's host:port")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:11300", "beanstalk, redis: the server's host:port")
+	fs.IntVar(&c.size, "size", 40, "beanstalk, redis: bytes of a job's body (at least its \"lg-<client>-<n>\")")
 	fs.StringVar(&c.delay, "delay", "0s", "http: each job's delay")
 	fs.BoolVar(&c.waitDone, "wait-done", false, "http: wait until every accepted job is done")
 	if err := fs.Parse(args); err != nil {
@@ -109,8 +119,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.command = []string{"true"}
 	}
 	switch {
-	case c.proto != "http" && c.proto != "beanstalk" && c.proto != "exec":
-		return c, &usageError{fmt.Errorf("-proto %q: must be http, beanstalk or exec", c.proto)}
+	case c.proto != "http" && c.proto != "beanstalk" && c.proto != "redis" && c.proto != "exec":
+		return c, &usageError{fmt.Errorf("-proto %q: must be http, beanstalk, redis or exec", c.proto)}
+	case c.size < 0:
+		return c, &usageError{errors.New("-size must not be negative")}
 	case c.clients < 1:
 		return c, &usageError{errors.New("-c must be at least 1")}
 	case c.dur <= 0:
@@ -141,7 +153,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		client = func(id int, t *tally) { postLoop(u, c.delay, id, t) }
 	case "beanstalk":
-		client = func(id int, t *tally) { putLoop(c.addr, id, t) }
+		client = func(id int, t *tally) { putLoop(c.addr, c.size, id, t) }
+	case "redis":
+		client = func(id int, t *tally) { pushLoop(c.addr, c.size, id, t) }
 	case "exec":
 		client = func(id int, t *tally) { execLoop(c.command, t) }
 	}
@@ -217,8 +231,8 @@ func (t *tally) firstErr() error {
 }
 
 // putLoop is one beanstalk client: on its own connection to addr it puts
-// jobs until the budget ends.
-func putLoop(addr string, id int, t *tally) {
+// jobs of size bytes until the budget ends.
+func putLoop(addr string, size, id int, t *tally) {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.fail(err)
@@ -228,7 +242,7 @@ func putLoop(addr string, id int, t *tally) {
 	r := bufio.NewReader(conn)
 	w := bufio.NewWriter(conn)
 	for n := 1; t.next(); n++ {
-		body := "lg-" + strconv.Itoa(id) + "-" + strconv.Itoa(n)
+		body := jobBody(id, n, size)
 		fmt.Fprintf(w, "put 0 0 60 %d\r\n%s\r\n", len(body), body)
 		if err := w.Flush(); err != nil {
 			t.fail(err)

@@ -195,6 +195,7 @@ func TestBadCommandLine(t *testing.T) {
 		{"no clients", []string{"-c", "0"}},
 		{"no time", []string{"-d", "0s"}},
 		{"negative count", []string{"-n", "-1"}},
+		{"negative size", []string{"-proto", "redis", "-size", "-1"}},
 		{"wait-done without http", []string{"-proto", "beanstalk", "-wait-done"}},
 		{"command without exec", []string{"--", "true"}},
 		{"url not http", []string{"-url", "https://127.0.0.1/work"}},
@@ -210,5 +211,97 @@ func TestBadCommandLine(t *testing.T) {
 				t.Errorf("output %q, want none", out.String())
 			}
 		})
+	}
+}
+
+// fakeRedis answers each RESP command on ln with ":<n>\r\n", or an error
+// for every fifth, until ln is closed. It returns the commands it read.
+func fakeRedis(t *testing.T, ln net.Listener) (commands func() [][]string) {
+	var mu sync.Mutex // guards got
+	var got [][]string
+	serve := func(c net.Conn) {
+		defer c.Close()
+		r := bufio.NewReader(c)
+		for {
+			var n int
+			head, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if _, err := fmt.Sscanf(head, "*%d\r\n", &n); err != nil {
+				t.Errorf("command header %q", head)
+				return
+			}
+			args := make([]string, n)
+			for i := range args {
+				var size int
+				head, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if _, err := fmt.Sscanf(head, "$%d\r\n", &size); err != nil {
+					t.Errorf("bulk string header %q", head)
+					return
+				}
+				b := make([]byte, size+2)
+				if _, err := io.ReadFull(r, b); err != nil {
+					return
+				}
+				args[i] = string(b[:size])
+			}
+			mu.Lock()
+			got = append(got, args)
+			k := len(got)
+			mu.Unlock()
+			if k%5 == 0 {
+				io.WriteString(c, "-OOM command not allowed\r\n")
+			} else {
+				fmt.Fprintf(c, ":%d\r\n", k)
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return func() [][]string { mu.Lock(); defer mu.Unlock(); return got }
+}
+
+func TestRedis(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	commands := fakeRedis(t, ln)
+	got := line(t, "-proto", "redis", "-addr", ln.Addr().String(), "-c", "3", "-n", "40", "-d", "1m", "-size", "40")
+	wantCounts(t, got, 32, 8)
+	cmds := commands()
+	if len(cmds) != 40 {
+		t.Fatalf("the server read %d commands, want 40", len(cmds))
+	}
+	seen := map[string]bool{}
+	for _, c := range cmds {
+		if len(c) != 3 || c[0] != "LPUSH" || c[1] != redisKey || len(c[2]) != 40 || !strings.HasPrefix(c[2], "lg-") {
+			t.Errorf("command %q, want LPUSH %s and a 40-byte lg- body", c, redisKey)
+		}
+		seen[c[2]] = true
+	}
+	if len(seen) != 40 {
+		t.Errorf("%d distinct bodies, want 40", len(seen))
+	}
+}
+
+func TestJobBody(t *testing.T) {
+	if b := jobBody(7, 12, 40); len(b) != 40 || !strings.HasPrefix(b, "lg-7-12.") {
+		t.Errorf("jobBody(7, 12, 40) = %q", b)
+	}
+	if b := jobBody(7, 12, 0); b != "lg-7-12" {
+		t.Errorf("jobBody(7, 12, 0) = %q, want it unpadded", b)
 	}
 }
