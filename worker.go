@@ -173,11 +173,15 @@ func (w *Worker) settle(r *WorkRequest, started time.Time, err error, logFailure
 // logFinished logs, at info level, how r ended if run finished it (done,
 // failed, or canceled while it ran): its id, state, attempts, and how long
 // its last attempt took. A job waiting for a retry, or abandoned by a drain
-// that gave up, is not finished, and not logged.
+// that gave up with -journal (the journal keeps it running, for the next
+// start), is not finished, and not logged.
 func (w *Worker) logFinished(r *WorkRequest) {
 	st := r.Status()
 	if !st.State.Final() || st.StartedAt == 0 {
-		return // waiting for its retry, abandoned, or canceled before it started
+		return // waiting for its retry, or canceled before it started
+	}
+	if st.State == job.Failed && st.Err == errAbandoned.Error() && w.env.life.Journaled() {
+		return // abandoned (see settle): the journal keeps it running, for the next start
 	}
 	took := time.Duration(st.FinishedAt - st.StartedAt)
 	if st.FinishedAt < st.StartedAt {
