@@ -26,8 +26,8 @@ func (p *proc) del(t *testing.T, id string) (int, string) {
 }
 
 // TestJournalFailedRefusesCancels fills the journal's disk (a 1 MiB tmpfs)
-// with one worker held by an hour-long job and a second job queued behind
-// it, then cancels the queued job: the cancel cannot be recorded, so it is
+// with a job done, both workers held by hour-long jobs and a job queued
+// behind them, then cancels the queued job: the cancel cannot be recorded, so it is
 // refused with 503 naming the journal, and /healthz and the log say that
 // changes are no longer recorded. Killed with SIGKILL and restarted with
 // room, the server runs the job whose cancel was refused: what the client
@@ -35,12 +35,19 @@ func (p *proc) del(t *testing.T, id string) (int, string) {
 // the job ran after the restart all the same.
 func TestJournalFailedRefusesCancels(t *testing.T) {
 	dir := mountTmpfs(t, "1m")
-	args := []string{"-journal", dir, "-queue", "10000", "-n", "1", "-max-delay", "1h"}
+	args := []string{"-journal", dir, "-queue", "10000", "-n", "2", "-max-delay", "1h"}
 	p := startBinary(t, args...)
-	if code, _ := p.post(t, "hold", "1h"); code != http.StatusCreated {
-		t.Fatalf("POST hold: %d, want 201", code)
+	if code, _ := p.post(t, "quick", "0s"); code != http.StatusCreated {
+		t.Fatalf("POST quick: %d, want 201", code)
 	}
-	p.waitState(t, "1", "running")
+	p.waitState(t, "1", "done")
+	for _, name := range []string{"hold", "hold-too"} {
+		if code, _ := p.post(t, name, "1h"); code != http.StatusCreated {
+			t.Fatalf("POST %s: %d, want 201", name, code)
+		}
+	}
+	p.waitState(t, "2", "running")
+	p.waitState(t, "3", "running")
 	code, id := p.post(t, "queued-behind", "0s")
 	if code != http.StatusCreated {
 		t.Fatalf("POST queued-behind: %d, want 201", code)
@@ -57,8 +64,11 @@ func TestJournalFailedRefusesCancels(t *testing.T) {
 	if j, _ := p.getJob(t, id); j.State != "queued" {
 		t.Errorf("job %s is %s after its refused cancel, want queued", id, j.State)
 	}
-	if code, body := p.del(t, "1"); code != http.StatusServiceUnavailable {
-		t.Errorf("DELETE of the running job once the journal failed: %d %s, want 503", code, body)
+	if code, body := p.del(t, "2"); code != http.StatusServiceUnavailable {
+		t.Errorf("DELETE of a running job once the journal failed: %d %s, want 503", code, body)
+	}
+	if code, body := p.del(t, "1"); code != http.StatusConflict || !strings.Contains(body, "already finished") {
+		t.Errorf("DELETE of a done job once the journal failed: %d %s, want 409 already finished", code, body)
 	}
 	resp, err := http.Get(p.url + "/healthz")
 	if err != nil {
@@ -81,7 +91,7 @@ func TestJournalFailedRefusesCancels(t *testing.T) {
 	if out, err := exec.Command("mount", "-o", "remount,size=16m", dir).CombinedOutput(); err != nil {
 		t.Fatalf("remount %s: %v: %s", dir, err, out)
 	}
-	p = startBinary(t, append(slices.Clone(args[:len(args)-4]), "-n", "2", "-max-delay", "1h")...)
+	p = startBinary(t, append(slices.Clone(args[:len(args)-4]), "-n", "3", "-max-delay", "1h")...)
 	p.waitState(t, id, "done")
 	if got := greetings(t, p.stdout); !slices.Contains(got, "queued-behind") {
 		t.Errorf("after the restart the job whose cancel was refused did not run: greetings %q", got)

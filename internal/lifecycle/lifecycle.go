@@ -96,12 +96,15 @@ func (e *Effects) Abandon(r *job.Job, now time.Time, err string) bool {
 // in; ok is false if r could not be canceled, and then nothing happened.
 //
 // A cancel the journal cannot record is refused: once the journal has
-// failed, Cancel changes nothing and returns its error (wrapping
-// jobjournal.ErrJournal), since the next start would run the job all the
-// same. If the journal fails during the cancel itself, r is canceled in this
+// failed, Cancel of a job not yet finished changes nothing and returns the
+// journal's error (wrapping jobjournal.ErrJournal), since the next start
+// would run the job all the same; a finished job is refused as always. If the journal fails during the cancel itself, r is canceled in this
 // process (its work may already be interrupted) and the error says so.
 func (e *Effects) Cancel(r *job.Job, now time.Time) (prev job.State, ok bool, err error) {
 	if err := e.journal.Err(); err != nil {
+		if prev := r.State(); prev.Final() {
+			return prev, false, nil // finished and journaled so: nothing to refuse
+		}
 		return r.State(), false, err
 	}
 	prev, ok = r.Cancel(now)
