@@ -28,17 +28,7 @@ func startPID1(t *testing.T, args ...string) (p *proc, server int) {
 	if out, err := exec.Command("unshare", "-fp", "--mount-proc", "true").CombinedOutput(); err != nil {
 		t.Skipf("unshare -fp --mount-proc is not permitted here (it needs CAP_SYS_ADMIN): %v: %s", err, out)
 	}
-	p = &proc{stdout: new(testutil.SyncBuffer), stderr: new(testutil.SyncBuffer), exited: make(chan error, 1)}
-	p.cmd = exec.Command("unshare", append([]string{"-fp", "--mount-proc", "--kill-child", binary, "-http", "127.0.0.1:0"}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-	})
+	p = startCmd(t, exec.Command("unshare", append([]string{"-fp", "--mount-proc", "--kill-child", binary, "-http", "127.0.0.1:0"}, args...)...))
 	p.url = waitListening(t, p.stderr, p.exited)
 	for _, c := range children(p.cmd.Process.Pid) {
 		server = c.PID

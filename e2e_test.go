@@ -49,9 +49,16 @@ func spawn(t *testing.T, args ...string) *proc {
 // test's own).
 func spawnIn(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
-	p := &proc{stdout: new(testutil.SyncBuffer), stderr: new(testutil.SyncBuffer), exited: make(chan error, 1)}
-	p.cmd = exec.Command(binary, append([]string{"-http", "127.0.0.1:0"}, args...)...)
-	p.cmd.Dir = dir
+	cmd := exec.Command(binary, append([]string{"-http", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = dir
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd, its output captured, and kills it when the test
+// ends if it is still alive.
+func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{cmd: cmd, stdout: new(testutil.SyncBuffer), stderr: new(testutil.SyncBuffer), exited: make(chan error, 1)}
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -233,6 +233,16 @@ func (t *tally) firstErr() error {
 // putLoop is one beanstalk client: on its own connection to addr it puts
 // jobs of size bytes until the budget ends.
 func putLoop(addr string, size, id int, t *tally) {
+	closedLoop(addr, size, id, t, func(w *bufio.Writer, body string) {
+		fmt.Fprintf(w, "put 0 0 60 %d\r\n%s\r\n", len(body), body)
+	}, "INSERTED ")
+}
+
+// closedLoop is one client of a line protocol: on its own connection to
+// addr it writes each job's request with send, waits for the reply's first
+// line and counts it ok if it starts with okPrefix, other otherwise, until
+// the budget ends: no pipelining, a closed loop like wrk's.
+func closedLoop(addr string, size, id int, t *tally, send func(w *bufio.Writer, body string), okPrefix string) {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.fail(err)
@@ -242,8 +252,7 @@ func putLoop(addr string, size, id int, t *tally) {
 	r := bufio.NewReader(conn)
 	w := bufio.NewWriter(conn)
 	for n := 1; t.next(); n++ {
-		body := jobBody(id, n, size)
-		fmt.Fprintf(w, "put 0 0 60 %d\r\n%s\r\n", len(body), body)
+		send(w, jobBody(id, n, size))
 		if err := w.Flush(); err != nil {
 			t.fail(err)
 			return
@@ -253,7 +262,7 @@ func putLoop(addr string, size, id int, t *tally) {
 			t.fail(err)
 			return
 		}
-		if strings.HasPrefix(line, "INSERTED ") {
+		if strings.HasPrefix(line, okPrefix) {
 			t.ok.Add(1)
 		} else {
 			t.other.Add(1)

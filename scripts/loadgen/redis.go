@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"net"
 	"strconv"
 	"strings"
 )
@@ -18,32 +17,9 @@ const redisKey = "loadgen:jobs"
 // integer reply (":<length>\r\n") counts as ok, any other (an error,
 // "-...") as other.
 func pushLoop(addr string, size, id int, t *tally) {
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.fail(err)
-		return
-	}
-	defer conn.Close()
-	r := bufio.NewReader(conn)
-	w := bufio.NewWriter(conn)
-	for n := 1; t.next(); n++ {
-		body := jobBody(id, n, size)
+	closedLoop(addr, size, id, t, func(w *bufio.Writer, body string) {
 		w.WriteString("*3\r\n$5\r\nLPUSH\r\n$" + strconv.Itoa(len(redisKey)) + "\r\n" + redisKey + "\r\n$" + strconv.Itoa(len(body)) + "\r\n" + body + "\r\n")
-		if err := w.Flush(); err != nil {
-			t.fail(err)
-			return
-		}
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.fail(err)
-			return
-		}
-		if strings.HasPrefix(line, ":") {
-			t.ok.Add(1)
-		} else {
-			t.other.Add(1)
-		}
-	}
+	}, ":")
 }
 
 // jobBody is client id's nth job, "lg-<id>-<n>", padded with dots to size
