@@ -208,6 +208,7 @@ func TestJobJSON(t *testing.T) {
 	at := time.Date(2026, 11, 28, 10, 0, 0, 123456789, time.UTC)
 	later := at.Add(1500 * time.Millisecond)
 	output, empty := "line 1\nline <2> \u2028 \xff\n", ""
+	zero, three := 0, 3
 	for _, j := range []job.View{
 		{ID: "1", Name: "Alice", Delay: "0s", State: "queued", EnqueuedAt: at},
 		{ID: "2", Name: `Bob "the <b>" & \co`, Delay: "2s", State: "running", Worker: 3, EnqueuedAt: at, StartedAt: at},
@@ -218,6 +219,9 @@ func TestJobJSON(t *testing.T) {
 		{ID: "6", Name: "r", Delay: "0s", State: "queued", EnqueuedAt: at, StartedAt: at, Attempts: 2, RetryAt: later,
 			Error: "exit status 3", Output: &output, Truncated: true},
 		{ID: "7", Name: "e", Delay: "0s", State: "done", Worker: 2, EnqueuedAt: at, StartedAt: at, FinishedAt: later, Attempts: 1, Output: &empty},
+		{ID: "8", Name: "p", Delay: "0s", Retries: &zero, State: "queued", EnqueuedAt: at},
+		{ID: "9", Name: "q", Delay: "0s", Retries: &three, Timeout: "1m30s", State: "queued", EnqueuedAt: at},
+		{ID: "10", Name: "q", Delay: "0s", Timeout: "5s", State: "queued", EnqueuedAt: at},
 	} {
 		var want bytes.Buffer
 		if err := json.NewEncoder(&want).Encode(j); err != nil {

@@ -28,21 +28,21 @@ type WorkQueue = queue.Queue
 // into a WorkRequest and pushes it onto WorkQueue, answering 201, or 503
 // at once when the queue is full or closed.
 type Collector struct {
-	queue    *WorkQueue
-	jobs     *store.Store
-	keys     *idempotency.Keys // the idempotency keys of the jobs kept in jobs
-	stats    *metrics.Stats
-	events   *events.Hub // publishes each job's queued event
-	maxDelay time.Duration
-	log      *slog.Logger
-	debug    bool            // whether log takes debug lines: checked before building one
-	lastID   atomic.Uint64   // the ID given to the latest request
-	journal  *jobjournal.Log // where acceptances are made durable; nil without -journal
+	queue   *WorkQueue
+	jobs    *store.Store
+	keys    *idempotency.Keys // the idempotency keys of the jobs kept in jobs
+	stats   *metrics.Stats
+	events  *events.Hub   // publishes each job's queued event
+	limits  submit.Limits // what a submission may ask for
+	log     *slog.Logger
+	debug   bool            // whether log takes debug lines: checked before building one
+	lastID  atomic.Uint64   // the ID given to the latest request
+	journal *jobjournal.Log // where acceptances are made durable; nil without -journal
 }
 
 // ServeHTTP handles POST /work.
 func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	name, delay, err := submit.Parse(w, r, c.maxDelay)
+	sub, err := submit.Parse(w, r, c.limits)
 	if err != nil {
 		c.stats.RejectedInvalid.Add(1)
 		var he *respond.Refusal
@@ -56,7 +56,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var key *idempotency.Claim // nil without an Idempotency-Key
 	if vs, ok := r.Header["Idempotency-Key"]; ok {
 		var invalid bool
-		if key, invalid = c.keys.Check(w, vs, name, delay, c.jobs.BySeq); key == nil {
+		if key, invalid = c.keys.Check(w, vs, sub.Name, sub.Delay, sub.Policy, c.jobs.BySeq); key == nil {
 			if invalid {
 				c.stats.RejectedInvalid.Add(1)
 			}
@@ -77,7 +77,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	seq := c.lastID.Add(1)
 	// One string for both: the job's URL path, and its ID at the end of it.
 	location := string(strconv.AppendUint(append(make([]byte, 0, 32), "/work/"...), seq, 10))
-	req := job.New(location[len("/work/"):], seq, name, delay, key.Key(), time.Now())
+	req := job.New(location[len("/work/"):], seq, sub.Name, sub.Delay, key.Key(), time.Now(), sub.Policy)
 	key.Hold(req.Seq)
 	c.jobs.Add(req)
 	if err := c.journal.Accepted(req); err != nil {

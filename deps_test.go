@@ -36,7 +36,7 @@ var internalDeps = map[string][]string{
 	"workqueue/internal/queue":      {"workqueue/internal/job"},
 	"workqueue/internal/respond":    {"workqueue/internal/job"},
 	"workqueue/internal/store":      {"workqueue/internal/job"},
-	"workqueue/internal/submit":     {"workqueue/internal/respond"},
+	"workqueue/internal/submit":     {"workqueue/internal/job", "workqueue/internal/respond"},
 
 	// What is built on them.
 	"workqueue/internal/lifecycle": {

@@ -11,6 +11,7 @@ import (
 	"workqueue/internal/metrics"
 	"workqueue/internal/queue"
 	"workqueue/internal/store"
+	"workqueue/internal/submit"
 )
 
 // TestIdempotencyKeyForgotten checks a key lives exactly as long as the
@@ -20,7 +21,7 @@ import (
 func TestIdempotencyKeyForgotten(t *testing.T) {
 	stats, keys := metrics.NewStats(), idempotency.New()
 	c := &Collector{queue: queue.New(10, &stats.Accepted), jobs: store.New(1, keys.Forget), keys: keys, stats: stats,
-		maxDelay: time.Second, log: discardLogger()}
+		limits: submit.Limits{MaxDelay: time.Second}, log: discardLogger()}
 	finishNext := func() {
 		r, _, _ := c.queue.Next(nil)
 		r.Start(1, time.Now(), nil)

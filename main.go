@@ -61,6 +61,7 @@ import (
 	"workqueue/internal/retry"
 	"workqueue/internal/signals"
 	"workqueue/internal/store"
+	"workqueue/internal/submit"
 )
 
 func main() {
@@ -310,8 +311,9 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 		abandon(errAbandoned)
 	}
 	s.env = env
-	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events, maxDelay: cfg.MaxDelay,
-		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
+	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events,
+		limits: submit.Limits{MaxDelay: cfg.MaxDelay, MaxRetries: cfg.MaxRetries, Command: cfg.Command != nil},
+		log:    log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
 	s.handler = s.api.Handler(s.collector)
 	return s
 }

@@ -60,7 +60,7 @@ func commandWork(c *command.Command) Work {
 				return err
 			}
 		}
-		out, truncated, err := c.Run(ctx, command.Job{ID: r.ID, Name: r.Name, Attempt: attempt})
+		out, truncated, err := c.Run(ctx, command.Job{ID: r.ID, Name: r.Name, Attempt: attempt, Timeout: r.Policy.Timeout})
 		r.SetOutput(out, truncated)
 		return err
 	}

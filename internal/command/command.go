@@ -62,6 +62,9 @@ type Job struct {
 	ID      string // WORKQUEUE_JOB_ID
 	Name    string // WORKQUEUE_NAME, and standard input
 	Attempt int    // WORKQUEUE_ATTEMPT: 1 for the first run, 2 for the first retry, ...
+	// Timeout is the job's own longest attempt (its timeout); 0 for the
+	// Command's Timeout (-job-timeout).
+	Timeout time.Duration
 }
 
 // New returns the Command that runs argv[0] with arguments argv[1:],
@@ -106,12 +109,17 @@ func baseEnv(environ []string) []string {
 // import this package, for an interface{ Timeout() bool } whose Timeout
 // reports true, as with net.Error.
 type TimeoutError struct {
-	Limit time.Duration // the Command.Timeout that passed
+	Limit time.Duration // the Command.Timeout, or the job's own, that passed
 	Ended string        // how the command ended: "killed by SIGTERM", "exit status 143", ...
+	Own   bool          // whether Limit was the job's own timeout, not -job-timeout
 }
 
-// Error returns, for example, "killed by SIGKILL after -job-timeout 30s".
+// Error returns, for example, "killed by SIGKILL after -job-timeout 30s", or
+// "... after timeout 30s" for a job's own.
 func (e *TimeoutError) Error() string {
+	if e.Own {
+		return e.Ended + " after timeout " + e.Limit.String()
+	}
 	return e.Ended + " after -job-timeout " + e.Limit.String()
 }
 
@@ -142,9 +150,13 @@ var errTimedOut = errors.New("job timeout")
 // controls leaves none: KillAll kills every group first.
 func (c *Command) Run(ctx context.Context, job Job) (output []byte, truncated bool, err error) {
 	runCtx := ctx
-	if c.Timeout > 0 {
+	limit := c.Timeout
+	if job.Timeout > 0 {
+		limit = job.Timeout
+	}
+	if limit > 0 {
 		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeoutCause(ctx, c.Timeout, errTimedOut)
+		runCtx, cancel = context.WithTimeoutCause(ctx, limit, errTimedOut)
 		defer cancel()
 	}
 	stdin, err := nameReader(job.Name)
@@ -175,7 +187,11 @@ func (c *Command) Run(ctx context.Context, job Job) (output []byte, truncated bo
 	c.groups.ended(cmd.Process.Pid) // SIGKILLs what the command left in its group
 	c.awaitOutput(copied, outR)
 	output, truncated = tail.Tail()
-	return output, truncated, c.outcome(runCtx, cmd.ProcessState, signaled)
+	err = c.outcome(runCtx, cmd.ProcessState, signaled)
+	if te, ok := err.(*TimeoutError); ok {
+		te.Limit, te.Own = limit, job.Timeout > 0
+	}
+	return output, truncated, err
 }
 
 // cmd returns the exec.Cmd for one attempt of job: its own process group,

@@ -20,6 +20,7 @@ type Config struct {
 	LogLevel        slog.Level    // -log-level
 	Retries         int           // -retries: how many times a failed attempt is tried again
 	JobTimeout      time.Duration // -job-timeout: longest one attempt may run; 0 for no limit
+	MaxRetries      int           // -max-retries: most retries a job may ask for
 	// Command holds the words after --, COMMAND and its arguments, that
 	// every job runs; nil for the greeting alone. Parse checks only that
 	// there is a COMMAND: whoever runs it looks it up in $PATH.
@@ -44,6 +45,7 @@ func Default() Config {
 		MaxDelay:        10 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
 		LogLevel:        slog.LevelInfo,
+		MaxRetries:      25,
 	}
 }
 

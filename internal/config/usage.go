@@ -43,6 +43,8 @@ Flags:
                               before its process group gets SIGTERM, then
                               SIGKILL 5s later; 0 for no limit, at most 24h
                               (default 0)
+  -max-retries N              with a COMMAND: most retries a job may ask for
+                              with its own retries, 0 to 100 (default 25)
   -allow-host NAME            on a loopback -http, also answer requests whose
                               Host is NAME (any port), such as the name a
                               reverse proxy forwards; repeat it or give names

@@ -32,7 +32,7 @@ func keptJobs(jobs []*job.Job) func(dst []*job.Job, before uint64, n int) []*job
 // threeJobs returns a done, a running and a queued job, numbered 1 to 3.
 func threeJobs() []*job.Job {
 	now := time.Now()
-	jobs := []*job.Job{job.New("1", 1, "j1", 0, "", now), job.New("2", 2, "j2", 0, "", now), job.New("3", 3, "j3", 0, "", now)}
+	jobs := []*job.Job{job.New("1", 1, "j1", 0, "", now, job.Policy{}), job.New("2", 2, "j2", 0, "", now, job.Policy{}), job.New("3", 3, "j3", 0, "", now, job.Policy{})}
 	jobs[0].Start(1, now, func() {})
 	jobs[0].Finish(job.Done, now, "")
 	jobs[1].Start(2, now, func() {})
@@ -143,7 +143,7 @@ func TestEventsResetStateInPages(t *testing.T) {
 			hub := New(nil)
 			var jobs []*job.Job
 			for i := range kept {
-				jobs = append(jobs, job.New(strconv.Itoa(i+1), uint64(i+1), "n"+strconv.Itoa(i+1), 0, "", time.Now()))
+				jobs = append(jobs, job.New(strconv.Itoa(i+1), uint64(i+1), "n"+strconv.Itoa(i+1), 0, "", time.Now(), job.Policy{}))
 			}
 			if kept > 0 {
 				hub.Jobs = keptJobs(jobs)

@@ -61,7 +61,10 @@ func (c *Claim) Release() {
 // name or delay, and for a retry, 201 with that job as lookup (the store's
 // BySeq) finds it now. invalid reports a 400 or 422, which the caller
 // counts as a refused submission.
-func (k *Keys) Check(w http.ResponseWriter, vs []string, name string, delay time.Duration, lookup func(seq uint64) *job.Job) (c *Claim, invalid bool) {
+//
+// pol, the submission's retries and timeout, is compared with the job's own
+// once lookup finds it: a key bound to a job of another policy is 422 too.
+func (k *Keys) Check(w http.ResponseWriter, vs []string, name string, delay time.Duration, pol job.Policy, lookup func(seq uint64) *job.Job) (c *Claim, invalid bool) {
 	key, err := ParseKey(vs)
 	if err != nil {
 		respond.Error(w, http.StatusBadRequest, err.Error())
@@ -86,6 +89,11 @@ func (k *Keys) Check(w http.ResponseWriter, vs []string, name string, delay time
 			if r == nil { // the job left the store as we looked: free its key
 				k.Forget(e.seq)
 				continue
+			}
+			if r.Policy != pol {
+				respond.Error(w, http.StatusUnprocessableEntity, "Idempotency-Key "+respond.Quote(key)+" belongs to job "+r.ID+
+					" (GET /work/"+r.ID+"), made with other retries or timeout; send a new key for a new job")
+				return nil, true
 			}
 			h := w.Header()
 			h["Location"] = []string{"/work/" + r.ID}

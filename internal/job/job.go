@@ -24,8 +24,8 @@ import (
 // dispatcher, and one Worker runs it; the classic design calls it a
 // WorkRequest.
 //
-// ID, Seq, Name, Delay, EnqueuedAt and Key never change once the job is
-// made; the rest of its life is guarded by its lock.
+// ID, Seq, Name, Delay, EnqueuedAt, Key and Policy never change once the
+// job is made; the rest of its life is guarded by its lock.
 type Job struct {
 	ID         string        // Seq in decimal
 	Seq        uint64        // the job's number, 1, 2, ... in the order received
@@ -33,6 +33,7 @@ type Job struct {
 	Delay      time.Duration // how long its work waits before it greets
 	EnqueuedAt time.Time     // when it was accepted
 	Key        string        // the Idempotency-Key it was accepted with, or ""
+	Policy     Policy        // its own retries and timeout, as submitted
 	delay      string        // Delay as the API shows it, made once (see DelayText)
 
 	mu         sync.Mutex    // guards the fields below
@@ -51,10 +52,28 @@ type Job struct {
 	final      chan struct{} // made by Final for the first waiter, closed once final
 }
 
+// Policy is what a submission may say of how its job's attempts run
+// (-- COMMAND): how many retries a failed attempt gets, and how long one
+// attempt may run. The zero Policy takes the server's -retries and
+// -job-timeout.
+type Policy struct {
+	Retries    int           // retries after a failed attempt, if SetRetries
+	SetRetries bool          // whether the submission gave retries
+	Timeout    time.Duration // longest one attempt may run; 0 for the server's -job-timeout
+}
+
+// RetriesOr returns p's retries, or def (-retries) if the submission gave none.
+func (p Policy) RetriesOr(def int) int {
+	if p.SetRetries {
+		return p.Retries
+	}
+	return def
+}
+
 // New returns a queued job numbered seq, with id its number in decimal (the
-// caller may have it already, as the end of the job's URL).
-func New(id string, seq uint64, name string, delay time.Duration, key string, enqueuedAt time.Time) *Job {
-	return &Job{ID: id, Seq: seq, Name: name, Delay: delay, delay: delay.String(), Key: key, EnqueuedAt: enqueuedAt}
+// caller may have it already, as the end of the job's URL), and its policy pol.
+func New(id string, seq uint64, name string, delay time.Duration, key string, enqueuedAt time.Time, pol Policy) *Job {
+	return &Job{ID: id, Seq: seq, Name: name, Delay: delay, delay: delay.String(), Key: key, EnqueuedAt: enqueuedAt, Policy: pol}
 }
 
 // DelayText returns j's delay as the API shows it, such as "1.5s": made

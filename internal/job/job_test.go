@@ -15,7 +15,7 @@ func TestStartAndCancelStopWaitingOnce(t *testing.T) {
 	var waiting atomic.Int64
 	started, canceled := 0, 0
 	for i := range n {
-		j := New("1", uint64(i+1), "x", 0, "", time.Now())
+		j := New("1", uint64(i+1), "x", 0, "", time.Now(), Policy{})
 		waiting.Add(1)
 		if !j.Enter(&waiting) {
 			t.Fatal("Enter of a queued job = false")
@@ -47,7 +47,7 @@ func TestStartAndCancelStopWaitingOnce(t *testing.T) {
 // false, and changes nothing, for a job no longer in the state it needs.
 func TestTransitionsRefuseAJobThatMovedOn(t *testing.T) {
 	now := time.Now()
-	j := New("1", 1, "x", 0, "", now)
+	j := New("1", 1, "x", 0, "", now, Policy{})
 	if j.Finish(Done, now, "") || j.Complete() || j.Requeue(now, "e") {
 		t.Error("a queued job was finished, completed or requeued")
 	}

@@ -45,6 +45,8 @@ type View struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name"`
 	Delay      string    `json:"delay"`
+	Retries    *int      `json:"retries,omitempty"`
+	Timeout    string    `json:"timeout,omitempty"`
 	State      string    `json:"state"`
 	Worker     int       `json:"worker,omitempty"`
 	EnqueuedAt time.Time `json:"enqueued_at"`
@@ -75,6 +77,13 @@ func (j *Job) View(st Status) View {
 		Attempts:   int(st.Attempts),
 		RetryAt:    UTC(st.RetryAt),
 		Truncated:  st.Truncated,
+	}
+	if j.Policy.SetRetries {
+		n := j.Policy.Retries
+		v.Retries = &n
+	}
+	if j.Policy.Timeout > 0 {
+		v.Timeout = j.Policy.Timeout.String()
 	}
 	if st.Output != "" || st.Truncated {
 		o := st.Output

@@ -12,7 +12,7 @@ import (
 // for each step of a job's life. Each record's key is the job's sequence
 // number; the journal knows nothing else of them.
 const (
-	recAccepted byte = 1 + iota // answered 201: name, delay, enqueued_at, idempotency key
+	recAccepted byte = 1 + iota // answered 201: name, delay, enqueued_at, idempotency key, policy
 	recStarted                  // a worker started an attempt
 	recRetry                    // an attempt failed and the job waits for its next one
 	recFinished                 // the job reached a final state: done, canceled or failed
@@ -25,7 +25,9 @@ var errBadRecord = errors.New("journal record cannot be decoded")
 
 // jobRecord is the content of one journal record about a job. Which fields
 // a record carries depends on its type:
-//   - recAccepted: Name, Delay, EnqueuedAt, Key;
+//   - recAccepted: Name, Delay, EnqueuedAt, Key, and Policy if it is not
+//     the zero Policy (written at the end, so records from before it, which
+//     lack it, still decode);
 //   - recStarted: Attempts (the attempt that started), Worker, StartedAt;
 //   - recRetry: Attempts, RetryAt, Err;
 //   - recFinished: State, Attempts, Worker, StartedAt, FinishedAt, Err,
@@ -35,7 +37,8 @@ type jobRecord struct {
 	Name       string
 	Delay      time.Duration
 	EnqueuedAt time.Time
-	Key        string // idempotency key, or ""
+	Key        string     // idempotency key, or ""
+	Policy     job.Policy // the job's own retries and timeout
 	State      job.State
 	Attempts   int
 	Worker     int
@@ -58,6 +61,14 @@ func appendRecord(b []byte, typ byte, rec *jobRecord) []byte {
 		b = binary.AppendVarint(b, int64(rec.Delay))
 		b = appendTime(b, rec.EnqueuedAt)
 		b = appendString(b, rec.Key)
+		if rec.Policy != (job.Policy{}) {
+			r := uint64(0) // retries + 1, or 0 for none given
+			if rec.Policy.SetRetries {
+				r = uint64(rec.Policy.Retries) + 1
+			}
+			b = binary.AppendUvarint(b, r)
+			b = binary.AppendVarint(b, int64(rec.Policy.Timeout))
+		}
 	case recStarted:
 		b = binary.AppendUvarint(b, uint64(rec.Attempts))
 		b = binary.AppendUvarint(b, uint64(rec.Worker))
@@ -96,6 +107,15 @@ func decodeRecord(typ byte, data []byte) (jobRecord, error) {
 		rec.Delay = time.Duration(d.varint())
 		rec.EnqueuedAt = d.time()
 		rec.Key = d.string()
+		if len(d.b) > 0 { // a policy, since it was journaled
+			if r := d.count(); r > 0 {
+				rec.Policy.Retries, rec.Policy.SetRetries = r-1, true
+			}
+			rec.Policy.Timeout = time.Duration(d.varint())
+			if rec.Policy.Timeout < 0 || rec.Policy == (job.Policy{}) {
+				d.bad = true // written only when not zero
+			}
+		}
 	case recStarted:
 		rec.Attempts = d.count()
 		rec.Worker = d.count()
@@ -235,7 +255,7 @@ const recordFrame = 4 + 4 + 1 + 8
 // store keeps, and so what bounds the journal's size.
 func Footprint(r *job.Job) int64 {
 	rec := jobRecordOf(r)
-	acc := jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.Key}
+	acc := jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.Key, Policy: r.Policy}
 	buf := appendRecord(nil, recAccepted, &acc)
 	n := int64(recordFrame + len(buf))
 	if rec.State != job.Queued {

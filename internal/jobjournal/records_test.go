@@ -17,6 +17,8 @@ func TestRecordRoundTrip(t *testing.T) {
 	}{
 		{"accepted", recAccepted, jobRecord{Name: "Alice 👩‍💻", Delay: 1500 * time.Millisecond, EnqueuedAt: at, Key: "k-1"}},
 		{"accepted without key", recAccepted, jobRecord{Name: "Bob", EnqueuedAt: at}},
+		{"accepted with retries and timeout", recAccepted, jobRecord{Name: "Eve", EnqueuedAt: at, Policy: job.Policy{Retries: 0, SetRetries: true, Timeout: 5 * time.Second}}},
+		{"accepted with a timeout only", recAccepted, jobRecord{Name: "Eve", EnqueuedAt: at, Policy: job.Policy{Timeout: time.Minute}}},
 		{"started", recStarted, jobRecord{Attempts: 2, Worker: 7, StartedAt: at}},
 		{"retry", recRetry, jobRecord{Attempts: 1, RetryAt: at, Err: "exit status 3"}},
 		{"done", recFinished, jobRecord{State: job.Done, Attempts: 1, Worker: 3, StartedAt: at, FinishedAt: at.Add(time.Second)}},
@@ -34,7 +36,13 @@ func TestRecordRoundTrip(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.rec) {
 				t.Errorf("decodeRecord = %+v, want %+v", got, tt.rec)
 			}
+			old := tt.rec
+			old.Policy = job.Policy{}
+			before := len(appendRecord(nil, tt.typ, &old)) // an acceptance from before policies: it decodes
 			for n := range len(data) {
+				if n == before && tt.rec.Policy != (job.Policy{}) {
+					continue
+				}
 				if _, err := decodeRecord(tt.typ, data[:n]); err == nil {
 					t.Errorf("decodeRecord of the first %d of %d bytes: no error", n, len(data))
 				}
@@ -66,6 +74,7 @@ func TestRecordBadInput(t *testing.T) {
 
 func FuzzRecord(f *testing.F) {
 	f.Add(recAccepted, appendRecord(nil, recAccepted, &jobRecord{Name: "Alice", Key: "k"}))
+	f.Add(recAccepted, appendRecord(nil, recAccepted, &jobRecord{Name: "Alice", Policy: job.Policy{Retries: 3, SetRetries: true, Timeout: time.Second}}))
 	f.Add(recFinished, appendRecord(nil, recFinished, &jobRecord{State: job.Done, Output: "x"}))
 	f.Fuzz(func(t *testing.T, typ byte, data []byte) {
 		rec, err := decodeRecord(typ, data)

@@ -26,7 +26,7 @@ func TestEffectsOfEachChange(t *testing.T) {
 	var told []*job.Job
 	e.OnCancel = func(r *job.Job) { told = append(told, r) }
 	now := time.Now()
-	r := job.New("1", 1, "a", 0, "", now)
+	r := job.New("1", 1, "a", 0, "", now, job.Policy{})
 	jobs.Add(r)
 	if _, ok := e.Start(r, 1, now, func() {}); !ok {
 		t.Fatal("Start of a queued job = false")
@@ -43,7 +43,7 @@ func TestEffectsOfEachChange(t *testing.T) {
 	if e.Finish(r, job.Failed, now, "late") || e.Requeue(r, now, "late") {
 		t.Error("a change of a finished job took effect")
 	}
-	q := job.New("2", 2, "b", 0, "", now)
+	q := job.New("2", 2, "b", 0, "", now, job.Policy{})
 	jobs.Add(q)
 	if prev, ok, err := e.Cancel(q, now); prev != job.Queued || !ok || err != nil {
 		t.Fatalf("Cancel of a queued job = %v, %v, %v; want queued, true, nil", prev, ok, err)
@@ -70,7 +70,7 @@ func TestEffectsOfEachChange(t *testing.T) {
 func TestAbandonFails(t *testing.T) {
 	e, jobs, stats, hub := parts(t)
 	now := time.Now()
-	r := job.New("1", 1, "a", 0, "", now)
+	r := job.New("1", 1, "a", 0, "", now, job.Policy{})
 	jobs.Add(r)
 	e.Start(r, 1, now, func() {})
 	if !e.Abandon(r, now, "abandoned") {

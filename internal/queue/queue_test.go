@@ -41,7 +41,7 @@ func TestCanceledRequestsDoNotGrowTheOverflow(t *testing.T) {
 		var pushed []*job.Job
 		for {
 			seq++
-			r := job.New("", seq, "x", 0, "", time.Now())
+			r := job.New("", seq, "x", 0, "", time.Now(), job.Policy{})
 			if err := q.Push(r); err != nil {
 				if err != ErrFull {
 					t.Fatalf("cycle %d: Push = %v, want nil or ErrFull", cycle, err)

@@ -21,6 +21,12 @@ func AppendJob(b []byte, j *job.View) []byte {
 	b = AppendString(b, j.ID)
 	b = AppendString(append(b, `,"name":`...), j.Name)
 	b = AppendString(append(b, `,"delay":`...), j.Delay)
+	if j.Retries != nil {
+		b = strconv.AppendInt(append(b, `,"retries":`...), int64(*j.Retries), 10)
+	}
+	if j.Timeout != "" {
+		b = AppendString(append(b, `,"timeout":`...), j.Timeout)
+	}
 	b = AppendString(append(b, `,"state":`...), j.State)
 	if j.Worker != 0 {
 		b = strconv.AppendInt(append(b, `,"worker":`...), int64(j.Worker), 10)

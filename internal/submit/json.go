@@ -58,6 +58,16 @@ func (p *params) readJSON(body io.Reader) error {
 		}
 	}
 	for _, f := range fields {
+		if f.key == "retries" { // a number, kept as its text for the check that a form's gets
+			switch {
+			case string(f.value) == "null":
+			case jsonKind(f.value) != "number":
+				return respond.BadRequest(`JSON field "retries" must be a number, not %s`, jsonKind(f.value))
+			default:
+				p.retries = string(f.value)
+			}
+			continue
+		}
 		var v *string
 		if err := json.Unmarshal(f.value, &v); err != nil {
 			return respond.BadRequest(`JSON field %s must be a string, not %s`, respond.Quote(f.key), jsonKind(f.value))

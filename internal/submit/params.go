@@ -3,12 +3,15 @@
 package submit
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"workqueue/internal/job"
 	"workqueue/internal/respond"
 )
 
@@ -22,34 +25,97 @@ const (
 	MaxNameBytes = 1024
 )
 
-// Parse reads and checks the name and delay of a POST /work, from the
-// query and from a form or JSON body; a value in the body wins over the same
-// parameter in the query, but a parameter given twice in one place is
-// refused, and so is any other parameter, in any place: nothing sent is
-// dropped. The delay lies in [0, maxDelay], and is 0 if none is given.
-// Every error it returns is a *respond.Refusal, with BodyUnread set when r
-// was refused before its body was read. Parse writes no answer: w only gets
+// Limits are what a server lets a submission ask for.
+type Limits struct {
+	MaxDelay   time.Duration // the largest delay (-max-delay)
+	MaxRetries int           // the most retries a job may ask for (-max-retries)
+	Command    bool          // whether jobs run a command (-- COMMAND): only then do retries and timeout apply
+}
+
+// Submission is a checked POST /work: what its job is made of.
+type Submission struct {
+	Name   string
+	Delay  time.Duration
+	Policy job.Policy // retries and timeout, as given
+}
+
+// MaxTimeout is the longest timeout a job may ask for.
+const MaxTimeout = 24 * time.Hour
+
+// Parse reads and checks the parameters of a POST /work (name, delay,
+// retries, timeout), from the query and from a form or JSON body; a value
+// in the body wins over the same parameter in the query, but a parameter
+// given twice in one place is refused, and so is any other parameter, in
+// any place: nothing sent is dropped. The delay lies in [0, lim.MaxDelay],
+// and is 0 if none is given; retries in [0, lim.MaxRetries]; a timeout in
+// (0, MaxTimeout]; retries and timeout only with lim.Command. Every error
+// it returns is a *respond.Refusal, with BodyUnread set when r was refused
+// before its body was read. Parse writes no answer: w only gets
 // Accept-Encoding when a Content-Encoding is refused, and bounds a body of
 // unknown length (http.MaxBytesReader).
-func Parse(w http.ResponseWriter, r *http.Request, maxDelay time.Duration) (name string, delay time.Duration, err error) {
+func Parse(w http.ResponseWriter, r *http.Request, lim Limits) (Submission, error) {
 	if err := checkEncoding(r.Header); err != nil {
 		w.Header()["Accept-Encoding"] = []string{"identity"} // RFC 9110 §12.5.3
-		return "", 0, respond.Unread(err)
+		return Submission{}, respond.Unread(err)
 	}
 	var p params
 	if r.URL.RawQuery != "" {
 		if err := p.takeForm(r.URL.RawQuery, "the query", "the query string"); err != nil {
-			return "", 0, respond.Unread(err)
+			return Submission{}, respond.Unread(err)
 		}
 	}
 	if err := p.readBody(w, r); err != nil {
-		return "", 0, err
+		return Submission{}, err
 	}
 	if err := CheckName(p.name); err != nil {
-		return "", 0, err
+		return Submission{}, err
 	}
-	delay, err = parseDelay(p.delay, maxDelay)
-	return p.name, delay, err
+	delay, err := parseDelay(p.delay, lim.MaxDelay)
+	if err != nil {
+		return Submission{}, err
+	}
+	pol, err := p.policy(lim)
+	if err != nil {
+		return Submission{}, err
+	}
+	return Submission{Name: p.name, Delay: delay, Policy: pol}, nil
+}
+
+// policy checks p's retries and timeout against lim.
+func (p *params) policy(lim Limits) (job.Policy, error) {
+	var pol job.Policy
+	for _, k := range [...]struct{ key, value string }{{"retries", p.retries}, {"timeout", p.timeout}} {
+		if k.value != "" && !lim.Command {
+			return pol, respond.BadRequest("%s applies to a job that runs a command, and this server runs none: its jobs cannot fail or overrun (start it with -- COMMAND)", k.key)
+		}
+	}
+	if p.retries != "" {
+		n, err := strconv.Atoi(p.retries)
+		switch {
+		case err != nil && errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(p.retries, "-"):
+			return pol, respond.BadRequest("retries %s is above this server's maximum of %d (-max-retries)", respond.Quote(p.retries), lim.MaxRetries)
+		case err != nil:
+			return pol, respond.BadRequest("retries %s is not a whole number: use one from 0 to %d", respond.Quote(p.retries), lim.MaxRetries)
+		case n < 0:
+			return pol, respond.BadRequest("retries %d is negative: use one from 0 to %d", n, lim.MaxRetries)
+		case n > lim.MaxRetries:
+			return pol, respond.BadRequest("retries %d is above this server's maximum of %d (-max-retries)", n, lim.MaxRetries)
+		}
+		pol.Retries, pol.SetRetries = n, true
+	}
+	if p.timeout != "" {
+		d, err := time.ParseDuration(p.timeout)
+		switch {
+		case err != nil:
+			return pol, respond.BadRequest("timeout %s is not a duration: use a number and a unit, such as 30s or 5m", respond.Quote(p.timeout))
+		case d <= 0:
+			return pol, respond.BadRequest("timeout %s is not above 0", d)
+		case d > MaxTimeout:
+			return pol, respond.BadRequest("timeout %s is above the maximum of %s", d, MaxTimeout)
+		}
+		pol.Timeout = d
+	}
+	return pol, nil
 }
 
 // checkEncoding refuses a body with any content coding but identity
@@ -70,7 +136,7 @@ func checkEncoding(h http.Header) error {
 
 // params are the raw parameters of a POST /work.
 type params struct {
-	name, delay string
+	name, delay, retries, timeout string
 }
 
 // field returns where p keeps the parameter key, or nil if p has none such.
@@ -80,6 +146,10 @@ func (p *params) field(key string) *string {
 		return &p.name
 	case "delay":
 		return &p.delay
+	case "retries":
+		return &p.retries
+	case "timeout":
+		return &p.timeout
 	}
 	return nil
 }
@@ -98,7 +168,7 @@ func (p *params) take(values url.Values, where string) error {
 	if found {
 		return errUnknown(unknown, where)
 	}
-	for _, key := range [...]string{"name", "delay"} {
+	for _, key := range [...]string{"name", "delay", "retries", "timeout"} {
 		v, ok := values[key]
 		switch {
 		case !ok:
@@ -112,13 +182,13 @@ func (p *params) take(values url.Values, where string) error {
 }
 
 // known is how an error names the parameters of a POST /work.
-const known = `"name" and "delay"`
+const known = `"name", "delay", "retries" and "timeout"`
 
 // notYet are parameters that a later version of the server takes, and this
 // one does not: refused, as any unknown parameter, but saying so, so that a
 // client written for that version learns why its job would not be what it
 // asked for.
-var notYet = [...]string{"payload", "run_at", "retries", "timeout"}
+var notYet = [...]string{"payload", "run_at"}
 
 // errUnknown refuses key, a parameter that POST /work does not take, found in
 // where ("the query", "the form body", "the JSON body"): nothing a client

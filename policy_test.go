@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"workqueue/internal/job"
+	"workqueue/internal/submit"
+)
+
+// postValues submits a job with the parameters vs as a form, and returns
+// the status, the job's id on 201 and the body.
+func (p *proc) postValues(t *testing.T, vs url.Values) (code int, id, body string) {
+	t.Helper()
+	resp, err := http.PostForm(p.url+"/work", vs)
+	if err != nil {
+		t.Fatalf("POST %v: %v", vs, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimPrefix(resp.Header.Get("Location"), "/work/"), string(b)
+}
+
+// TestJobPolicy checks a job's own retries and timeout, with -- COMMAND: in
+// each encoding, checked, shown by GET /work/<id>, and obeyed over -retries
+// and -job-timeout.
+func TestJobPolicy(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.Retries = 3
+	cfg.JobTimeout = time.Minute
+	ts := commandServer(t, cfg, `if [ "$WORKQUEUE_NAME" = slow ]; then sleep 30; fi; exit 3`)
+
+	refusals := []struct{ contentType, body, want string }{
+		{form, "name=a&retries=26", "retries 26 is above this server's maximum of 25 (-max-retries)"},
+		{form, "name=a&retries=-1", "retries -1 is negative"},
+		{form, "name=a&retries=x", `retries "x" is not a whole number`},
+		{form, "name=a&retries=1&retries=2", "retries is given 2 times in the form body"},
+		{form, "name=a&timeout=0s", "timeout 0s is not above 0"},
+		{form, "name=a&timeout=25h", "timeout 25h0m0s is above the maximum of 24h0m0s"},
+		{form, "name=a&timeout=5", `timeout "5" is not a duration`},
+		{submit.JSONType, `{"name": "a", "retries": "2"}`, `JSON field "retries" must be a number, not string`},
+		{submit.JSONType, `{"name": "a", "retries": 1.5}`, `retries "1.5" is not a whole number`},
+		{submit.JSONType, `{"name": "a", "timeout": 5}`, `JSON field "timeout" must be a string, not number`},
+	}
+	for _, r := range refusals {
+		rec := ts.do("POST", "/work", r.contentType, r.body)
+		if got := decodeError(t, rec.Body.Bytes()); rec.Code != http.StatusBadRequest || !strings.Contains(got, r.want) {
+			t.Errorf("POST %s: %d %q, want 400 %q", r.body, rec.Code, got, r.want)
+		}
+	}
+
+	// Retries 0 fails at once, despite -retries 3; retries 1 tries once more.
+	rec := ts.do("POST", "/work?retries=0", form, "name=once")
+	once := decodeJob(t, rec.Body.Bytes())
+	if rec.Code != http.StatusCreated || once.Retries == nil || *once.Retries != 0 || once.Timeout != "" {
+		t.Fatalf("POST retries=0: %d %s, want 201 with retries 0 and no timeout", rec.Code, rec.Body)
+	}
+	rec = ts.do("POST", "/work", submit.JSONType, `{"name": "twice", "retries": 1, "timeout": "10s"}`)
+	twice := decodeJob(t, rec.Body.Bytes())
+	if rec.Code != http.StatusCreated || twice.Retries == nil || *twice.Retries != 1 || twice.Timeout != "10s" {
+		t.Fatalf("POST JSON retries 1: %d %s, want 201 with retries 1, timeout 10s", rec.Code, rec.Body)
+	}
+	rec = ts.do("POST", "/work", form, "name=slow&timeout=200ms&retries=0")
+	slow := decodeJob(t, rec.Body.Bytes())
+
+	if j := ts.waitJob(t, once.ID, "final", final); j.State != "failed" || j.Attempts != 1 {
+		t.Errorf("retries=0: %+v, want failed after 1 attempt", j)
+	}
+	if j := ts.waitJob(t, twice.ID, "final", final); j.State != "failed" || j.Attempts != 2 {
+		t.Errorf("retries 1: %+v, want failed after 2 attempts", j)
+	}
+	if j := ts.waitJob(t, slow.ID, "final", final); j.State != "failed" || j.Error != "killed by SIGTERM after timeout 200ms" {
+		t.Errorf("timeout 200ms: %+v, want failed, killed by SIGTERM after timeout 200ms", j)
+	}
+}
+
+// TestJobPolicyIdempotency checks an Idempotency-Key reused with other
+// retries is 422, and with the same ones replays the job.
+func TestJobPolicyIdempotency(t *testing.T) {
+	t.Parallel()
+	ts := commandServer(t, testConfig(), "exit 0")
+	post := func(body string) *http.Response {
+		req, _ := http.NewRequest("POST", "/work", strings.NewReader(body))
+		req.Header.Set("Content-Type", form)
+		req.Header.Set("Idempotency-Key", "k")
+		rec := httptest.NewRecorder()
+		ts.handler.ServeHTTP(rec, req)
+		return rec.Result()
+	}
+	if r := post("name=a&retries=2"); r.StatusCode != http.StatusCreated {
+		t.Fatalf("first: %d", r.StatusCode)
+	}
+	if r := post("name=a&retries=2"); r.StatusCode != http.StatusCreated || r.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("same retries: %d %v, want a replayed 201", r.StatusCode, r.Header)
+	}
+	if r := post("name=a&retries=3"); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("other retries: %d, want 422", r.StatusCode)
+	}
+	if r := post("name=a"); r.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("no retries: %d, want 422", r.StatusCode)
+	}
+}
+
+// TestBinaryJobPolicyJournaled checks, with the real binary and -journal,
+// that a job's retries and timeout survive kill -9.
+func TestBinaryJobPolicyJournaled(t *testing.T) {
+	t.Parallel()
+	args := []string{"-journal", t.TempDir(), "-n", "1", "--", "/bin/sh", "-c", "sleep 30"}
+	p := startBinary(t, args...)
+	code, id, body := p.postValues(t, url.Values{"name": {"a"}, "retries": {"2"}, "timeout": {"1m"}})
+	if code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	p.kill9(t)
+	p = startBinary(t, args...)
+	resp, err := http.Get(p.url + "/work/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var j job.View
+	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+		t.Fatal(err)
+	}
+	if j.Retries == nil || *j.Retries != 2 || j.Timeout != "1m0s" {
+		t.Errorf("after kill -9: %+v, want retries 2, timeout 1m0s", j)
+	}
+}
