@@ -133,3 +133,25 @@ func TestBinaryJobPolicyJournaled(t *testing.T) {
 		t.Errorf("after kill -9: %+v, want retries 2, timeout 1m0s", j)
 	}
 }
+
+// TestCommandExitNoRetry checks an attempt that exits with
+// command.ExitNoRetry (65) fails its job at once, whatever its retries, and
+// that another failure is still retried.
+func TestCommandExitNoRetry(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.Retries = 5
+	ts := commandServer(t, cfg, `echo bad input; if [ "$WORKQUEUE_NAME" = other ] && [ "$WORKQUEUE_ATTEMPT" = 1 ]; then exit 3; fi; exit 65`)
+	id := ts.submitID(t, "data", "0s")
+	other := ts.submitID(t, "other", "0s")
+	j := ts.waitJob(t, id, "final", final)
+	if j.State != "failed" || j.Attempts != 1 || j.Error != "exit status 65 (EX_DATAERR: failed, not to be retried)" || j.RetryAt != (time.Time{}) {
+		t.Errorf("exit 65: %+v, want failed after 1 attempt, not retried", j)
+	}
+	if j := ts.waitJob(t, other, "final", final); j.State != "failed" || j.Attempts != 2 {
+		t.Errorf("exit 3 then 65: %+v, want failed after 2 attempts", j)
+	}
+	if m, _ := scrape(t, ts); m[`workqueue_job_attempts_total{outcome="failed"}`] != 3 {
+		t.Errorf("failed attempts counted: %v, want 3", m[`workqueue_job_attempts_total{outcome="failed"}`])
+	}
+}

@@ -193,12 +193,14 @@ func (w *Worker) logFinished(r *WorkRequest) {
 // retryOrFail is where a failed attempt of r ends, err being its error:
 // either r goes back to queued, to be tried again once its backoff ends, or
 // it fails with err. It is tried again if the server has not abandoned its
-// jobs and r has had at most its retries (its own, else -retries) attempts; while the server drains, the
+// jobs, r has had at most its retries (its own, else -retries) attempts,
+// and err does not say not to retry (command.ExitNoRetry); while the server drains, the
 // retry is given up (see retry.Retrier.Drain). A job canceled meanwhile is left as
 // its canceler recorded it. started is when the attempt started.
 func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
 	t := w.env.retry
-	if w.env.ctx.Err() == nil && r.Attempts() <= r.Policy.RetriesOr(t.Max()) {
+	var nr interface{ NoRetry() bool } // an exit with command.ExitNoRetry: fail at once
+	if w.env.ctx.Err() == nil && r.Attempts() <= r.Policy.RetriesOr(t.Max()) && !(errors.As(err, &nr) && nr.NoRetry()) {
 		at, ok := t.Wait(r, err)
 		if !ok {
 			return // canceled while it ran: the canceler recorded it

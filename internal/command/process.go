@@ -15,6 +15,8 @@ import (
 
 // exitError returns nil if the process exited with status 0, else an error
 // saying how it ended: "exit status 3", "killed by SIGKILL".
+//
+// An exit with ExitNoRetry returns an error whose NoRetry method reports true.
 func exitError(ps *os.ProcessState) error {
 	ws, ok := ps.Sys().(syscall.WaitStatus)
 	switch {
@@ -22,6 +24,8 @@ func exitError(ps *os.ProcessState) error {
 		return errors.New(ps.String())
 	case ws.Signaled():
 		return errors.New("killed by " + signalName(ws.Signal()))
+	case ws.ExitStatus() == ExitNoRetry:
+		return errNoRetry
 	case ws.ExitStatus() != 0:
 		return errors.New("exit status " + strconv.Itoa(ws.ExitStatus()))
 	}
@@ -105,3 +109,20 @@ func signalName(sig syscall.Signal) string {
 	}
 	return "signal " + strconv.Itoa(int(sig))
 }
+
+// ExitNoRetry is the exit status by which a command says its job failed and
+// must not be tried again: 65, EX_DATAERR of sysexits.h, "the input data was
+// incorrect", since a retry would get the same input. (75, EX_TEMPFAIL, says
+// the opposite: try again later.)
+const ExitNoRetry = 65
+
+// noRetryError is the error of an attempt that exited with ExitNoRetry.
+type noRetryError struct{}
+
+func (noRetryError) Error() string { return "exit status 65 (EX_DATAERR: failed, not to be retried)" }
+
+// NoRetry reports true: the job fails at once, whatever its retries. Callers
+// test for an interface{ NoRetry() bool } with errors.As.
+func (noRetryError) NoRetry() bool { return true }
+
+var errNoRetry error = noRetryError{}
