@@ -155,3 +155,88 @@ func TestCommandExitNoRetry(t *testing.T) {
 		t.Errorf("failed attempts counted: %v, want 3", m[`workqueue_job_attempts_total{outcome="failed"}`])
 	}
 }
+
+// postRetry posts /work/<id>/retry and returns the status and the job.
+func (p *proc) postRetry(t *testing.T, id string) (int, job.View) {
+	t.Helper()
+	resp, err := http.Post(p.url+"/work/"+id+"/retry", "", nil)
+	if err != nil {
+		t.Fatalf("POST /work/%s/retry: %v", id, err)
+	}
+	defer resp.Body.Close()
+	var j job.View
+	b, _ := io.ReadAll(resp.Body)
+	json.Unmarshal(b, &j)
+	return resp.StatusCode, j
+}
+
+// TestBinaryRetryEndpoint checks POST /work/<id>/retry with the real binary:
+// a failed command job runs again, its attempts counting on and its retries
+// anew; a done job is 409, an unknown one 404.
+func TestBinaryRetryEndpoint(t *testing.T) {
+	t.Parallel()
+	p := startBinary(t, "-n", "1", "--", "/bin/sh", "-c", `[ "$WORKQUEUE_NAME" = ok ] && exit 0; exit 3`)
+	code, id, body := p.postValues(t, url.Values{"name": {"bad"}, "retries": {"1"}})
+	if code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	p.waitState(t, id, "failed")
+	if j, _ := p.getJob(t, id); j.Attempts != 2 {
+		t.Fatalf("before the retry: %d attempts, want 2", j.Attempts)
+	}
+	code, j := p.postRetry(t, id)
+	if code != http.StatusOK || j.ID != id || j.Error != "" || !j.FinishedAt.IsZero() {
+		t.Fatalf("POST retry: %d %+v, want 200 with the job queued again, no error", code, j)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		j, _ := p.getJob(t, id)
+		if j.State == "failed" && j.Attempts == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the retry: %+v, want failed after 4 attempts (2 more: its retries anew)", j)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, ok := p.post(t, "ok", "0s")
+	if ok != "" {
+		p.waitState(t, ok, "done")
+		if code, _ := p.postRetry(t, ok); code != http.StatusConflict {
+			t.Errorf("POST retry of a done job: %d, want 409", code)
+		}
+	}
+	if code, _ := p.postRetry(t, "999"); code != http.StatusNotFound {
+		t.Errorf("POST retry of an unknown job: %d, want 404", code)
+	}
+	resp, err := http.Get(p.url + "/work/" + id + "/retry")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
+			t.Errorf("GET /work/%s/retry: %d Allow %q, want 405 Allow POST", id, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+}
+
+// TestBinaryRetryJournaled checks a retry is durable: a job failed, then
+// retried and running, runs again after kill -9, not failed.
+func TestBinaryRetryJournaled(t *testing.T) {
+	t.Parallel()
+	args := []string{"-journal", t.TempDir(), "-n", "1", "--", "/bin/sh", "-c", `[ "$WORKQUEUE_ATTEMPT" -gt 1 ] && exec sleep 30; exit 3`}
+	p := startBinary(t, args...)
+	code, id, body := p.postValues(t, url.Values{"name": {"a"}, "retries": {"0"}})
+	if code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	p.waitState(t, id, "failed")
+	if code, j := p.postRetry(t, id); code != http.StatusOK {
+		t.Fatalf("POST retry: %d %+v", code, j)
+	}
+	p.waitState(t, id, "running")
+	p.kill9(t)
+	p = startBinary(t, args...)
+	p.waitState(t, id, "running")
+	if j, _ := p.getJob(t, id); j.Attempts != 3 || j.Error != "" {
+		t.Errorf("after kill -9: %+v, want running its 3rd attempt, no error", j)
+	}
+}

@@ -200,7 +200,7 @@ func (w *Worker) logFinished(r *WorkRequest) {
 func (w *Worker) retryOrFail(r *WorkRequest, started time.Time, err error) {
 	t := w.env.retry
 	var nr interface{ NoRetry() bool } // an exit with command.ExitNoRetry: fail at once
-	if w.env.ctx.Err() == nil && r.Attempts() <= r.Policy.RetriesOr(t.Max()) && !(errors.As(err, &nr) && nr.NoRetry()) {
+	if w.env.ctx.Err() == nil && r.RetriesUsed() <= r.Policy.RetriesOr(t.Max()) && !(errors.As(err, &nr) && nr.NoRetry()) {
 		at, ok := t.Wait(r, err)
 		if !ok {
 			return // canceled while it ran: the canceler recorded it

@@ -51,6 +51,43 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	respond.JSON(w, http.StatusOK, respond.AppendJob(nil, &j))
 }
 
+// retryJob handles POST /work/{id}/retry: a failed or canceled job goes
+// back to queued and runs again in its turn, 200 with the job; 409 for a
+// job in another state; 503 while the server drains, or when the journal
+// cannot record the retry. It enters WorkQueue as a retry does, never
+// refused for want of room: it was accepted once.
+func (s *Server) retryJob(w http.ResponseWriter, r *http.Request) {
+	req := s.lookup(w, r)
+	if req == nil {
+		return
+	}
+	if s.Queue.Closed() {
+		w.Header()["Retry-After"] = []string{"1"}
+		respond.Error(w, http.StatusServiceUnavailable, "job "+req.ID+" was not retried: the server is shutting down")
+		return
+	}
+	prev, ok, jerr := s.Life.Retry(req)
+	switch {
+	case !ok && jerr != nil:
+		respond.Error(w, http.StatusServiceUnavailable, "job "+req.ID+" was not retried: "+jerr.Error())
+		return
+	case !ok:
+		respond.Error(w, http.StatusConflict, "job "+req.ID+" is "+prev.String()+": only a failed or canceled job can be retried")
+		return
+	}
+	if err := s.Queue.PushForced(req); err != nil {
+		s.Log.Error("cannot queue a retried job", "id", req.ID, "err", err)
+	}
+	s.Log.Info("job retried", "id", req.ID, "was", prev)
+	if jerr != nil {
+		s.Log.Error("cannot journal a retry", "id", req.ID, "err", jerr)
+		respond.Error(w, http.StatusServiceUnavailable, "job "+req.ID+" is queued again in this process, but "+jerr.Error()+
+			": after a restart it will be "+prev.String()+" again")
+		return
+	}
+	respond.Job(w, http.StatusOK, req)
+}
+
 // lookup returns the job named in r's path, or answers 404 and returns nil.
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request) *job.Job {
 	id := r.PathValue("id")

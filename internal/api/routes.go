@@ -49,6 +49,8 @@ func (s *Server) Handler(post http.Handler) http.Handler {
 	mux.HandleFunc("GET /work/{id}", s.getJob)
 	mux.HandleFunc("DELETE /work/{id}", s.cancelJob)
 	mux.HandleFunc("/work/{id}", respond.MethodNotAllowed("GET, DELETE"))
+	mux.HandleFunc("POST /work/{id}/retry", s.retryJob)
+	mux.HandleFunc("/work/{id}/retry", respond.MethodNotAllowed("POST"))
 	mux.HandleFunc("GET /workers", s.getWorkers)
 	mux.HandleFunc("PUT /workers", s.putWorkers)
 	mux.HandleFunc("/workers", respond.MethodNotAllowed("GET, PUT"))

@@ -46,6 +46,7 @@ type Job struct {
 	cancel     func()        // interrupts the work, while running
 	completing bool          // running, its work complete, its greeting being written
 	attempts   int           // how many times it was started, this run and before a crash
+	base       int           // attempts when POST /work/<id>/retry last ran it again: its retries count from there
 	retryAt    time.Time     // while queued after a failed attempt: when the next one starts
 	output     string        // the end of its command's output (-- COMMAND)
 	truncated  bool          // output lost its beginning
@@ -97,6 +98,15 @@ func (j *Job) Attempts() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.attempts
+}
+
+// RetriesUsed returns how many of j's attempts since it was last run again
+// by POST /work/<id>/retry (or ever) were retries' attempts, plus one: the
+// number to hold against its retries.
+func (j *Job) RetriesUsed() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.attempts - j.base
 }
 
 // Final returns a channel that is closed once j is in a final state: at

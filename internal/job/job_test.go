@@ -76,3 +76,34 @@ func TestTransitionsRefuseAJobThatMovedOn(t *testing.T) {
 		t.Errorf("status %+v, want done after 1 attempt with no error", st)
 	}
 }
+
+// TestRetry checks Retry moves only a failed or canceled job back to
+// queued, its attempts kept and its retries counted anew.
+func TestRetry(t *testing.T) {
+	now := time.Now()
+	j := New("1", 1, "x", 0, "", now, Policy{})
+	if _, ok := j.Retry(); ok {
+		t.Fatal("Retry of a queued job: ok")
+	}
+	j.Start(1, now, nil)
+	j.Finish(Failed, now, "exit status 3")
+	final := j.Final()
+	if prev, ok := j.Retry(); !ok || prev != Failed {
+		t.Fatalf("Retry of a failed job: %v %v", prev, ok)
+	}
+	<-final // the old waiter was told of the old final state
+	st := j.Status()
+	if st.State != Queued || st.Err != "" || st.FinishedAt != 0 || st.Attempts != 1 || j.RetriesUsed() != 0 {
+		t.Errorf("after Retry: %+v, retries used %d; want queued, no error, 1 attempt, 0 used", st, j.RetriesUsed())
+	}
+	select {
+	case <-j.Final():
+		t.Error("Final of the retried job is closed")
+	default:
+	}
+	j.Start(1, now, nil)
+	j.Finish(Done, now, "")
+	if _, ok := j.Retry(); ok {
+		t.Error("Retry of a done job: ok")
+	}
+}

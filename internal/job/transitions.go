@@ -145,6 +145,25 @@ func (j *Job) AbandonRetry(now time.Time) bool {
 	return true
 }
 
+// Retry moves j, failed or canceled, back to queued, to run again (POST
+// /work/<id>/retry): same id, its attempts counting on, its retries anew
+// (see RetriesUsed); its error, worker and times but enqueued_at are
+// cleared, its last output kept. A waiter for its final state waits for
+// the new one. It returns the state j was in, and reports false, changing
+// nothing, if that was not failed or canceled.
+func (j *Job) Retry() (prev State, ok bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	prev = j.state
+	if prev != Failed && prev != Canceled {
+		return prev, false
+	}
+	j.state, j.err, j.finishedAt, j.retryAt = Queued, "", time.Time{}, time.Time{}
+	j.worker, j.startedAt, j.cancel, j.completing = 0, time.Time{}, nil, false
+	j.base, j.final = j.attempts, nil
+	return prev, true
+}
+
 // SetOutput keeps output, the end of what j's latest attempt printed, as
 // j's output; truncated tells whether its beginning was cut.
 func (j *Job) SetOutput(output []byte, truncated bool) {

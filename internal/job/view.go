@@ -9,6 +9,7 @@ type Status struct {
 	State                          State
 	Truncated                      bool  // Output lost its beginning
 	Worker, Attempts               int32 // the worker's number while running, or the last; attempts started
+	Base                           int32 // attempts when POST /work/<id>/retry last ran it again
 	StartedAt, FinishedAt, RetryAt int64
 	Err, Output                    string
 }
@@ -22,6 +23,7 @@ func (j *Job) Status() Status {
 		Truncated:  j.truncated,
 		Worker:     int32(j.worker),
 		Attempts:   int32(j.attempts),
+		Base:       int32(j.base),
 		StartedAt:  UnixNano(j.startedAt),
 		FinishedAt: UnixNano(j.finishedAt),
 		RetryAt:    UnixNano(j.retryAt),
@@ -36,6 +38,7 @@ func (j *Job) Restore(st Status) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.state, j.truncated, j.worker, j.attempts = st.State, st.Truncated, int(st.Worker), int(st.Attempts)
+	j.base = int(st.Base)
 	j.startedAt, j.finishedAt, j.retryAt = UTC(st.StartedAt), UTC(st.FinishedAt), UTC(st.RetryAt)
 	j.err, j.output = st.Err, st.Output
 }

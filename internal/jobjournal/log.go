@@ -143,6 +143,20 @@ func (l *Log) Retrying(r *job.Job) {
 	}
 }
 
+// Retried journals that r, failed or canceled, was made to run again (POST
+// /work/<id>/retry), and waits until it is durable.
+func (l *Log) Retried(r *job.Job) error {
+	if l == nil {
+		return nil
+	}
+	rec := jobRecordOf(r)
+	if err := l.j.Append(record(recRetried, r, &rec)); err != nil {
+		l.failed()
+		return fmt.Errorf("%w in %s: %v", ErrJournal, l.dir, err)
+	}
+	return nil
+}
+
 // Finished journals r's final state. A cancel waits until it is durable, so
 // that a job answered canceled stays canceled through a crash; a done or
 // failed job does not wait: at worst a crash runs it again.

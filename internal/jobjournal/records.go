@@ -17,6 +17,7 @@ const (
 	recRetry                    // an attempt failed and the job waits for its next one
 	recFinished                 // the job reached a final state: done, canceled or failed
 	recRefused                  // answered 503 after its acceptance was journaled: forget it
+	recRetried                  // failed or canceled, made to run again by POST /work/<id>/retry
 )
 
 // errBadRecord is a journal record the server cannot decode: the journal's
@@ -32,7 +33,8 @@ var errBadRecord = errors.New("journal record cannot be decoded")
 //   - recRetry: Attempts, RetryAt, Err;
 //   - recFinished: State, Attempts, Worker, StartedAt, FinishedAt, Err,
 //     Output, Truncated;
-//   - recRefused: nothing.
+//   - recRefused: nothing;
+//   - recRetried: Attempts (its retries count from there).
 type jobRecord struct {
 	Name       string
 	Delay      time.Duration
@@ -91,6 +93,8 @@ func appendRecord(b []byte, typ byte, rec *jobRecord) []byte {
 		}
 		b = binary.AppendUvarint(b, t)
 	case recRefused:
+	case recRetried:
+		b = binary.AppendUvarint(b, uint64(rec.Attempts))
 	}
 	return b
 }
@@ -137,6 +141,8 @@ func decodeRecord(typ byte, data []byte) (jobRecord, error) {
 			d.bad = true
 		}
 	case recRefused:
+	case recRetried:
+		rec.Attempts = d.count()
 	default:
 		d.bad = true
 	}
@@ -233,6 +239,9 @@ func restore(st *job.Status, typ byte, rec *jobRecord) {
 	case recRetry:
 		st.State, st.RetryAt = job.Queued, job.UnixNano(rec.RetryAt)
 		st.Output, st.Truncated = rec.Output, rec.Truncated // the failed attempt's
+	case recRetried:
+		st.State, st.Worker, st.Base = job.Queued, 0, int32(rec.Attempts)
+		st.StartedAt, st.FinishedAt, st.RetryAt = 0, 0, 0
 	case recFinished:
 		st.State, st.Worker = rec.State, int32(rec.Worker)
 		st.StartedAt, st.FinishedAt = job.UnixNano(rec.StartedAt), job.UnixNano(rec.FinishedAt)

@@ -25,6 +25,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"failed with output", recFinished, jobRecord{State: job.Failed, Attempts: 4, Worker: 1, StartedAt: at, FinishedAt: at, Err: "exit status 1", Output: "oops\n", Truncated: true}},
 		{"canceled while queued", recFinished, jobRecord{State: job.Canceled, FinishedAt: at}},
 		{"refused", recRefused, jobRecord{}},
+		{"retried", recRetried, jobRecord{Attempts: 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

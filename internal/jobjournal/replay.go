@@ -27,8 +27,9 @@ const replayEvery = 4096
 // ctx ends first.
 func (l *Log) Replay(ctx context.Context) (Replayed, error) {
 	type folding struct {
-		r  *job.Job
-		st job.Status // r's status as the records so far leave it
+		r    *job.Job
+		st   job.Status // r's status as the records so far leave it
+		last int        // r's index in finished, if it is there: a job retried and finished again is there more than once
 	}
 	jobs := map[uint64]*folding{}
 	var out Replayed
@@ -51,6 +52,7 @@ func (l *Log) Replay(ctx context.Context) (Replayed, error) {
 			f := jobs[jr.Key]
 			restore(&f.st, jr.Type, &rec)
 			if jr.Type == recFinished {
+				f.last = len(finished)
 				finished = append(finished, f)
 			}
 		}
@@ -59,7 +61,10 @@ func (l *Log) Replay(ctx context.Context) (Replayed, error) {
 	if err != nil {
 		return out, err
 	}
-	for _, f := range finished {
+	for i, f := range finished {
+		if f.last != i || !f.st.State.Final() {
+			continue // finished again later, or retried since
+		}
 		f.r.Restore(f.st)
 		out.Finished = append(out.Finished, f.r)
 	}

@@ -132,6 +132,28 @@ func (e *Effects) Requeue(r *job.Job, at time.Time, err string) bool {
 	return true
 }
 
+// Retry makes r, failed or canceled, queued again to run once more (see
+// job.Job.Retry): its retry is journaled and waited for, so that the 200
+// holds through a crash; the store keeps it as unfinished; its event is
+// published. The caller then pushes it onto WorkQueue. prev is the state r
+// was in; ok is false if r was in another, and then nothing happened. As
+// with Cancel, once the journal has failed nothing is changed and its error
+// returned; if it fails during the retry itself, r is queued in this
+// process all the same, and the error says so.
+func (e *Effects) Retry(r *job.Job) (prev job.State, ok bool, err error) {
+	if err := e.journal.Err(); err != nil {
+		return r.State(), false, err
+	}
+	prev, ok = r.Retry()
+	if !ok {
+		return prev, false, nil
+	}
+	err = e.journal.Retried(r)
+	e.jobs.Retried(r)
+	e.events.PublishJob(r)
+	return prev, true, err
+}
+
 // AbandonRetry fails r, waiting for a retry the stopping server will not
 // run (see job.Job.AbandonRetry): the store keeps it as finished, it is
 // counted and its event published. Nothing is journaled: with -journal a

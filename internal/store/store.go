@@ -98,6 +98,25 @@ func (s *Store) Finished(r *job.Job) {
 	s.n++
 }
 
+// Retried records that r, finished, was made to run again (POST
+// /work/<id>/retry): it is unfinished once more, kept however many jobs
+// finish, until it finishes again.
+func (s *Store) Retried(r *job.Job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	limit := len(s.finished)
+	for i := 0; i < s.n; i++ {
+		if s.finished[(s.head+i)%limit] != r.Seq {
+			continue
+		}
+		for ; i < s.n-1; i++ { // close the gap: the newer ones move back one
+			s.finished[(s.head+i)%limit] = s.finished[(s.head+i+1)%limit]
+		}
+		s.n--
+		return
+	}
+}
+
 // Len returns how many requests the store keeps.
 func (s *Store) Len() int {
 	s.mu.Lock()
