@@ -71,6 +71,10 @@ func (s *Server) retryJob(w http.ResponseWriter, r *http.Request) {
 	case !ok && jerr != nil:
 		respond.Error(w, http.StatusServiceUnavailable, "job "+req.ID+" was not retried: "+jerr.Error())
 		return
+	case !ok && (prev == job.Failed || prev == job.Canceled):
+		w.Header()["Retry-After"] = []string{"1"}
+		respond.Error(w, http.StatusConflict, "job "+req.ID+" has just finished and its finish is still being recorded; retry in a moment")
+		return
 	case !ok:
 		respond.Error(w, http.StatusConflict, "job "+req.ID+" is "+prev.String()+": only a failed or canceled job can be retried")
 		return

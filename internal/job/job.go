@@ -46,6 +46,7 @@ type Job struct {
 	cancel     func()        // interrupts the work, while running
 	completing bool          // running, its work complete, its greeting being written
 	attempts   int           // how many times it was started, this run and before a crash
+	unsettled  bool          // final, its effects (journal, store) not yet all applied: Retry waits for Settled
 	base       int           // attempts when POST /work/<id>/retry last ran it again: its retries count from there
 	retryAt    time.Time     // while queued after a failed attempt: when the next one starts
 	output     string        // the end of its command's output (-- COMMAND)

@@ -88,6 +88,10 @@ func TestRetry(t *testing.T) {
 	j.Start(1, now, nil)
 	j.Finish(Failed, now, "exit status 3")
 	final := j.Final()
+	if _, ok := j.Retry(); ok {
+		t.Fatal("Retry of a failed job whose finish is not yet settled: ok")
+	}
+	j.Settled()
 	if prev, ok := j.Retry(); !ok || prev != Failed {
 		t.Fatalf("Retry of a failed job: %v %v", prev, ok)
 	}

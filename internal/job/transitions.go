@@ -91,6 +91,7 @@ func (j *Job) Finish(s State, now time.Time, err string) bool {
 		return false
 	}
 	j.state, j.finishedAt, j.err, j.cancel, j.completing = s, now, err, nil, false
+	j.unsettled = true
 	j.wake()
 	return true
 }
@@ -111,6 +112,7 @@ func (j *Job) Cancel(now time.Time) (prev State, ok bool) {
 	}
 	j.stopWaiting()
 	j.state, j.finishedAt, j.cancel, j.retryAt = Canceled, now, nil, time.Time{}
+	j.unsettled = true
 	j.wake()
 	return prev, true
 }
@@ -141,6 +143,7 @@ func (j *Job) AbandonRetry(now time.Time) bool {
 	}
 	j.state, j.finishedAt, j.retryAt = Failed, now, time.Time{}
 	j.err = ErrRetryAbandoned.Error() + "; last attempt: " + j.err
+	j.unsettled = true
 	j.wake()
 	return true
 }
@@ -150,18 +153,29 @@ func (j *Job) AbandonRetry(now time.Time) bool {
 // (see RetriesUsed); its error, worker and times but enqueued_at are
 // cleared, its last output kept. A waiter for its final state waits for
 // the new one. It returns the state j was in, and reports false, changing
-// nothing, if that was not failed or canceled.
+// nothing, if that was not failed or canceled, or if the effects of its
+// finish are still being applied (see Settled).
 func (j *Job) Retry() (prev State, ok bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	prev = j.state
-	if prev != Failed && prev != Canceled {
+	if prev != Failed && prev != Canceled || j.unsettled {
 		return prev, false
 	}
 	j.state, j.err, j.finishedAt, j.retryAt = Queued, "", time.Time{}, time.Time{}
 	j.worker, j.startedAt, j.cancel, j.completing = 0, time.Time{}, nil, false
 	j.base, j.final = j.attempts, nil
 	return prev, true
+}
+
+// Settled records that the effects of j's move to a final state (its
+// journal record, the store) are all applied: only then may Retry move it
+// on, so that its retry is never journaled, nor the store told, before its
+// finish.
+func (j *Job) Settled() {
+	j.mu.Lock()
+	j.unsettled = false
+	j.mu.Unlock()
 }
 
 // SetOutput keeps output, the end of what j's latest attempt printed, as

@@ -180,4 +180,5 @@ func (e *Effects) finished(r *job.Job, s job.State) {
 		e.stats.Failed.Add(1)
 	}
 	e.events.PublishJob(r)
+	r.Settled()
 }
