@@ -105,15 +105,7 @@ func fakeBeanstalkd(ln net.Listener) (puts func() int) {
 			}
 		}
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serve(c)
-		}
-	}()
+	go acceptLoop(ln, serve)
 	return func() int { mu.Lock(); defer mu.Unlock(); return n }
 }
 
@@ -260,15 +252,7 @@ func fakeRedis(t *testing.T, ln net.Listener) (commands func() [][]string) {
 			}
 		}
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serve(c)
-		}
-	}()
+	go acceptLoop(ln, serve)
 	return func() [][]string { mu.Lock(); defer mu.Unlock(); return got }
 }
 
@@ -303,5 +287,17 @@ func TestJobBody(t *testing.T) {
 	}
 	if b := jobBody(7, 12, 0); b != "lg-7-12" {
 		t.Errorf("jobBody(7, 12, 0) = %q, want it unpadded", b)
+	}
+}
+
+// acceptLoop serves each connection ln accepts with serve, in a goroutine of
+// its own, until ln is closed: the fake servers' accept loop.
+func acceptLoop(ln net.Listener, serve func(net.Conn)) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go serve(c)
 	}
 }
