@@ -32,9 +32,23 @@ func TestStatsEvent(t *testing.T) {
 	}
 	<-started
 	<-started // both workers busy; the third job is held by the dispatcher
-	var got map[string]int64
-	if err := json.Unmarshal(ts.api.StatsEvent(), &got); err != nil {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(ts.api.StatsEvent(), &fields); err != nil {
 		t.Fatalf("stats event %q: %v", ts.api.StatsEvent(), err)
+	}
+	var startedAt time.Time
+	if err := json.Unmarshal(fields["started_at"], &startedAt); err != nil || startedAt.IsZero() ||
+		startedAt.After(time.Now()) || startedAt.Location() != time.UTC || !startedAt.Equal(ts.stats.Started) {
+		t.Errorf("stats started_at = %s (%v), want the server's start %s, in UTC", fields["started_at"], err, ts.stats.Started)
+	}
+	delete(fields, "started_at")
+	got := make(map[string]int64)
+	for k, v := range fields {
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			t.Errorf("stats %s = %s, want a whole number", k, v)
+		}
+		got[k] = n
 	}
 	// Of the 3 jobs not started, the dispatcher may or may not hold one.
 	if q := got["queue_length"]; q < 2 || q > 3 {

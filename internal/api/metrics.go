@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"time"
 
 	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
@@ -77,8 +78,10 @@ func (s *Server) writeJournalMetrics(b *bytes.Buffer) {
 }
 
 // StatsEvent returns the data of a stats event, a JSON object: the
-// queue's length and capacity, the workers and how many are busy, and the
-// job counters.
+// queue's length and capacity, the workers and how many are busy, the job
+// counters, and started_at, when the counters began (the server's start,
+// RFC 3339 in UTC): they count this process's jobs, not a journal's earlier
+// ones.
 func (s *Server) StatsEvent() []byte {
 	b := make([]byte, 0, 160)
 	b = append(b, `{"queue_length":`...)
@@ -92,5 +95,7 @@ func (s *Server) StatsEvent() []byte {
 	b = strconv.AppendInt(append(b, `,"done":`...), s.Stats.Done.Load(), 10)
 	b = strconv.AppendInt(append(b, `,"canceled":`...), s.Stats.Canceled.Load(), 10)
 	b = strconv.AppendInt(append(b, `,"failed":`...), s.Stats.Failed.Load(), 10)
-	return append(b, '}')
+	b = append(b, `,"started_at":"`...)
+	b = s.Stats.Started.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
 }

@@ -21,11 +21,13 @@ type Stats struct {
 	Busy             atomic.Int64 // workers running a job now
 	Wait             *Histogram   // time from acceptance to start, for each started job
 	Fsync            *Histogram   // how long each fsync of the journal took
+	Started          time.Time    // when the counters began: the server's start, so they count since then
 }
 
-// NewStats returns zeroed Stats.
+// NewStats returns zeroed Stats, Started now.
 func NewStats() *Stats {
 	return &Stats{
+		Started: time.Now(),
 		Wait: newHistogram(
 			time.Millisecond, 2500*time.Microsecond, 5*time.Millisecond,
 			10*time.Millisecond, 25*time.Millisecond, 50*time.Millisecond,
