@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -487,4 +489,138 @@ func TestDashboardReconnects(t *testing.T) {
 	}
 	p.waitFor(t, "the second server's numbers", `document.getElementById("conn").dataset.state === "live" &&
 		document.getElementById("n-accepted").textContent === "1"`)
+}
+
+// TestDashboardNumbersAfterRestart runs the real binary with -journal and a
+// command that fails a "bad" job's first attempt: the page's numbers agree
+// with /metrics and with its own table before a restart, after it (when the
+// journal's finished jobs are listed but the counters start again from 0),
+// and after the failed job is retried with its button.
+func TestDashboardNumbersAfterRestart(t *testing.T) {
+	if findChromium() == "" {
+		t.Skip("no Chromium found (chromium, chromium-browser, google-chrome on PATH, or /usr/bin/chromium): install Debian's chromium to run the browser tests")
+	}
+	script := `printf '<b>%s</b>\n' "$WORKQUEUE_NAME"; case "$WORKQUEUE_NAME" in bad*) [ "$WORKQUEUE_ATTEMPT" -gt 1 ] || exit 1;; esac`
+	dir := t.TempDir()
+	args := func(addr string) []string {
+		return []string{"-http", addr, "-journal", dir, "-n", "1", "--", "/bin/sh", "-c", script}
+	}
+	first := startBinary(t, args("127.0.0.1:0")...)
+	bad := "bad <img src=x onerror=alert(1)>"
+	code, badID, body := first.postValues(t, url.Values{"name": {bad}, "retries": {"0"}})
+	if code != http.StatusCreated {
+		t.Fatalf("POST %q: %d %s", bad, code, body)
+	}
+	first.waitState(t, badID, "failed")
+	code, fineID := first.post(t, "fine", "0s")
+	if code != http.StatusCreated {
+		t.Fatalf("POST fine: status %d, want 201", code)
+	}
+	first.waitState(t, fineID, "done")
+
+	c := startChromium(t)
+	p := c.newPage(t, 1280, 900)
+	p.navigate(t, first.url+"/")
+	p.waitFor(t, "the stream to be live", `document.getElementById("conn").dataset.state === "live"`)
+	checkNumbers(t, p, first, 0)
+
+	t.Run("the failed job's detail", func(t *testing.T) {
+		openDetail(t, p, badID)
+		j, _ := first.getJob(t, badID)
+		if j.Output == nil || j.Error == "" {
+			t.Fatalf("job %s: %+v, want an output and an error", badID, j)
+		}
+		for field, want := range map[string]string{"name": bad, "state": "failed", "attempts": "1", "error": j.Error, "output": *j.Output} {
+			var got string
+			p.mustEval(t, `document.querySelector('#detail [data-field="`+field+`"]')?.textContent ?? "(none)"`, &got)
+			if got != want {
+				t.Errorf("detail %s = %q, want %q", field, got, want)
+			}
+		}
+		noMarkup(t, c, p)
+		closeDetail(t, p)
+	})
+
+	first.signal(t, syscall.SIGTERM)
+	if code := first.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("first server: exit status = %d, want 0\nstderr:\n%s", code, first.stderr)
+	}
+	second := startBinary(t, args(strings.TrimPrefix(first.url, "http://"))...)
+	p.waitFor(t, "the second server's counters", `document.getElementById("conn").dataset.state === "live" &&
+		document.getElementById("n-failed").textContent === "0" && document.getElementById("n-done").textContent === "0"`)
+	checkNumbers(t, p, second, 2)
+
+	row := `document.querySelector('#job-rows tr[data-id="` + badID + `"]')`
+	p.mustEval(t, row+`.querySelector("button.retry").click()`, nil)
+	p.waitFor(t, "the retried job to be done", row+`.dataset.state === "done" && !`+row+`.classList.contains("earlier")`)
+	if j, _ := second.getJob(t, badID); j.State != "done" || j.Attempts != 2 {
+		t.Errorf("job %s on the server after the retry: %+v, want done after 2 attempts", badID, j)
+	}
+	p.waitFor(t, "the retried job's finish in the counters", `document.getElementById("n-done").textContent === "1"`)
+	checkNumbers(t, p, second, 1)
+	checkQuiet(t, c, first.url)
+}
+
+// checkNumbers checks that the page's numbers agree with srv's /metrics and
+// with each other: each of the counters done, failed and canceled (since the
+// server started) is the number of listed jobs in that state not marked
+// earlier (finished before the start); the failed filter counts the listed
+// failed jobs; the line above the counters says how many are earlier, and
+// earlier of them are. It holds while nothing has been retried since the start.
+func checkNumbers(t *testing.T, p *cdpPage, srv *proc, earlier int) {
+	t.Helper()
+	want := map[string]int64{"n-accepted": srv.metric(t, "workqueue_jobs_accepted_total")}
+	cond := `document.getElementById("n-accepted").textContent === "` + strconv.FormatInt(want["n-accepted"], 10) + `"`
+	for _, s := range []string{"done", "failed", "canceled"} {
+		want["n-"+s] = srv.metric(t, `workqueue_jobs_finished_total{state="`+s+`"}`)
+		cond += ` && document.getElementById("n-` + s + `").textContent === "` + strconv.FormatInt(want["n-"+s], 10) + `"`
+	}
+	p.waitFor(t, fmt.Sprintf("the counters of /metrics %v", want), cond)
+	var got struct {
+		Counted, Listed  map[string]int
+		Earlier, Filter  int
+		Since            string
+		Rows, ServerRows int
+	}
+	p.mustEval(t, `(() => {
+		const rows = [...document.querySelectorAll("#job-rows tr")];
+		const counted = {}, listed = {};
+		for (const s of ["done", "failed", "canceled"]) {
+			counted[s] = rows.filter((tr) => tr.dataset.state === s && !tr.classList.contains("earlier")).length;
+			listed[s] = rows.filter((tr) => tr.dataset.state === s).length;
+		}
+		return { counted, listed, rows: rows.length,
+			earlier: rows.filter((tr) => tr.classList.contains("earlier") && tr.cells[2].querySelector(".tag")?.textContent === "earlier").length,
+			filter: Number(document.getElementById("failed-count").textContent),
+			since: document.getElementById("since").textContent };
+	})()`, &got)
+	for _, s := range []string{"done", "failed", "canceled"} {
+		if int64(got.Counted[s]) != want["n-"+s] {
+			t.Errorf("the page counts %d %s since the start, but lists %d %s jobs finished since then", want["n-"+s], s, got.Counted[s], s)
+		}
+	}
+	if got.Filter != got.Listed["failed"] {
+		t.Errorf("the failed filter says %d, but %d failed jobs are listed", got.Filter, got.Listed["failed"])
+	}
+	if got.Earlier != earlier {
+		t.Errorf("%d listed jobs marked earlier, want %d", got.Earlier, earlier)
+	}
+	if !strings.HasPrefix(got.Since, "Counted since the server started, ") {
+		t.Errorf("the counters' caption %q does not say since when they count", got.Since)
+	}
+	if wantText := fmt.Sprintf(" %d job", earlier); (earlier > 0) != strings.Contains(got.Since, wantText) {
+		t.Errorf("the counters' caption %q, want it to say %d jobs listed finished before the start", got.Since, earlier)
+	}
+	resp, err := http.Get(srv.url + "/work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct{ Jobs []json.RawMessage }
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	if got.Rows != len(list.Jobs) {
+		t.Errorf("the page lists %d jobs, the server %d", got.Rows, len(list.Jobs))
+	}
 }
