@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"workqueue/internal/dashboard"
+	"workqueue/internal/events"
 	"workqueue/internal/job"
 )
 
@@ -623,4 +625,105 @@ func checkNumbers(t *testing.T, p *cdpPage, srv *proc, earlier int) {
 	if got.Rows != len(list.Jobs) {
 		t.Errorf("the page lists %d jobs, the server %d", got.Rows, len(list.Jobs))
 	}
+}
+
+// TestDashboardFieldsToCome serves the page from a stand-in server whose
+// jobs and stats carry every field the page knows, those the server does
+// not send yet included (a remote worker's claim and lease, a dropped
+// payload, the remote workers' counts) and one it does not know: the page
+// shows each, as text, whatever the real server sends today.
+func TestDashboardFieldsToCome(t *testing.T) {
+	if findChromium() == "" {
+		t.Skip("no Chromium found (chromium, chromium-browser, google-chrome on PATH, or /usr/bin/chromium): install Debian's chromium to run the browser tests")
+	}
+	hostile := `<img/src=x/onerror=alert(1)>` // visible ASCII: a remote worker may take it as its name
+	lease := time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano)
+	jobs := map[string]string{
+		"a-7": `{"id":"a-7","name":"leased","delay":"0s","state":"running","attempts":2,"claimed_by":` + jsString(hostile) +
+			`,"lease_expires_at":"` + lease + `","run_at":"2026-11-28T09:00:00Z","enqueued_at":"2026-11-28T08:00:00Z",` +
+			`"started_at":"2026-11-28T09:00:01Z","payload":{"w":640,"tag":` + jsString(hostile) + `},"node":"a",` +
+			`"output":"…tail","output_truncated":true}`,
+		"a-6": `{"id":"a-6","name":"old","delay":"0s","state":"done","attempts":1,"enqueued_at":"2026-11-28T08:00:00Z",` +
+			`"started_at":"2026-11-28T08:00:01Z","finished_at":"2026-11-28T08:00:02Z","payload_dropped":true}`,
+	}
+	stats := `{"queue_length":0,"queue_capacity":10,"workers":0,"busy":0,"accepted":2,"done":1,"canceled":0,"failed":0,` +
+		`"remote_waiting":3,"remote_running":1,"started_at":"2026-11-28T07:00:00Z"}`
+	hub := events.New(func() []byte { return []byte(stats) })
+	mux := http.NewServeMux()
+	d := dashboard.New()
+	mux.Handle("GET /{$}", d)
+	mux.Handle("GET /static/", d)
+	mux.Handle("GET /events", hub)
+	mux.HandleFunc("GET /work", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		// A listing carries payload_bytes, not the payload.
+		io.WriteString(w, `{"jobs":[`+strings.Replace(jobs["a-7"], `"payload":{"w":640,"tag":`+jsString(hostile)+`}`, `"payload_bytes":44`, 1)+`,`+jobs["a-6"]+`]}`)
+	})
+	mux.HandleFunc("GET /work/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, jobs[r.PathValue("id")])
+	})
+	mux.HandleFunc("GET /workers", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"workers":0,"busy":0,"target":0,"remote_waiting":3,"remote_running":1}`)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	t.Cleanup(hub.Close)
+
+	c := startChromium(t)
+	p := c.newPage(t, 1280, 900)
+	p.navigate(t, srv.URL+"/")
+	p.waitFor(t, "the remote workers", `!document.getElementById("remote").hidden &&
+		document.getElementById("remote-running").textContent === "1" && document.getElementById("remote-waiting").textContent === "3" &&
+		document.getElementById("workers-what").textContent === "local: busy / total"`)
+	p.waitFor(t, "the leased job's row", `document.querySelector('#job-rows tr[data-id="a-7"]')?.cells[3].textContent === `+jsString(hostile))
+	var when int
+	p.mustEval(t, `document.querySelectorAll("#job-rows .when").length`, &when)
+	if when != 0 {
+		t.Errorf("%d rows say when they run, want 0: a run_at past is now", when)
+	}
+
+	field := func(name string) string {
+		var got string
+		p.mustEval(t, `document.querySelector('#detail [data-field="`+name+`"]')?.textContent ?? "(none)"`, &got)
+		return got
+	}
+	openDetail(t, p, "a-7")
+	var payload bool
+	p.mustEval(t, `document.querySelector('#detail [data-field="payload"] pre')?.textContent ===
+		JSON.stringify({w: 640, tag: `+jsString(hostile)+`}, null, 2)`, &payload)
+	if !payload {
+		t.Errorf("detail payload = %q, want it pretty-printed", field("payload"))
+	}
+	for name, want := range map[string]string{"claimed_by": hostile, "attempts": "2", "node": "a",
+		"output": "its beginning was cut: the newest part is kept…tail"} {
+		if got := field(name); got != want {
+			t.Errorf("detail %s = %q, want %q", name, got, want)
+		}
+	}
+	for name, want := range map[string]string{"lease_expires_at": lease, "run_at": "2026-11-28T09:00:00Z"} {
+		var got string
+		p.mustEval(t, `document.querySelector('#detail [data-field="`+name+`"] time')?.dateTime ?? "(none)"`, &got)
+		if got != want {
+			t.Errorf("detail %s's time = %q, want %q", name, got, want)
+		}
+	}
+	noMarkup(t, c, p)
+
+	openDetail(t, p, "a-6") // from one detail straight to another
+	if got := field("payload_dropped"); !strings.HasPrefix(got, "dropped") {
+		t.Errorf("detail of a job whose payload was dropped: %q, want it said", got)
+	}
+	if got := field("payload"); got != "(none)" {
+		t.Errorf("detail payload of a-6 = %q, want none", got)
+	}
+	var earlier bool
+	p.mustEval(t, `document.querySelector('#job-rows tr[data-id="a-6"]').classList.contains("earlier")`, &earlier)
+	if earlier {
+		t.Error("a-6, finished after the server's start, is marked earlier")
+	}
+	p.mustEval(t, `document.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape"}))`, nil)
+	p.waitFor(t, "Escape to close the detail", `document.getElementById("detail").hidden`)
+	checkQuiet(t, c, srv.URL)
 }
