@@ -213,13 +213,10 @@
       if (tr.classList.contains('earlier')) earlier++;
     }
     $('failed-count').textContent = String(failed);
-    let text = startedAt ? 'Counted since the server started, ' + fmtWhen(startedAt.toISOString()) + '.'
-      : 'Counted since the server started.';
-    if (earlier) {
-      text += ' The list below also holds ' + earlier + (earlier === 1 ? ' job' : ' jobs') +
-        ' finished before then (kept by the journal), marked "earlier", counted by that start.';
-    }
-    $('since').textContent = text;
+    let text = startedAt ? 'Counted since the server started, ' + fmtWhen(startedAt.toISOString())
+      : 'Counted since the server started';
+    if (earlier) text += '; the list also holds ' + earlier + (earlier === 1 ? ' job' : ' jobs') + ' finished before, marked earlier';
+    $('since').textContent = text + '.';
   }
 
   // loadJobs fetches the newest jobs; a server without GET /work lists
