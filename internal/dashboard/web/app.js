@@ -314,6 +314,7 @@
     $('detail-fields').replaceChildren();
     say($('detail-msg'), 'loading…');
     $('detail').hidden = false;
+    $('detail-close').focus({ preventScroll: true });
     markOpen();
     loadDetail();
   }
