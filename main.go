@@ -437,6 +437,7 @@ func (s *server) recover(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	canceled := 0
+	s.jobs.Reserve(len(rep.Finished) + len(rep.Unfinished))
 	for _, r := range rep.Finished {
 		s.jobs.Add(r)
 		s.restoreKey(r)
