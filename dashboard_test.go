@@ -712,6 +712,9 @@ func TestDashboardFieldsToCome(t *testing.T) {
 		}
 	}
 	noMarkup(t, c, p)
+	if path := os.Getenv("WORKQUEUE_SCREENSHOT_DETAIL"); path != "" { // for a look, not for the README
+		os.WriteFile(path, p.screenshot(t), 0o644)
+	}
 
 	openDetail(t, p, "a-6") // from one detail straight to another
 	if got := field("payload_dropped"); !strings.HasPrefix(got, "dropped") {
