@@ -155,6 +155,19 @@ func TestDashboardInBrowser(t *testing.T) {
 				t.Errorf("page #%s = %q, want %s from /metrics", id, got, want)
 			}
 		}
+		// The remote workers, once the server counts them.
+		if !strings.Contains(ts.do("GET", "/metrics", "", "").Body.String(), "\nworkqueue_remote_waiting ") {
+			t.Log("the server counts no remote workers yet: TestDashboardFieldsToCome checks the page shows them")
+			return
+		}
+		p.waitFor(t, "the remote workers", `!document.getElementById("remote").hidden`)
+		for id, sample := range map[string]string{"remote-running": "workqueue_remote_running", "remote-waiting": "workqueue_remote_waiting"} {
+			var got string
+			p.mustEval(t, `document.getElementById(`+jsString(id)+`).textContent`, &got)
+			if want := metric(t, ts, sample); got != want {
+				t.Errorf("page #%s = %q, want %s from /metrics", id, got, want)
+			}
+		}
 	})
 
 	t.Run("job events update the table in place", func(t *testing.T) {
