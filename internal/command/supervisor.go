@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // The hidden mode that makes the binary a supervisor: argv is exactly
@@ -33,6 +34,17 @@ const (
 const (
 	supervisorReady = "ready\n"
 	supervisorWait  = 10 * time.Second
+)
+
+// supervisorPipe is the size asked for the supervisor's pipe (F_SETPIPE_SZ),
+// 1 MiB: the most an unprivileged process may ask by default
+// (/proc/sys/fs/pipe-max-size). supervisorStall is how long a registration
+// waits for room in a full pipe before the supervisor is given up as lost:
+// it is full only if the supervisor has stopped reading.
+const (
+	supervisorPipe  = 1 << 20
+	supervisorStall = time.Second
+	fSetPipeSz      = 1031 // F_SETPIPE_SZ, from linux/fcntl.h
 )
 
 // supervisor is the server's end of its supervisor process. The supervisor
@@ -101,6 +113,9 @@ func startSupervisor(warn func(error), track func(pid int)) (*supervisor, error)
 	if err == nil {
 		err = os.NewSyscallError("fcntl", syscall.SetNonblock(s.fd, true))
 	}
+	if err == nil { // best effort: the default of 64 KiB does too
+		syscall.Syscall(syscall.SYS_FCNTL, uintptr(s.fd), fSetPipeSz, supervisorPipe)
+	}
 	if err != nil {
 		s.kill()
 		<-s.exited
@@ -130,21 +145,34 @@ func awaitReady(r *os.File) error {
 func (s *supervisor) add(pgid int)    { s.send('+', pgid) }
 func (s *supervisor) forget(pgid int) { s.send('-', pgid) }
 
-// send writes one line. The write never blocks: the line is far shorter
-// than PIPE_BUF, so it is written whole or not at all, and the supervisor
-// reads as fast as lines come. If it fails (the supervisor is gone, or
-// stopped with its pipe full), the supervisor is killed, lest it act on a
-// registry it no longer mirrors, and warn is told, once.
+// send writes one line. The line is far shorter than PIPE_BUF, so it is
+// written whole or not at all, and the pipe (1 MiB where the system allows,
+// else 64 KiB: 100,000 or 7,000 lines) has room for far more than the
+// supervisor leaves unread between two of its reads (supervisorPace). If the
+// pipe is full all the same, send waits up to supervisorStall for room. If
+// the write fails (the supervisor is gone, or stopped), the supervisor is
+// killed, lest it act on a registry it no longer mirrors, and warn is told,
+// once.
 func (s *supervisor) send(op byte, pgid int) {
 	if s == nil || s.fd < 0 || s.lost.Load() {
 		return
 	}
 	line := strconv.AppendInt([]byte{op}, int64(pgid), 10)
 	line = append(line, '\n')
+	var deadline time.Time
 	for {
 		_, err := syscall.Write(s.fd, line)
 		if err == syscall.EINTR {
 			continue
+		}
+		if err == syscall.EAGAIN {
+			if deadline.IsZero() {
+				deadline = time.Now().Add(supervisorStall)
+			}
+			if left := time.Until(deadline); left > 0 {
+				waitWritable(s.fd, left)
+				continue
+			}
 		}
 		if err != nil && s.lost.CompareAndSwap(false, true) {
 			s.proc.Kill()
@@ -184,4 +212,16 @@ func (s *supervisor) await(wait time.Duration) {
 func (s *supervisor) kill() {
 	s.lost.Store(true)
 	s.proc.Kill()
+}
+
+// waitWritable waits up to d for room to write in the pipe fd (ppoll(2)
+// for POLLOUT; package syscall has no poll).
+func waitWritable(fd int, d time.Duration) {
+	const pollOut = 0x4 // POLLOUT
+	p := struct {
+		fd              int32
+		events, revents int16
+	}{fd: int32(fd), events: pollOut}
+	ts := syscall.NsecToTimespec(int64(d))
+	syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&p)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
 }

@@ -125,3 +125,57 @@ func TestSupervisorLost(t *testing.T) {
 	}
 	s.closeLocked()
 }
+
+// TestSupervisorStopped stops the supervisor (SIGSTOP) and registers
+// groups until its pipe is full: the registration that finds no room within
+// supervisorStall gives the supervisor up, killed, with a warning.
+func TestSupervisorStopped(t *testing.T) {
+	warned := make(chan error, 1)
+	s, err := startSupervisor(func(err error) { warned <- err }, func(int) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	pgid := 1 << 22 // above any pid_max: never a real group
+	for i := 0; !s.lost.Load(); i++ {
+		if i > 1<<20 {
+			t.Fatal("a stopped supervisor's pipe took 1 Mi lines")
+		}
+		s.add(pgid)
+	}
+	select {
+	case err := <-warned:
+		if !errors.Is(err, syscall.EAGAIN) {
+			t.Errorf("warned %v, want EAGAIN", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no warning 10 s after the supervisor was lost")
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lost supervisor is not killed 10 s later")
+	}
+	s.closeLocked()
+}
+
+// BenchmarkSupervisorSend measures what the supervisor costs the server per
+// attempt: the two lines, "+PGID" as it starts and "-PGID" as its group is
+// forgotten, written to a real supervisor (which reads them paced).
+func BenchmarkSupervisorSend(b *testing.B) {
+	s, err := startSupervisor(func(err error) { b.Error(err) }, func(int) {})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { s.closeLocked(); s.await(time.Second) }()
+	pgid := 1 << 22 // above any pid_max: never a real group
+	for b.Loop() {
+		s.add(pgid)
+		s.forget(pgid)
+	}
+	if s.lost.Load() {
+		b.Fatal("the supervisor was lost")
+	}
+}
