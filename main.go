@@ -30,6 +30,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -46,6 +47,7 @@ import (
 	"time"
 
 	"workqueue/internal/api"
+	"workqueue/internal/auth"
 	"workqueue/internal/config"
 	"workqueue/internal/events"
 	"workqueue/internal/hostguard"
@@ -146,6 +148,9 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 	logw := lines.NewLog(stderr, logLines, logDropped)
 	defer logw.Close(logWait)
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if cfg.Tokens == nil && !config.Loopback(cfg.Addr) {
+		log.Warn("-insecure: listening beyond loopback without -token-file; anyone who can reach the address can run jobs", "addr", cfg.Addr)
+	}
 	s := newServer(cfg, workFor(c), stdout, log)
 	s.api.LogDropped = logDropped
 	if err := s.recover(stop, cfg); err != nil {
@@ -178,13 +183,31 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 // serve serves s, started, on ln until stop ends or serving fails, then shuts down.
 func serve(s *server, ln net.Listener, cfg config.Config, stop, force context.Context, log *slog.Logger) error {
 	// On a loopback listener only loopback Hosts and -allow-host's pass
-	// (DNS rebinding); the -token-file check, to come, wraps s.handler here.
-	hs := api.NewHTTPServer(hostguard.Handler(ln.Addr(), cfg.AllowHosts, s.handler), api.DefaultLimits(), log)
+	// (DNS rebinding): first, so that a page that rebound its name neither
+	// learns that a token is wanted nor has the browser ask for one. Then
+	// the -token-file check, before anything that reads or changes state;
+	// the cross-origin check inside s.handler still refuses a page of
+	// another site whose request the browser sent with the Basic
+	// credentials it remembers.
+	h := auth.Handler(cfg.Tokens, s.unauthorized, s.handler)
+	hs := api.NewHTTPServer(hostguard.Handler(ln.Addr(), cfg.AllowHosts, h), api.DefaultLimits(), log)
+	l := api.JSONErrors(ln)
+	if cfg.TLSCert != "" {
+		tc, err := config.ServerTLS(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			s.drain(force)
+			return err
+		}
+		// Outside JSONErrors, so that net/http sees its *tls.Conn: the
+		// handshake's timeout, r.TLS, and a 400 for plain HTTP.
+		l = tls.NewListener(l, tc)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	serveErr := make(chan error, 1)
-	wg.Go(func() { serveErr <- hs.Serve(api.JSONErrors(ln)) })
-	log.Info("listening", "addr", ln.Addr().String(), "workers", cfg.Workers, "queue", cfg.Queue)
+	wg.Go(func() { serveErr <- hs.Serve(l) })
+	log.Info("listening", "addr", ln.Addr().String(), "tls", cfg.TLSCert != "", "tokens", cfg.Tokens != nil,
+		"workers", cfg.Workers, "queue", cfg.Queue)
 
 	var failed error
 	select {
@@ -233,6 +256,14 @@ func shutdown(s *server, hs *http.Server, timeout time.Duration, force context.C
 		log.Info("closed connections still open at -shutdown-timeout", "reason", context.Cause(ctx))
 	}
 	return nil
+}
+
+// unauthorized counts r, answered 401 for want of a token, among the
+// refused submissions if it was one.
+func (s *server) unauthorized(r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == "/work" {
+		s.stats.RejectedUnauthorized.Add(1)
+	}
 }
 
 // finishedKept is how many finished jobs the Store keeps for GET /work/{id}.
