@@ -344,7 +344,7 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	s.env = env
 	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events,
 		limits: submit.Limits{MaxDelay: cfg.MaxDelay, MaxRetries: cfg.MaxRetries, Command: cfg.Command != nil},
-		log:    log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
+		log:    log, debug: log.Enabled(context.Background(), slog.LevelDebug), node: cfg.Node}
 	s.handler = s.api.Handler(s.collector)
 	return s
 }
@@ -449,7 +449,10 @@ func (s *server) recover(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	rep, err := jj.Replay(ctx)
+	rep, err := jj.Replay(ctx, cfg.Node)
+	if err == nil && rep.Node == "" && cfg.Node != "" {
+		err = jj.Node(cfg.Node) // a new journal: from now on it is cfg.Node's
+	}
 	if err != nil {
 		jj.Close()
 		return err
