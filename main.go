@@ -206,8 +206,14 @@ func serve(s *server, ln net.Listener, cfg config.Config, stop, force context.Co
 	defer wg.Wait()
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- hs.Serve(l) })
-	log.Info("listening", "addr", ln.Addr().String(), "tls", cfg.TLSCert != "", "tokens", cfg.Tokens != nil,
-		"workers", cfg.Workers, "queue", cfg.Queue)
+	attrs := []any{"addr", ln.Addr().String(), "workers", cfg.Workers, "queue", cfg.Queue}
+	if cfg.TLSCert != "" {
+		attrs = append(attrs, "tls", true)
+	}
+	if cfg.Tokens != nil {
+		attrs = append(attrs, "tokens", true)
+	}
+	log.Info("listening", attrs...)
 
 	var failed error
 	select {

@@ -260,7 +260,7 @@ func TestBinaryExposure(t *testing.T) {
 	}{
 		{[]string{"-http", "0.0.0.0:0"}, "-http 0.0.0.0:0 is not a loopback address: anyone who can reach it could run jobs"},
 		{[]string{"-http", ":0"}, "anyone who can reach it could run jobs"},
-		{[]string{"-token-file", writeTokens(t, 0o644)}, "may be read or written by others (mode 0644)"},
+		{[]string{"-token-file", writeTokens(t, 0o644)}, "others may read or write the file (mode 0644)"},
 		{[]string{"-token-file", writeTokens(t, 0o620)}, "chmod 600"},
 		{[]string{"-token-file", empty}, "no token in it"},
 		{[]string{"-token-file", short}, "line 1: a token of 9 bytes is too short"},

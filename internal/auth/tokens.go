@@ -34,7 +34,7 @@ type Tokens struct {
 // trimmed, and blank lines and lines starting with # are skipped. A token is
 // MinLen to 4096 bytes of printable ASCII without spaces (what an
 // Authorization header carries unquoted). A file with no token is refused.
-// No error quotes a token: they name the file and the line.
+// No error quotes a token: they name the line. The caller names the file.
 func Load(path string) (*Tokens, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -46,23 +46,19 @@ func Load(path string) (*Tokens, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
+		return nil, errors.New("not a regular file")
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%s may be read or written by others (mode %#o): its tokens are secrets, so chmod 600 %s", path, perm, path)
+		return nil, fmt.Errorf("others may read or write the file (mode %#o), and its tokens are secrets: chmod 600 %s", perm, path)
 	}
 	if fi.Size() > maxFileBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes: not a token file", path, maxFileBytes)
+		return nil, fmt.Errorf("larger than %d bytes: not a token file", maxFileBytes)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	t, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return t, nil
+	return Parse(data)
 }
 
 // Parse reads tokens from data, the content of a token file, as Load
