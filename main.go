@@ -40,6 +40,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,6 +75,18 @@ func main() {
 	// be inherited by the commands that a later version runs.
 	pipes := make(chan os.Signal, 1)
 	signal.Notify(pipes, syscall.SIGPIPE)
+	// A goroutine in a blocking system call keeps its P (its right to run
+	// Go code) until the scheduler takes it back, and on return it waits for
+	// one. With one P (GOMAXPROCS 1: one core, or taskset -c 0) the journal's
+	// writer, in fsync(2) for about a millisecond each group commit, then
+	// holds up the handlers that would fill the next commit, and waits behind
+	// them to answer the one it made: durable ingest measured 16-24k jobs/s
+	// with one P and 28-30k with two, on the same pinned core (11-19 jobs
+	// per fsync against 25-28; docs/performance.md). A second P costs
+	// nothing when no goroutine is in a system call.
+	if runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
+	}
 	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
 	var usage *config.UsageError
 	switch {
@@ -464,6 +477,7 @@ func (s *server) recover(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	canceled := 0
+	s.jobs.Reserve(len(rep.Finished) + len(rep.Unfinished))
 	for _, r := range rep.Finished {
 		s.jobs.Add(r)
 		s.restoreKey(r)

@@ -21,6 +21,15 @@ type Replayed struct {
 // replayEvery is how many records replay reads between looks at its context.
 const replayEvery = 4096
 
+// replayRecordBytes is about the smallest a job's acceptance record is on
+// disk, framing included, and replayHintMax the most jobs replay sizes its
+// map for at once: the journal's size over the first is how many jobs it may
+// hold.
+const (
+	replayRecordBytes = 40
+	replayHintMax     = 1 << 22
+)
+
 // Replay reads every record of the journal and rebuilds the jobs of the
 // server of -node node ("" for none), giving them its ids. Records of a job
 // whose acceptance the journal no longer holds (compacted away once the job
@@ -33,8 +42,15 @@ func (l *Log) Replay(ctx context.Context, node string) (Replayed, error) {
 		r    *job.Job
 		st   job.Status // r's status as the records so far leave it
 		last int        // r's index in finished, if it is there: a job retried and finished again is there more than once
+		gone bool       // its acceptance was refused after all: it is no job
 	}
-	jobs := map[uint64]*folding{}
+	// A million unfinished jobs are a million entries: sized at once, the
+	// map is not rebuilt twenty times on the way, and the jobs are listed in
+	// the order they were accepted (ids nearly in order, so the sort below
+	// is quick), not in the map's.
+	hint := int(min(l.j.Bytes()/replayRecordBytes, replayHintMax))
+	jobs := make(map[uint64]*folding, hint)
+	accepted := make([]*folding, 0, hint)
 	var out Replayed
 	var finished []*folding
 	err := l.j.Replay(func(jr journal.Record) error {
@@ -52,9 +68,17 @@ func (l *Log) Replay(ctx context.Context, node string) (Replayed, error) {
 			return fmt.Errorf("record %d, of job %d: %w", out.Records, jr.Key, err)
 		case jr.Type == recAccepted:
 			r := job.New(job.FormatID(node, jr.Key), jr.Key, rec.Name, rec.Delay, rec.Key, rec.EnqueuedAt, rec.Policy)
-			jobs[jr.Key] = &folding{r: r}
+			if old := jobs[jr.Key]; old != nil {
+				old.gone = true // accepted again: the later record is the job
+			}
+			f := &folding{r: r}
+			jobs[jr.Key] = f
+			accepted = append(accepted, f)
 		case jr.Type == recRefused:
-			delete(jobs, jr.Key)
+			if f := jobs[jr.Key]; f != nil {
+				f.gone = true
+				delete(jobs, jr.Key)
+			}
 		case jobs[jr.Key] != nil:
 			f := jobs[jr.Key]
 			restore(&f.st, jr.Type, &rec)
@@ -79,8 +103,8 @@ func (l *Log) Replay(ctx context.Context, node string) (Replayed, error) {
 		f.r.Restore(f.st)
 		out.Finished = append(out.Finished, f.r)
 	}
-	for _, f := range jobs {
-		if !f.st.State.Final() {
+	for _, f := range accepted {
+		if !f.gone && !f.st.State.Final() {
 			f.st.State, f.st.Worker, f.st.StartedAt = job.Queued, 0, 0
 			f.r.Restore(f.st)
 			out.Unfinished = append(out.Unfinished, f.r)

@@ -51,6 +51,17 @@ func (s *Store) Add(r *job.Job) {
 	s.mu.Unlock()
 }
 
+// Reserve makes room for n more jobs at once, before a replay adds them one
+// by one.
+func (s *Store) Reserve(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.jobs) == 0 {
+		s.jobs = make(map[uint64]*job.Job, n)
+	}
+	s.order = slices.Grow(s.order, n)
+}
+
 // Remove forgets r; the Collector calls it when r could not be queued.
 func (s *Store) Remove(r *job.Job) {
 	s.mu.Lock()
