@@ -179,6 +179,19 @@ func TestBinaryTokensTLS(t *testing.T) {
 		t.Fatal("no POST /work among the routes")
 	}
 
+	// The Host check comes first: a rebound page learns nothing, not even
+	// that a token is wanted, and no browser asks it for one.
+	req, _ := http.NewRequest("GET", base+"/work", nil)
+	req.Host = "rebind.attacker.test"
+	if resp, err := client.Do(req); err != nil {
+		t.Errorf("GET /work with a rebound Host: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest || resp.Header.Get("WWW-Authenticate") != "" {
+			t.Errorf("GET /work with a rebound Host, no token: %d, WWW-Authenticate %q; want 421 and no challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+
 	bearer, basic := "Bearer "+tokenB, basicAuth("anyone", tokenA)
 	// Nothing changed: no job, the pool as it was, the refusals counted.
 	if _, body := do("GET", "/work", bearer, ""); body != "{\"jobs\":[]}\n" {
@@ -206,7 +219,7 @@ func TestBinaryTokensTLS(t *testing.T) {
 	if resp, body := do("GET", "/", basic, ""); resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
 		t.Errorf("GET / with Basic: %d %.100s, want the page", resp.StatusCode, body)
 	}
-	req, _ := http.NewRequest("GET", base+"/events", nil)
+	req, _ = http.NewRequest("GET", base+"/events", nil)
 	req.SetBasicAuth("", tokenB)
 	if resp, err := client.Do(req); err != nil {
 		t.Errorf("GET /events with Basic: %v", err)
