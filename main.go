@@ -161,9 +161,6 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 	logw := lines.NewLog(stderr, logLines, logDropped)
 	defer logw.Close(logWait)
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	if cfg.Tokens == nil && !config.Loopback(cfg.Addr) {
-		log.Warn("-insecure: listening beyond loopback without -token-file; anyone who can reach the address can run jobs", "addr", cfg.Addr)
-	}
 	s := newServer(cfg, workFor(c), stdout, log)
 	s.api.LogDropped = logDropped
 	if err := s.recover(stop, cfg); err != nil {
@@ -227,6 +224,9 @@ func serve(s *server, ln net.Listener, cfg config.Config, stop, force context.Co
 		attrs = append(attrs, "tokens", true)
 	}
 	log.Info("listening", attrs...)
+	if cfg.Tokens == nil && !config.Loopback(cfg.Addr) { // -insecure
+		log.Warn("-insecure: listening beyond loopback without -token-file; anyone who can reach the address can run jobs", "addr", ln.Addr().String())
+	}
 
 	var failed error
 	select {

@@ -295,10 +295,14 @@ func TestBinaryExposure(t *testing.T) {
 	}
 	p := spawn(t, "-http", "0.0.0.0:0", "-insecure")
 	waitListening(t, p.stderr, p.exited)
-	if !strings.Contains(p.stderr.String(), "level=WARN") || !strings.Contains(p.stderr.String(), "anyone who can reach the address can run jobs") {
+	if !testutil.PollUntil(time.Now().Add(10*time.Second), func() bool {
+		return strings.Contains(p.stderr.String(), "level=WARN msg=\"-insecure: listening beyond loopback without -token-file; anyone who can reach the address can run jobs\"")
+	}) {
 		t.Errorf("-insecure beyond loopback: no warning in the log:\n%s", p.stderr)
 	}
 	p = startBinary(t, "-http", "0.0.0.0:0", "-token-file", writeTokens(t, 0o400))
+	p.signal(t, syscall.SIGTERM)
+	p.wait(t, 10*time.Second) // its log complete
 	if strings.Contains(p.stderr.String(), "level=WARN") {
 		t.Errorf("beyond loopback with -token-file: a warning:\n%s", p.stderr)
 	}
