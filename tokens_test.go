@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -134,6 +135,12 @@ func TestBinaryTokensTLS(t *testing.T) {
 		if resp.StatusCode == http.StatusOK {
 			t.Errorf("GET /healthz over plain HTTP: 200, want no answer but a refusal")
 		}
+	}
+	old := tc.Clone()
+	old.MinVersion, old.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+	if resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: old}, Timeout: 10 * time.Second}).Get(base + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("GET /healthz over TLS 1.1: %d, want a handshake refused (TLS 1.2 or later only)", resp.StatusCode)
 	}
 	untrusting := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
 	if resp, err := untrusting.Get(base + "/healthz"); err == nil {
