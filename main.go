@@ -170,7 +170,12 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 		return err
 	}
 	defer s.journal.Close()
-	endCommands := c.Supervise() // reaps what commands orphan; at exit SIGKILLs every group they left
+	// Supervise reaps what commands orphan, starts the supervisor that kills
+	// every command's group if the server dies, and at exit SIGKILLs every
+	// group they left. Without a supervisor the server runs on, and says so.
+	endCommands := c.Supervise(func(err error) {
+		log.Warn("commands unsupervised: a kill -9 of the server may leave their children running", "err", err)
+	})
 	defer endCommands()
 	s.start()
 	if hook != nil {
