@@ -23,7 +23,8 @@
 //	workqueue [-n 4] [-max-workers 1024] [-http 127.0.0.1:8000] [-queue 100]
 //	          [-max-delay 10s] [-shutdown-timeout 30s] [-log-level info]
 //	          [-journal DIR [-fsync always]]
-//	          [-retries 0] [-job-timeout 0] [-allow-host NAME]
+//	          [-retries 0] [-job-timeout 0] [-allow-host NAME] [-node NAME]
+//	          [-token-file FILE] [-insecure] [-tls-cert FILE -tls-key FILE]
 //	          [-- COMMAND [ARG...]]
 package main
 
