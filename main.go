@@ -23,13 +23,15 @@
 //	workqueue [-n 4] [-max-workers 1024] [-http 127.0.0.1:8000] [-queue 100]
 //	          [-max-delay 10s] [-shutdown-timeout 30s] [-log-level info]
 //	          [-journal DIR [-fsync always]]
-//	          [-retries 0] [-job-timeout 0] [-allow-host NAME]
+//	          [-retries 0] [-job-timeout 0] [-allow-host NAME] [-node NAME]
+//	          [-token-file FILE] [-insecure] [-tls-cert FILE -tls-key FILE]
 //	          [-- COMMAND [ARG...]]
 package main
 
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -47,6 +49,7 @@ import (
 	"time"
 
 	"workqueue/internal/api"
+	"workqueue/internal/auth"
 	"workqueue/internal/config"
 	"workqueue/internal/events"
 	"workqueue/internal/hostguard"
@@ -196,13 +199,40 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 // serve serves s, started, on ln until stop ends or serving fails, then shuts down.
 func serve(s *server, ln net.Listener, cfg config.Config, stop, force context.Context, log *slog.Logger) error {
 	// On a loopback listener only loopback Hosts and -allow-host's pass
-	// (DNS rebinding); the -token-file check, to come, wraps s.handler here.
-	hs := api.NewHTTPServer(hostguard.Handler(ln.Addr(), cfg.AllowHosts, s.handler), api.DefaultLimits(), log)
+	// (DNS rebinding): first, so that a page that rebound its name neither
+	// learns that a token is wanted nor has the browser ask for one. Then
+	// the -token-file check, before anything that reads or changes state;
+	// the cross-origin check inside s.handler still refuses a page of
+	// another site whose request the browser sent with the Basic
+	// credentials it remembers.
+	h := auth.Handler(cfg.Tokens, s.unauthorized, s.handler)
+	hs := api.NewHTTPServer(hostguard.Handler(ln.Addr(), cfg.AllowHosts, h), api.DefaultLimits(), log)
+	l := api.JSONErrors(ln)
+	if cfg.TLSCert != "" {
+		tc, err := config.ServerTLS(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			s.drain(force)
+			return err
+		}
+		// Outside JSONErrors, so that net/http sees its *tls.Conn: the
+		// handshake's timeout, r.TLS, and a 400 for plain HTTP.
+		l = tls.NewListener(l, tc)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	serveErr := make(chan error, 1)
-	wg.Go(func() { serveErr <- hs.Serve(api.JSONErrors(ln)) })
-	log.Info("listening", "addr", ln.Addr().String(), "workers", cfg.Workers, "queue", cfg.Queue)
+	wg.Go(func() { serveErr <- hs.Serve(l) })
+	attrs := []any{"addr", ln.Addr().String(), "workers", cfg.Workers, "queue", cfg.Queue}
+	if cfg.TLSCert != "" {
+		attrs = append(attrs, "tls", true)
+	}
+	if cfg.Tokens != nil {
+		attrs = append(attrs, "tokens", true)
+	}
+	log.Info("listening", attrs...)
+	if cfg.Tokens == nil && !config.Loopback(cfg.Addr) { // -insecure
+		log.Warn("-insecure: listening beyond loopback without -token-file; anyone who can reach the address can run jobs", "addr", ln.Addr().String())
+	}
 
 	var failed error
 	select {
@@ -251,6 +281,14 @@ func shutdown(s *server, hs *http.Server, timeout time.Duration, force context.C
 		log.Info("closed connections still open at -shutdown-timeout", "reason", context.Cause(ctx))
 	}
 	return nil
+}
+
+// unauthorized counts r, answered 401 for want of a token, among the
+// refused submissions if it was one.
+func (s *server) unauthorized(r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == "/work" {
+		s.stats.RejectedUnauthorized.Add(1)
+	}
 }
 
 // finishedKept is how many finished jobs the Store keeps for GET /work/{id}.
@@ -331,7 +369,7 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	s.env = env
 	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events,
 		limits: submit.Limits{MaxDelay: cfg.MaxDelay, MaxRetries: cfg.MaxRetries, Command: cfg.Command != nil},
-		log:    log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
+		log:    log, debug: log.Enabled(context.Background(), slog.LevelDebug), node: cfg.Node}
 	s.handler = s.api.Handler(s.collector)
 	return s
 }
@@ -436,7 +474,10 @@ func (s *server) recover(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	rep, err := jj.Replay(ctx)
+	rep, err := jj.Replay(ctx, cfg.Node)
+	if err == nil && rep.Node == "" && cfg.Node != "" {
+		err = jj.Node(cfg.Node) // a new journal: from now on it is cfg.Node's
+	}
 	if err != nil {
 		jj.Close()
 		return err

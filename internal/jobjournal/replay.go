@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"workqueue/internal/job"
 	"workqueue/internal/journal"
@@ -16,6 +15,7 @@ type Replayed struct {
 	Unfinished []*job.Job // queued or running when the last process ended, in id order
 	Finished   []*job.Job // final, in the order they finished
 	Records    int        // how many records the journal held
+	Node       string     // the -node the journal was written by, or "" for none
 }
 
 // replayEvery is how many records replay reads between looks at its context.
@@ -30,11 +30,14 @@ const (
 	replayHintMax     = 1 << 22
 )
 
-// Replay reads every record of the journal and rebuilds the jobs. Records of
-// a job whose acceptance the journal no longer holds (compacted away once
-// the job left the store) are passed over. It stops, with ctx's cause, if
-// ctx ends first.
-func (l *Log) Replay(ctx context.Context) (Replayed, error) {
+// Replay reads every record of the journal and rebuilds the jobs of the
+// server of -node node ("" for none), giving them its ids. Records of a job
+// whose acceptance the journal no longer holds (compacted away once the job
+// left the store) are passed over. It refuses, naming both, a journal
+// written by another node (one without the node record that holds records
+// is of node ""): its ids would change. It stops, with ctx's cause, if ctx
+// ends first.
+func (l *Log) Replay(ctx context.Context, node string) (Replayed, error) {
 	type folding struct {
 		r    *job.Job
 		st   job.Status // r's status as the records so far leave it
@@ -55,12 +58,16 @@ func (l *Log) Replay(ctx context.Context) (Replayed, error) {
 		if out.Records%replayEvery == 0 && ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		if jr.Type == recNode {
+			out.Node = string(jr.Data)
+			return nil
+		}
 		rec, err := decodeRecord(jr.Type, jr.Data)
 		switch {
 		case err != nil:
 			return fmt.Errorf("record %d, of job %d: %w", out.Records, jr.Key, err)
 		case jr.Type == recAccepted:
-			r := job.New(strconv.FormatUint(jr.Key, 10), jr.Key, rec.Name, rec.Delay, rec.Key, rec.EnqueuedAt, rec.Policy)
+			r := job.New(job.FormatID(node, jr.Key), jr.Key, rec.Name, rec.Delay, rec.Key, rec.EnqueuedAt, rec.Policy)
 			if old := jobs[jr.Key]; old != nil {
 				old.gone = true // accepted again: the later record is the job
 			}
@@ -85,6 +92,10 @@ func (l *Log) Replay(ctx context.Context) (Replayed, error) {
 	if err != nil {
 		return out, err
 	}
+	if out.Node != node && (out.Node != "" || out.Records > 0) {
+		return out, fmt.Errorf("-journal %s was written by %s, and this server is %s: the ids of its jobs would change; "+
+			"start it with %[2]s, or give this server a -journal of its own", l.dir, nodeFlag(out.Node), nodeFlag(node))
+	}
 	for i, f := range finished {
 		if f.last != i || !f.st.State.Final() {
 			continue // finished again later, or retried since
@@ -101,4 +112,12 @@ func (l *Log) Replay(ctx context.Context) (Replayed, error) {
 	}
 	slices.SortFunc(out.Unfinished, func(a, b *job.Job) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, nil
+}
+
+// nodeFlag returns how a message names the server of node.
+func nodeFlag(node string) string {
+	if node == "" {
+		return "a server without -node"
+	}
+	return "-node " + node
 }
