@@ -10,6 +10,10 @@ import (
 // stops before its backoff ends; its last attempt's error follows.
 var ErrRetryAbandoned = errors.New("abandoned: the server stopped before its retry")
 
+// ErrScheduleAbandoned is why a job waiting for its run_at fails when the
+// server, without a journal, stops before that time.
+var ErrScheduleAbandoned = errors.New("abandoned: the server stopped, without a journal, before its run_at")
+
 // Enter records that a queue counts j as waiting in count, so that j takes
 // itself off the count, once, when it starts or is canceled (the queue adds
 // it). It reports false, and changes nothing, if j is no longer queued (it
@@ -142,7 +146,11 @@ func (j *Job) AbandonRetry(now time.Time) bool {
 		return false
 	}
 	j.state, j.finishedAt, j.retryAt = Failed, now, time.Time{}
-	j.err = ErrRetryAbandoned.Error() + "; last attempt: " + j.err
+	if j.attempts == j.base { // not a retry: it waited for its run_at
+		j.err = ErrScheduleAbandoned.Error()
+	} else {
+		j.err = ErrRetryAbandoned.Error() + "; last attempt: " + j.err
+	}
 	j.unsettled = true
 	j.wake()
 	return true

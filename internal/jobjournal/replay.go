@@ -45,6 +45,8 @@ func (l *Log) Replay(ctx context.Context) (Replayed, error) {
 			return fmt.Errorf("record %d, of job %d: %w", out.Records, jr.Key, err)
 		case jr.Type == recAccepted:
 			r := job.New(strconv.FormatUint(jr.Key, 10), jr.Key, rec.Name, rec.Delay, rec.Key, rec.EnqueuedAt, rec.Policy)
+			r.RunAt = rec.RunAt
+			r.SetPayload(rec.Payload)
 			jobs[jr.Key] = &folding{r: r}
 		case jr.Type == recRefused:
 			delete(jobs, jr.Key)

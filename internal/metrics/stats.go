@@ -9,18 +9,22 @@ import (
 // concurrent use; each job is counted once in Accepted and, when it ends, once
 // in exactly one of Done, Canceled and Failed.
 type Stats struct {
-	Accepted         atomic.Int64 // requests queued (answered 201), counted by WorkQueue
+	Accepted         atomic.Int64 // requests queued or scheduled (answered 201), counted by WorkQueue or the Collector
 	RejectedFull     atomic.Int64 // requests answered 503 because WorkQueue was full
 	RejectedDraining atomic.Int64 // requests answered 503 because the server was draining
 	RejectedInvalid  atomic.Int64 // requests to POST /work answered 400, 413 or 415
 	RejectedJournal  atomic.Int64 // requests answered 503 because the journal could not be written
-	Replayed         atomic.Int64 // unfinished jobs queued again from the journal at start
-	Done             atomic.Int64 // jobs that completed and printed their greeting
-	Canceled         atomic.Int64 // jobs canceled, queued or running
-	Failed           atomic.Int64 // jobs whose work failed or panicked, or was abandoned
-	Busy             atomic.Int64 // workers running a job now
-	Wait             *Histogram   // time from acceptance to start, for each started job
-	Fsync            *Histogram   // how long each fsync of the journal took
+	// RejectedScheduled counts requests answered 503 because -max-scheduled
+	// jobs waited for their run_at; RejectedPayload, because the unfinished
+	// jobs' payloads held their bound.
+	RejectedScheduled, RejectedPayload atomic.Int64
+	Replayed                           atomic.Int64 // unfinished jobs queued again from the journal at start
+	Done                               atomic.Int64 // jobs that completed and printed their greeting
+	Canceled                           atomic.Int64 // jobs canceled, queued or running
+	Failed                             atomic.Int64 // jobs whose work failed or panicked, or was abandoned
+	Busy                               atomic.Int64 // workers running a job now
+	Wait                               *Histogram   // time from acceptance to start, for each started job
+	Fsync                              *Histogram   // how long each fsync of the journal took
 }
 
 // NewStats returns zeroed Stats.

@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -18,11 +19,15 @@ import (
 // pushes it onto WorkQueue when the backoff ends, and settles the jobs still
 // waiting when the server drains.
 //
-// The drain's rule: retries already due when the drain starts are pushed
-// onto WorkQueue, before it closes, and run like any queued job; retries
-// not yet due, and attempts that fail during the drain, are given up (see
-// giveUp). A drain never waits out a backoff, which may be longer than
-// -shutdown-timeout.
+// It holds the scheduled jobs too, waiting for their run_at in the same
+// Queue (Schedule).
+//
+// The drain's rule: retries and scheduled jobs already due when the drain
+// starts are pushed onto WorkQueue, before it closes, and run like any
+// queued job; those not yet due, and attempts that fail during the drain,
+// are given up (see giveUp). A drain never waits out a backoff or a run_at,
+// which may be longer than -shutdown-timeout (a month): a scheduled job
+// never starts before its run_at.
 type Retrier struct {
 	max   int                // -retries: how many times a failed attempt is tried again
 	queue *Queue             // the jobs waiting out their backoff
@@ -33,6 +38,11 @@ type Retrier struct {
 	drainOnce sync.Once  // runs the drain's step once, however many drains
 	mu        sync.Mutex // guards draining, and orders Wait against the drain
 	draining  bool       // the drain has taken the Queue's jobs: Wait gives up
+	// smu guards closed, and orders Schedule against the drain. It is apart
+	// from mu because Schedule runs under the events hub's lock, which Wait
+	// takes under mu: lock order hub, smu, the Queue's.
+	smu    sync.Mutex
+	closed bool // the drain has begun: Schedule refuses
 }
 
 // New returns the retrier of a server that tries a failed attempt again up
@@ -79,6 +89,31 @@ func (t *Retrier) due(r *job.Job) {
 	}
 }
 
+// ErrScheduledFull is why a job with a future run_at is refused: as many
+// jobs wait for their run_at as -max-scheduled allows (a 503 with
+// Retry-After).
+var ErrScheduledFull = errors.New("too many jobs wait for their run_at (-max-scheduled); retry later")
+
+// Schedule puts r, a new job whose run_at is at, in the Queue, to be
+// pushed onto WorkQueue then, holding no worker meanwhile. It returns
+// ErrScheduledFull if max jobs wait so already (a max below 0 is no bound:
+// a replayed job is never refused) and queue.ErrDraining once the drain has
+// begun. It does not count r as accepted: the caller does.
+func (t *Retrier) Schedule(r *job.Job, at time.Time, max int) error {
+	t.smu.Lock()
+	defer t.smu.Unlock()
+	if t.closed {
+		return queue.ErrDraining
+	}
+	if !t.queue.AddScheduled(r, at, max) {
+		return ErrScheduledFull
+	}
+	return nil
+}
+
+// Scheduled returns how many jobs wait for their run_at now.
+func (t *Retrier) Scheduled() int { return t.queue.Scheduled() }
+
 // Forget takes r, just canceled while queued, out of the Queue if it was
 // waiting there, so that it is not counted as retrying.
 func (t *Retrier) Forget(r *job.Job) { t.queue.Remove(r) }
@@ -92,6 +127,9 @@ func (t *Retrier) Drain() {
 		t.mu.Lock()
 		t.draining = true
 		t.mu.Unlock()
+		t.smu.Lock()
+		t.closed = true
+		t.smu.Unlock()
 		t.queue.Stop()
 		for _, r := range t.queue.DueNow() {
 			t.due(r)
@@ -104,13 +142,14 @@ func (t *Retrier) Drain() {
 	})
 }
 
-// giveUp settles jobs whose retry the server will not run, because it is
-// stopping. With the journal they stay queued, their retry journaled, for
-// the next start to run; without, each one still queued fails with
-// job.ErrRetryAbandoned and its last error. Either way the log names them.
+// giveUp settles jobs whose retry, or whose run_at, the server will not
+// reach, because it is stopping. With the journal they stay queued, their
+// retry or run_at journaled, for the next start to run; without, each one
+// still queued fails with job.ErrRetryAbandoned and its last error, or
+// job.ErrScheduleAbandoned. Either way the log names them.
 func (t *Retrier) giveUp(rs []*job.Job) {
 	if t.life.Journaled() {
-		logJobs(t.log, slog.LevelInfo, "retries left in the journal for the next start", rs)
+		logJobs(t.log, slog.LevelInfo, "retries and scheduled jobs left in the journal for the next start", rs)
 		return
 	}
 	var failed []*job.Job
@@ -120,7 +159,7 @@ func (t *Retrier) giveUp(rs []*job.Job) {
 			failed = append(failed, r)
 		}
 	}
-	logJobs(t.log, slog.LevelError, "retries given up: the server is stopping", failed)
+	logJobs(t.log, slog.LevelError, "retries and scheduled jobs given up: the server is stopping without a journal", failed)
 }
 
 // idsLogged is how many ids of the jobs given up the log names.
