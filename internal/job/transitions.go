@@ -136,17 +136,18 @@ func (j *Job) Requeue(at time.Time, err string) bool {
 }
 
 // AbandonRetry fails j, queued waiting for a retry that will not run, as of
-// now, with ErrRetryAbandoned and its last error. It reports false, and
+// now, with ErrRetryAbandoned and its last error; or, if scheduled, waiting
+// for a run_at the server will not reach, with ErrScheduleAbandoned. It reports false, and
 // changes nothing, if j is no longer waiting for a retry (it was canceled,
 // or is counted by a queue: its retry is due).
-func (j *Job) AbandonRetry(now time.Time) bool {
+func (j *Job) AbandonRetry(now time.Time, scheduled bool) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.state != Queued || j.waiting != nil {
 		return false
 	}
 	j.state, j.finishedAt, j.retryAt = Failed, now, time.Time{}
-	if j.attempts == j.base { // not a retry: it waited for its run_at
+	if scheduled {
 		j.err = ErrScheduleAbandoned.Error()
 	} else {
 		j.err = ErrRetryAbandoned.Error() + "; last attempt: " + j.err

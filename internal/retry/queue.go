@@ -168,8 +168,9 @@ func (q *Queue) DueNow() []*job.Job {
 
 // Pending returns the requests still waiting, in due order, without removing
 // them: after Stop and DueNow, what the drain leaves for the next start (with
-// the journal) or gives up (without).
-func (q *Queue) Pending() []*job.Job {
+// the journal) or gives up (without). scheduled holds those that wait for
+// their run_at, retries the others.
+func (q *Queue) Pending() (retries, scheduled []*job.Job) {
 	q.mu.Lock()
 	es := slices.Clone(q.waiting)
 	q.mu.Unlock()
@@ -179,11 +180,14 @@ func (q *Queue) Pending() []*job.Job {
 		}
 		return 1
 	})
-	rs := make([]*job.Job, len(es))
-	for i, e := range es {
-		rs[i] = e.r
+	for _, e := range es {
+		if e.scheduled {
+			scheduled = append(scheduled, e.r)
+		} else {
+			retries = append(retries, e.r)
+		}
 	}
-	return rs
+	return retries, scheduled
 }
 
 // arm sets the timer for the earliest waiting request, unless fire is running

@@ -69,7 +69,7 @@ func (t *Retrier) Wait(r *job.Job, err error) (at time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	if t.draining {
-		t.giveUp([]*job.Job{r})
+		t.giveUp([]*job.Job{r}, nil)
 		return time.Time{}, true
 	}
 	t.queue.Add(r, at)
@@ -85,7 +85,7 @@ func (t *Retrier) Wait(r *job.Job, err error) (at time.Time, ok bool) {
 // the RetryQueue before it closes WorkQueue; if it did, r fails.
 func (t *Retrier) due(r *job.Job) {
 	if err := t.work.PushForced(r); err != nil {
-		t.giveUp([]*job.Job{r})
+		t.giveUp([]*job.Job{r}, nil)
 	}
 }
 
@@ -134,11 +134,11 @@ func (t *Retrier) Drain() {
 		for _, r := range t.queue.DueNow() {
 			t.due(r)
 		}
-		pending := t.queue.Pending()
-		for _, r := range pending {
+		retries, scheduled := t.queue.Pending()
+		for _, r := range append(retries, scheduled...) {
 			t.queue.Remove(r)
 		}
-		t.giveUp(pending)
+		t.giveUp(retries, scheduled)
 	})
 }
 
@@ -147,19 +147,27 @@ func (t *Retrier) Drain() {
 // retry or run_at journaled, for the next start to run; without, each one
 // still queued fails with job.ErrRetryAbandoned and its last error, or
 // job.ErrScheduleAbandoned. Either way the log names them.
-func (t *Retrier) giveUp(rs []*job.Job) {
+func (t *Retrier) giveUp(retries, scheduled []*job.Job) {
 	if t.life.Journaled() {
-		logJobs(t.log, slog.LevelInfo, "retries and scheduled jobs left in the journal for the next start", rs)
+		logJobs(t.log, slog.LevelInfo, "retries left in the journal for the next start", retries)
+		logJobs(t.log, slog.LevelInfo, "scheduled jobs left in the journal for the next start", scheduled)
 		return
 	}
+	logJobs(t.log, slog.LevelError, "retries given up: the server is stopping", t.abandon(retries, false))
+	logJobs(t.log, slog.LevelError, "scheduled jobs given up: the server is stopping without a journal", t.abandon(scheduled, true))
+}
+
+// abandon fails each job of rs still waiting for a retry (for its run_at,
+// if scheduled), and returns those it failed.
+func (t *Retrier) abandon(rs []*job.Job, scheduled bool) []*job.Job {
 	var failed []*job.Job
 	now := time.Now()
 	for _, r := range rs {
-		if t.life.AbandonRetry(r, now) {
+		if t.life.AbandonRetry(r, now, scheduled) {
 			failed = append(failed, r)
 		}
 	}
-	logJobs(t.log, slog.LevelError, "retries and scheduled jobs given up: the server is stopping without a journal", failed)
+	return failed
 }
 
 // idsLogged is how many ids of the jobs given up the log names.
