@@ -36,7 +36,7 @@ func (p *params) checkPayload(max int) ([]byte, error) {
 	case !utf8.Valid(text):
 		return nil, respond.BadRequest("payload is not valid UTF-8")
 	case !json.Valid(text):
-		return nil, respond.BadRequest("payload is not JSON: %v (a string needs its quotes: payload=%s)", jsonSyntax(text), respond.Quote(`"text"`))
+		return nil, respond.BadRequest(`payload is not JSON: %v (a JSON string needs its quotes, as in payload="text")`, jsonSyntax(text))
 	}
 	if i := loneSurrogate(text); i >= 0 {
 		return nil, respond.BadRequest("payload holds %s at byte %d, half of a UTF-16 surrogate pair: it encodes no character", text[i:i+6], i)
