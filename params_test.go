@@ -22,6 +22,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"workqueue/internal/job"
 	"workqueue/internal/submit"
 )
 
@@ -264,6 +265,8 @@ func validationCases(t testing.TB) []validationCase {
 		{name: "JSON payload null", contentType: submit.JSONType, body: `{"name": "A", "payload": null}`, wantStatus: 201, wantName: "A", wantDelay: "0s"},
 		{name: "JSON payload too large", contentType: submit.JSONType, body: `{"name": "A", "payload": "` + strings.Repeat("a", submit.DefaultMaxPayload) + `"}`, wantStatus: 413, wantErr: `above this server's maximum of 64KiB (-max-payload)`},
 		{name: "JSON run_at", contentType: submit.JSONType, body: `{"name": "A", "run_at": "2020-12-24T19:00:00+01:00"}`, wantStatus: 201, wantName: "A", wantDelay: "0s"},
+		{name: "JSON payload with markup", contentType: submit.JSONType, body: `{"name": "A", "payload": {"h": "<b>&amp;</b>", "é": [1, {"x": null}]}}`, wantStatus: 201, wantName: "A", wantDelay: "0s"},
+		{name: "JSON retries and timeout", contentType: submit.JSONType, body: `{"name": "A", "retries": 2, "timeout": "5s"}`, wantStatus: 400, wantErr: "retries applies to a job that runs a command"},
 		{name: "JSON run_at a number", contentType: submit.JSONType, body: `{"name": "A", "run_at": 1}`, wantStatus: 400, wantErr: `JSON field "run_at" must be a string, not number`},
 		{name: "JSON unknown null", contentType: submit.JSONType, body: `{"name": "A", "priority": null}`, wantStatus: 400, wantErr: `not "priority"`},
 
@@ -424,6 +427,7 @@ func FuzzCollector(f *testing.F) {
 	}
 	cfg := testConfig()
 	cfg.LogLevel = slog.LevelError
+	cfg.Command = []string{"true"} // so that retries, timeout and a delayed run_at are taken; the work is noop
 	noop := func(context.Context, *WorkRequest) error { return nil }
 	s := newServer(cfg, noop, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.start()
@@ -469,7 +473,76 @@ func FuzzCollector(f *testing.F) {
 		if _, err := time.ParseDuration(j.Delay); err != nil || j.ID == "" || rec.Header().Get("Location") != "/work/"+j.ID {
 			t.Fatalf("malformed job %+v, Location %q", j, rec.Header().Get("Location"))
 		}
+		if err := checkCarried(contentType, query, body, j); err != nil {
+			t.Fatalf("accepted %q /work?%q with body %q as %+v: %v", contentType, query, body, j, err)
+		}
 	})
+}
+
+// checkCarried returns an error if j, a job answered 201, does not carry
+// the payload, run_at, retries and timeout sent, read with the standard
+// library's own parsers: the payload as sent without the white space around
+// it, JSON of at most 64 KiB; run_at an RFC 3339 time, or, for a delayed
+// job, its acceptance plus its delay; retries from 0 to 25; a timeout above
+// 0 and at most 24h.
+func checkCarried(contentType, query string, body []byte, j job.View) error {
+	payload, _ := sentValue(contentType, query, body, "payload")
+	if payload = strings.Trim(payload, " \t\r\n"); payload == "null" {
+		payload = ""
+	}
+	switch {
+	case string(j.Payload) != payload:
+		return fmt.Errorf("payload %q, want %q as sent", j.Payload, payload)
+	case payload != "" && (!json.Valid(j.Payload) || len(j.Payload) > submit.DefaultMaxPayload):
+		return errors.New("a payload that is not JSON, or above -max-payload")
+	}
+	delay, _ := time.ParseDuration(j.Delay)
+	runAt, given := sentValue(contentType, query, body, "run_at")
+	switch t, err := time.Parse(time.RFC3339Nano, runAt); {
+	case given && runAt != "" && (err != nil || !j.RunAt.Equal(t)):
+		return fmt.Errorf("run_at %v, want %q as sent (%v)", j.RunAt, runAt, err)
+	case (!given || runAt == "") && delay > 0 && !j.RunAt.Equal(j.EnqueuedAt.Add(delay)):
+		return fmt.Errorf("run_at %v, want enqueued_at + delay", j.RunAt)
+	case (!given || runAt == "") && delay == 0 && !j.RunAt.IsZero():
+		return fmt.Errorf("run_at %v, with none sent", j.RunAt)
+	}
+	if j.Retries != nil && (*j.Retries < 0 || *j.Retries > 25) {
+		return fmt.Errorf("retries %d, outside [0, 25]", *j.Retries)
+	}
+	if d, err := time.ParseDuration(j.Timeout); j.Timeout != "" && (err != nil || d <= 0 || d > 24*time.Hour) {
+		return fmt.Errorf("timeout %q, outside (0, 24h]", j.Timeout)
+	}
+	return nil
+}
+
+// sentValue returns the parameter key a POST /work carried, as sentName
+// reads it: a JSON string unquoted, any other JSON value as its text.
+func sentValue(contentType, query string, body []byte, key string) (string, bool) {
+	q, _ := url.ParseQuery(query)
+	v, ok := q.Get(key), q.Has(key)
+	mediaType, _, _ := mime.ParseMediaType(contentType)
+	switch mediaType {
+	case submit.FormType, submit.MultipartType:
+		r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		r.ParseMultipartForm(submit.MaxBodyBytes)
+		if vs, has := r.PostForm[key]; has {
+			v, ok = vs[0], true
+		}
+	case submit.JSONType:
+		var m map[string]json.RawMessage
+		if json.Unmarshal(bytes.TrimPrefix(body, []byte("\uFEFF")), &m) == nil {
+			if raw, has := m[key]; has && string(raw) != "null" {
+				v, ok = string(raw), true
+				if key != "payload" {
+					json.Unmarshal(raw, &v)
+				}
+			} else if has {
+				v, ok = "", false
+			}
+		}
+	}
+	return v, ok
 }
 
 // checkAccepted returns an error if a request answered 201 broke one of
