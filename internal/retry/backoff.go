@@ -6,7 +6,9 @@
 // when the server drains.
 //
 // Lock order: the Retrier's lock is taken before a Job's and before the
-// events hub's; the Queue's lock is never held while it hands a job over.
+// events hub's; its schedule lock (smu) after the hub's (the Collector
+// schedules under it) and before the Queue's; the Queue's lock is never
+// held while it hands a job over.
 package retry
 
 import "time"
