@@ -15,6 +15,7 @@ import (
 	"workqueue/internal/metrics"
 	"workqueue/internal/queue"
 	"workqueue/internal/respond"
+	"workqueue/internal/retry"
 	"workqueue/internal/store"
 	"workqueue/internal/submit"
 )
@@ -39,7 +40,15 @@ type Collector struct {
 	lastID  atomic.Uint64   // the number of the latest request
 	node    string          // -node: prefixes every ID, or ""
 	journal *jobjournal.Log // where acceptances are made durable; nil without -journal
+	retry   *retry.Retrier  // where a job with a future run_at waits for it
+	// maxScheduled is -max-scheduled: how many jobs may wait for their
+	// run_at at once.
+	maxScheduled int
 }
+
+// errPayloadFull is why a job with a payload is refused while the
+// unfinished jobs' payloads hold their bound (store.MaxUnfinishedPayload).
+var errPayloadFull = errors.New("the payloads of the jobs not yet finished fill the memory set aside for them; retry later")
 
 // ServeHTTP handles POST /work.
 func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -57,7 +66,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var key *idempotency.Claim // nil without an Idempotency-Key
 	if vs, ok := r.Header["Idempotency-Key"]; ok {
 		var invalid bool
-		if key, invalid = c.keys.Check(w, vs, sub.Name, sub.Delay, sub.Policy, c.jobs.BySeq); key == nil {
+		if key, invalid = c.keys.Check(w, vs, sub.Name, sub.Delay, sub.Matches, c.jobs.BySeq); key == nil {
 			if invalid {
 				c.stats.RejectedInvalid.Add(1)
 			}
@@ -69,24 +78,43 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, err)
 		return
 	}
-	if c.queue.Len() >= c.queue.Cap() && !c.queue.Closed() {
-		// Full now, so refusing is right; checking first spares a flood
-		// of excess requests the work below.
+	now := time.Now()
+	runAt := sub.RunAt
+	if sub.Delayed {
+		runAt = now.Add(sub.Delay)
+	}
+	scheduled := runAt.After(now)
+	// Full now, so refusing is right; checking first spares a flood of
+	// excess requests the work below.
+	switch {
+	case scheduled && c.retry.Scheduled() >= c.maxScheduled && !c.queue.Closed():
+		c.refuse(w, retry.ErrScheduledFull)
+		return
+	case !scheduled && c.queue.Len() >= c.queue.Cap() && !c.queue.Closed():
 		c.refuse(w, queue.ErrFull)
 		return
 	}
 	seq := c.lastID.Add(1)
 	// One string for both: the job's URL path, and its ID at the end of it.
 	location := c.location(seq)
-	req := job.New(location[len("/work/"):], seq, sub.Name, sub.Delay, key.Key(), time.Now(), sub.Policy)
+	req := job.New(location[len("/work/"):], seq, sub.Name, sub.Delay, key.Key(), now, sub.Policy)
+	req.RunAt = runAt
+	req.SetPayload(sub.Payload)
 	key.Hold(req.Seq)
-	c.jobs.Add(req)
+	if !c.jobs.TryAdd(req) {
+		c.refuse(w, errPayloadFull)
+		return
+	}
 	if err := c.journal.Accepted(req); err != nil {
 		c.jobs.Remove(req)
 		c.refuse(w, err)
 		return
 	}
-	if err := c.events.Enqueue(req, c.queue.Push); err != nil {
+	push := c.queue.Push
+	if scheduled {
+		push = c.schedule
+	}
+	if err := c.events.Enqueue(req, push); err != nil {
 		c.journal.Refused(req)
 		c.jobs.Remove(req)
 		c.refuse(w, err)
@@ -100,14 +128,30 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	respond.Job(w, http.StatusCreated, req)
 }
 
+// schedule puts r, accepted with a future run_at, to wait for it holding no
+// worker, and counts it as accepted, as WorkQueue's Push counts the others.
+func (c *Collector) schedule(r *job.Job) error {
+	c.stats.Accepted.Add(1) // before r can run and finish
+	if err := c.retry.Schedule(r, r.RunAt, c.maxScheduled); err != nil {
+		c.stats.Accepted.Add(-1)
+		return err
+	}
+	return nil
+}
+
 // refuse answers 503 for a request the server cannot take, because
-// WorkQueue is full or draining or the journal cannot be written (err says
-// which), and counts it. Only the first two say when to retry: a journal
-// that failed stays failed until a restart.
+// WorkQueue is full or draining, -max-scheduled jobs wait, the payloads
+// fill their memory, or the journal cannot be written (err says which),
+// and counts it. All but the last say when to retry: a journal that failed
+// stays failed until a restart.
 func (c *Collector) refuse(w http.ResponseWriter, err error) {
 	switch {
 	case err == queue.ErrDraining:
 		c.stats.RejectedDraining.Add(1)
+	case err == retry.ErrScheduledFull:
+		c.stats.RejectedScheduled.Add(1)
+	case err == errPayloadFull:
+		c.stats.RejectedPayload.Add(1)
 	case errors.Is(err, jobjournal.ErrJournal):
 		c.stats.RejectedJournal.Add(1)
 		respond.Error(w, http.StatusServiceUnavailable, err.Error())

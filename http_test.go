@@ -247,7 +247,7 @@ func TestRefusalClosesConnection(t *testing.T) {
 		length     int
 		wantStatus string
 	}{
-		{"declared too large", "POST /work HTTP/1.1\r\n" + h, 100 << 10, "413"},
+		{"declared too large", "POST /work HTTP/1.1\r\n" + h, 200 << 10, "413"},
 		{"unsupported type", "POST /work HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n", 1000, "415"},
 		{"no type", "POST /work HTTP/1.1\r\nHost: x\r\n", 1000, "415"},
 		{"encoded", "POST /work?name=A HTTP/1.1\r\n" + h + "Content-Encoding: gzip\r\n", 1000, "415"},

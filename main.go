@@ -23,7 +23,9 @@
 //	workqueue [-n 4] [-max-workers 1024] [-http 127.0.0.1:8000] [-queue 100]
 //	          [-max-delay 10s] [-shutdown-timeout 30s] [-log-level info]
 //	          [-journal DIR [-fsync always]]
-//	          [-retries 0] [-job-timeout 0] [-allow-host NAME] [-node NAME]
+//	          [-retries 0] [-job-timeout 0] [-max-retries 25]
+//	          [-max-payload 64KiB] [-max-ahead 720h] [-max-scheduled 100000]
+//	          [-allow-host NAME] [-node NAME]
 //	          [-token-file FILE] [-insecure] [-tls-cert FILE -tls-key FILE]
 //	          [-- COMMAND [ARG...]]
 package main
@@ -42,6 +44,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -342,6 +345,9 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 		log:   log,
 		done:  make(chan struct{}),
 	}
+	if b := cfg.PayloadBounds; b != [2]int64{} {
+		s.jobs.SetPayloadBounds(cmp.Or(b[0], store.MaxUnfinishedPayload), cmp.Or(b[1], store.MaxFinishedPayload))
+	}
 	s.stopping = make(chan struct{})
 	s.out = lines.NewWriter(stdout, log)
 	s.api = &api.Server{Queue: s.queue, Jobs: s.jobs, Stats: stats, Log: log, LogDropped: new(atomic.Int64), Stopping: s.stopping}
@@ -368,8 +374,10 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	}
 	s.env = env
 	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events,
-		limits: submit.Limits{MaxDelay: cfg.MaxDelay, MaxRetries: cfg.MaxRetries, Command: cfg.Command != nil},
-		log:    log, debug: log.Enabled(context.Background(), slog.LevelDebug), node: cfg.Node}
+		limits: submit.Limits{MaxDelay: cfg.MaxDelay, MaxRetries: cfg.MaxRetries, Command: cfg.Command != nil,
+			MaxPayload: cfg.MaxPayload, MaxAhead: cfg.MaxAhead},
+		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug), node: cfg.Node,
+		retry: s.retry, maxScheduled: cfg.MaxScheduled}
 	s.handler = s.api.Handler(s.collector)
 	return s
 }
@@ -495,17 +503,55 @@ func (s *server) recover(ctx context.Context, cfg config.Config) error {
 	for _, r := range rep.Unfinished {
 		s.jobs.Add(r)
 		s.restoreKey(r)
-		s.queue.PushForced(r) // the dispatcher has not started: the queue is open
 	}
+	scheduled := s.requeue(rep.Unfinished, cfg.Command != nil, time.Now())
 	n := int64(len(rep.Unfinished))
 	s.stats.Accepted.Add(n) // so that the drain waits for them
 	s.stats.Replayed.Add(n)
 	s.collector.lastID.Store(jj.Journal().MaxKey())
 	s.useJournal(jj)
 	s.log.Info("journal replayed", "dir", cfg.JournalDir, "queued", n, "finished", len(rep.Finished),
-		"canceled", canceled, "records", rep.Records, "next_id", jj.Journal().MaxKey()+1,
+		"canceled", canceled, "scheduled", scheduled, "records", rep.Records, "next_id", jj.Journal().MaxKey()+1,
 		"bytes", jj.Journal().Bytes(), "took", time.Since(began).Round(time.Microsecond))
 	return nil
+}
+
+// requeue puts rs, the unfinished jobs of the journal in id order, back to
+// wait: those whose run_at is still ahead of now wait for it again, holding
+// no worker; the others enter WorkQueue, never refused, each at the time it
+// would have entered it: an ordinary job at its acceptance, a scheduled one
+// whose time passed while the server was down at its run_at, so that these
+// run at once, in run_at order. With a command, a job journaled with a
+// delay and no run_at (before run_at existed) takes acceptance + delay as
+// its run_at. It returns how many wait for their run_at.
+func (s *server) requeue(rs []*WorkRequest, command bool, now time.Time) int {
+	var ordinary, overdue []*WorkRequest
+	scheduled := 0
+	for _, r := range rs {
+		if command && r.RunAt.IsZero() && r.Delay > 0 {
+			r.RunAt = r.EnqueuedAt.Add(r.Delay) // no one else holds r yet
+		}
+		switch {
+		case r.RunAt.After(now):
+			s.retry.Schedule(r, r.RunAt, -1) // not draining, and unbounded: never refused
+			scheduled++
+		case r.RunAt.IsZero():
+			ordinary = append(ordinary, r)
+		default:
+			overdue = append(overdue, r)
+		}
+	}
+	slices.SortStableFunc(overdue, func(a, b *WorkRequest) int { return a.RunAt.Compare(b.RunAt) })
+	for len(ordinary) > 0 || len(overdue) > 0 {
+		var r *WorkRequest
+		if len(overdue) == 0 || len(ordinary) > 0 && !overdue[0].RunAt.Before(ordinary[0].EnqueuedAt) {
+			r, ordinary = ordinary[0], ordinary[1:]
+		} else {
+			r, overdue = overdue[0], overdue[1:]
+		}
+		s.queue.PushForced(r) // the dispatcher has not started: the queue is open
+	}
+	return scheduled
 }
 
 // useJournal makes s record every job's life in jj from now on.

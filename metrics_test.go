@@ -60,8 +60,8 @@ func scrape(t *testing.T, ts *testServer) (map[string]float64, map[string]string
 		if types[family] == "" {
 			t.Errorf("sample %q comes before its family's TYPE", line)
 		}
-		if label != "" && label != "reason" && label != "state" && label != "outcome" && label != "le" {
-			t.Errorf("sample %q has label %q; only reason, state, outcome and le are allowed", line, label)
+		if label != "" && label != "reason" && label != "state" && label != "outcome" && label != "le" && label != "of" {
+			t.Errorf("sample %q has label %q; only reason, state, outcome, of and le are allowed", line, label)
 		}
 		v, err := strconv.ParseFloat(value, 64)
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"workqueue/internal/job"
 	"workqueue/internal/submit"
 )
 
@@ -127,13 +128,13 @@ func validationCases(t testing.TB) []validationCase {
 		{name: "JSON name wrong type", contentType: submit.JSONType, body: `{"name": 5}`, wantStatus: 400, wantErr: `JSON field "name" must be a string, not number`},
 		{name: "JSON delay wrong type", contentType: submit.JSONType, body: `{"name": "A", "delay": 2}`, wantStatus: 400, wantErr: `JSON field "delay" must be a string, not number`},
 		{name: "JSON not an object", contentType: submit.JSONType, body: `["A"]`, wantStatus: 400, wantErr: "must be an object"},
-		{name: "JSON unknown field", contentType: submit.JSONType, body: `{"nmae": "A"}`, wantStatus: 400, wantErr: `may hold only "name", "delay", "retries" and "timeout", not "nmae"`},
-		{name: "JSON field in another case", contentType: submit.JSONType, body: `{"NAME": "A"}`, wantStatus: 400, wantErr: `may hold only "name", "delay", "retries" and "timeout", not "NAME"`},
+		{name: "JSON unknown field", contentType: submit.JSONType, body: `{"nmae": "A"}`, wantStatus: 400, wantErr: `may hold only "name", "delay", "payload", "run_at", "retries" and "timeout", not "nmae"`},
+		{name: "JSON field in another case", contentType: submit.JSONType, body: `{"NAME": "A"}`, wantStatus: 400, wantErr: `may hold only "name", "delay", "payload", "run_at", "retries" and "timeout", not "NAME"`},
 		{name: "JSON not UTF-8", contentType: submit.JSONType, body: "{\"name\": \"\xff\"}", wantStatus: 400, wantErr: "not valid UTF-8"},
 
-		{name: "form body too large", contentType: form, body: "name=" + big, wantStatus: 413, wantErr: "larger than 64 KiB"},
-		{name: "JSON body too large", contentType: submit.JSONType, body: `{"name": "` + big + `"}`, wantStatus: 413, wantErr: "larger than 64 KiB"},
-		{name: "multipart body too large", contentType: mpBigType, body: mpBig, wantStatus: 413, wantErr: "larger than 64 KiB"},
+		{name: "form body too large", contentType: form, body: "name=" + big, wantStatus: 413, wantErr: "larger than 128 KiB"},
+		{name: "JSON body too large", contentType: submit.JSONType, body: `{"name": "` + big + `"}`, wantStatus: 413, wantErr: "larger than 128 KiB"},
+		{name: "multipart body too large", contentType: mpBigType, body: mpBig, wantStatus: 413, wantErr: "larger than 128 KiB"},
 
 		{name: "text body", contentType: textPlain, body: "Alice", wantStatus: 415, wantErr: `Content-Type "text/plain" is not supported`},
 		{name: "XML body", contentType: "application/xml", body: "<name>A</name>", wantStatus: 415, wantErr: "is not supported"},
@@ -231,28 +232,42 @@ func validationCases(t testing.TB) []validationCase {
 
 		// Strict everywhere: an unknown parameter is refused in every
 		// encoding, named; one a later version takes says it is not supported yet.
-		{name: "query unknown", target: "/work?name=A&priority=high", wantStatus: 400, wantErr: `the query may hold only "name", "delay", "retries" and "timeout", not "priority"`},
-		{name: "query unknown first", target: "/work?queue=emails&name=A", wantStatus: 400, wantErr: `the query may hold only "name", "delay", "retries" and "timeout", not "queue"`},
+		{name: "query unknown", target: "/work?name=A&priority=high", wantStatus: 400, wantErr: `the query may hold only "name", "delay", "payload", "run_at", "retries" and "timeout", not "priority"`},
+		{name: "query unknown first", target: "/work?queue=emails&name=A", wantStatus: 400, wantErr: `the query may hold only "name", "delay", "payload", "run_at", "retries" and "timeout", not "queue"`},
 		{name: "query unknown escaped", target: "/work?name=A&pri%6Frity=high", wantStatus: 400, wantErr: `not "priority"`},
 		{name: "query unknown without value", target: "/work?name=A&verbose", wantStatus: 400, wantErr: `not "verbose"`},
 		{name: "query unknown empty key", target: "/work?name=A&=x", wantStatus: 400, wantErr: `not ""`},
 		{name: "query unknown case", target: "/work?Name=A", wantStatus: 400, wantErr: `not "Name"`},
-		{name: "query unknown with a body", target: "/work?priority=high", contentType: form, body: "name=B", wantStatus: 400, wantErr: `the query may hold only "name", "delay", "retries" and "timeout", not "priority"`},
+		{name: "query unknown with a body", target: "/work?priority=high", contentType: form, body: "name=B", wantStatus: 400, wantErr: `the query may hold only "name", "delay", "payload", "run_at", "retries" and "timeout", not "priority"`},
 		{name: "query unknown, name missing", target: "/work?queue=emails", wantStatus: 400, wantErr: `not "queue"`},
-		{name: "query not yet: run_at", target: "/work?name=A&run_at=2026-12-24T18:00:00Z", wantStatus: 400, wantErr: `the query holds "run_at", a parameter this server does not support yet: it takes only "name", "delay", "retries" and "timeout"`},
+		{name: "query run_at", target: "/work?name=A&run_at=2020-12-24T18:00:00Z", wantStatus: 201, wantName: "A", wantDelay: "0s"},
+		{name: "query run_at not RFC 3339", target: "/work?name=A&run_at=2026-12-24", wantStatus: 400, wantErr: `run_at "2026-12-24" is not an RFC 3339 time`},
+		{name: "query run_at too far ahead", target: "/work?name=A&run_at=2999-01-01T00:00:00Z", wantStatus: 400, wantErr: `more than this server's maximum of 720h0m0s ahead (-max-ahead)`},
+		{name: "query payload", target: "/work?name=A&payload=%5B1,2%5D", wantStatus: 201, wantName: "A", wantDelay: "0s"},
+		{name: "query payload not JSON", target: "/work?name=A&payload=hello", wantStatus: 400, wantErr: `payload is not JSON`},
 		{name: "query retries without a command", target: "/work?name=A&retries=3", wantStatus: 400, wantErr: `retries applies to a job that runs a command`},
 		{name: "query empty pairs", target: "/work?&name=A&&delay=1s&", wantStatus: 201, wantName: "A", wantDelay: "1s"},
-		{name: "form unknown", contentType: form, body: "name=A&queue=emails", wantStatus: 400, wantErr: `the form body may hold only "name", "delay", "retries" and "timeout", not "queue"`},
-		{name: "form unknown, escaped name", contentType: form, body: "name=A+B&zeta=1&alpha=2", wantStatus: 400, wantErr: `the form body may hold only "name", "delay", "retries" and "timeout", not "alpha"`},
+		{name: "form unknown", contentType: form, body: "name=A&queue=emails", wantStatus: 400, wantErr: `the form body may hold only "name", "delay", "payload", "run_at", "retries" and "timeout", not "queue"`},
+		{name: "form unknown, escaped name", contentType: form, body: "name=A+B&zeta=1&alpha=2", wantStatus: 400, wantErr: `the form body may hold only "name", "delay", "payload", "run_at", "retries" and "timeout", not "alpha"`},
 		{name: "form unknown, many pairs", contentType: form, body: "name=A" + strings.Repeat("&&", 20) + "&priority=high", wantStatus: 400, wantErr: `not "priority"`},
-		{name: "form not yet: payload", contentType: form, body: "name=A&payload=%7B%22w%22%3A640%7D", wantStatus: 400, wantErr: `the form body holds "payload", a parameter this server does not support yet`},
+		{name: "form payload", contentType: form, body: "name=A&payload=%7B%22w%22%3A640%7D", wantStatus: 201, wantName: "A", wantDelay: "0s"},
+		{name: "form payload twice", contentType: form, body: "name=A&payload=1&payload=2", wantStatus: 400, wantErr: `payload is given 2 times in the form body`},
+		{name: "form payload empty", contentType: form, body: "name=A&payload=", wantStatus: 201, wantName: "A", wantDelay: "0s"}, // as delay=: none
+		{name: "form payload two values", contentType: form, body: "name=A&payload=1+2", wantStatus: 400, wantErr: `payload is not JSON`},
+		{name: "form payload lone surrogate", contentType: form, body: `name=A&payload="%5Cud800"`, wantStatus: 400, wantErr: `payload holds \ud800 at byte 1`},
+		{name: "form payload too large", contentType: form, body: "name=A&payload=" + strings.Repeat("1", submit.DefaultMaxPayload+1), wantStatus: 413, wantErr: `payload is 65537 bytes, above this server's maximum of 64KiB (-max-payload)`},
 		{name: "form timeout without a command", contentType: form, body: "name=A&timeout=5s", wantStatus: 400, wantErr: `timeout applies to a job that runs a command`},
 		{name: "form empty pairs", contentType: form, body: "name=A&", wantStatus: 201, wantName: "A", wantDelay: "0s"},
-		{name: "multipart unknown", contentType: mpUnknownType, body: mpUnknown, wantStatus: 400, wantErr: `the form body may hold only "name", "delay", "retries" and "timeout", not "priority"`},
+		{name: "multipart unknown", contentType: mpUnknownType, body: mpUnknown, wantStatus: 400, wantErr: `the form body may hold only "name", "delay", "payload", "run_at", "retries" and "timeout", not "priority"`},
 		{name: "multipart timeout without a command", contentType: mpNotYetType, body: mpNotYet, wantStatus: 400, wantErr: `timeout applies to a job that runs a command`},
 		{name: "multipart file", contentType: mpFileType, body: mpFile, wantStatus: 400, wantErr: `the form body holds a file, "delay": POST /work takes no file`},
-		{name: "JSON not yet: payload", contentType: submit.JSONType, body: `{"name": "A", "payload": {"w": 640}}`, wantStatus: 400, wantErr: `the JSON body holds "payload", a parameter this server does not support yet: it takes only "name", "delay", "retries" and "timeout"`},
-		{name: "JSON not yet: run_at", contentType: submit.JSONType, body: `{"name": "A", "run_at": "2026-12-24T18:00:00Z"}`, wantStatus: 400, wantErr: `"run_at", a parameter this server does not support yet`},
+		{name: "JSON payload", contentType: submit.JSONType, body: `{"name": "A", "payload": {"w": 640}}`, wantStatus: 201, wantName: "A", wantDelay: "0s"},
+		{name: "JSON payload null", contentType: submit.JSONType, body: `{"name": "A", "payload": null}`, wantStatus: 201, wantName: "A", wantDelay: "0s"},
+		{name: "JSON payload too large", contentType: submit.JSONType, body: `{"name": "A", "payload": "` + strings.Repeat("a", submit.DefaultMaxPayload) + `"}`, wantStatus: 413, wantErr: `above this server's maximum of 64KiB (-max-payload)`},
+		{name: "JSON run_at", contentType: submit.JSONType, body: `{"name": "A", "run_at": "2020-12-24T19:00:00+01:00"}`, wantStatus: 201, wantName: "A", wantDelay: "0s"},
+		{name: "JSON payload with markup", contentType: submit.JSONType, body: `{"name": "A", "payload": {"h": "<b>&amp;</b>", "é": [1, {"x": null}]}}`, wantStatus: 201, wantName: "A", wantDelay: "0s"},
+		{name: "JSON retries and timeout", contentType: submit.JSONType, body: `{"name": "A", "retries": 2, "timeout": "5s"}`, wantStatus: 400, wantErr: "retries applies to a job that runs a command"},
+		{name: "JSON run_at a number", contentType: submit.JSONType, body: `{"name": "A", "run_at": 1}`, wantStatus: 400, wantErr: `JSON field "run_at" must be a string, not number`},
 		{name: "JSON unknown null", contentType: submit.JSONType, body: `{"name": "A", "priority": null}`, wantStatus: 400, wantErr: `not "priority"`},
 
 		{name: "GET with a job's parameters", method: "GET", target: "/work?name=A", wantStatus: 400, wantErr: "submit a job with POST /work"},
@@ -412,6 +427,7 @@ func FuzzCollector(f *testing.F) {
 	}
 	cfg := testConfig()
 	cfg.LogLevel = slog.LevelError
+	cfg.Command = []string{"true"} // so that retries, timeout and a delayed run_at are taken; the work is noop
 	noop := func(context.Context, *WorkRequest) error { return nil }
 	s := newServer(cfg, noop, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.start()
@@ -457,7 +473,76 @@ func FuzzCollector(f *testing.F) {
 		if _, err := time.ParseDuration(j.Delay); err != nil || j.ID == "" || rec.Header().Get("Location") != "/work/"+j.ID {
 			t.Fatalf("malformed job %+v, Location %q", j, rec.Header().Get("Location"))
 		}
+		if err := checkCarried(contentType, query, body, j); err != nil {
+			t.Fatalf("accepted %q /work?%q with body %q as %+v: %v", contentType, query, body, j, err)
+		}
 	})
+}
+
+// checkCarried returns an error if j, a job answered 201, does not carry
+// the payload, run_at, retries and timeout sent, read with the standard
+// library's own parsers: the payload as sent without the white space around
+// it, JSON of at most 64 KiB; run_at an RFC 3339 time, or, for a delayed
+// job, its acceptance plus its delay; retries from 0 to 25; a timeout above
+// 0 and at most 24h.
+func checkCarried(contentType, query string, body []byte, j job.View) error {
+	payload, _ := sentValue(contentType, query, body, "payload")
+	if payload = strings.Trim(payload, " \t\r\n"); payload == "null" {
+		payload = ""
+	}
+	switch {
+	case string(j.Payload) != payload:
+		return fmt.Errorf("payload %q, want %q as sent", j.Payload, payload)
+	case payload != "" && (!json.Valid(j.Payload) || len(j.Payload) > submit.DefaultMaxPayload):
+		return errors.New("a payload that is not JSON, or above -max-payload")
+	}
+	delay, _ := time.ParseDuration(j.Delay)
+	runAt, given := sentValue(contentType, query, body, "run_at")
+	switch t, err := time.Parse(time.RFC3339Nano, runAt); {
+	case given && runAt != "" && (err != nil || !j.RunAt.Equal(t)):
+		return fmt.Errorf("run_at %v, want %q as sent (%v)", j.RunAt, runAt, err)
+	case (!given || runAt == "") && delay > 0 && !j.RunAt.Equal(j.EnqueuedAt.Add(delay)):
+		return fmt.Errorf("run_at %v, want enqueued_at + delay", j.RunAt)
+	case (!given || runAt == "") && delay == 0 && !j.RunAt.IsZero():
+		return fmt.Errorf("run_at %v, with none sent", j.RunAt)
+	}
+	if j.Retries != nil && (*j.Retries < 0 || *j.Retries > 25) {
+		return fmt.Errorf("retries %d, outside [0, 25]", *j.Retries)
+	}
+	if d, err := time.ParseDuration(j.Timeout); j.Timeout != "" && (err != nil || d <= 0 || d > 24*time.Hour) {
+		return fmt.Errorf("timeout %q, outside (0, 24h]", j.Timeout)
+	}
+	return nil
+}
+
+// sentValue returns the parameter key a POST /work carried, as sentName
+// reads it: a JSON string unquoted, any other JSON value as its text.
+func sentValue(contentType, query string, body []byte, key string) (string, bool) {
+	q, _ := url.ParseQuery(query)
+	v, ok := q.Get(key), q.Has(key)
+	mediaType, _, _ := mime.ParseMediaType(contentType)
+	switch mediaType {
+	case submit.FormType, submit.MultipartType:
+		r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		r.ParseMultipartForm(submit.MaxBodyBytes)
+		if vs, has := r.PostForm[key]; has {
+			v, ok = vs[0], true
+		}
+	case submit.JSONType:
+		var m map[string]json.RawMessage
+		if json.Unmarshal(bytes.TrimPrefix(body, []byte("\uFEFF")), &m) == nil {
+			if raw, has := m[key]; has && string(raw) != "null" {
+				v, ok = string(raw), true
+				if key != "payload" {
+					json.Unmarshal(raw, &v)
+				}
+			} else if has {
+				v, ok = "", false
+			}
+		}
+	}
+	return v, ok
 }
 
 // checkAccepted returns an error if a request answered 201 broke one of
@@ -469,7 +554,7 @@ func FuzzCollector(f *testing.F) {
 // or a blank one.
 func checkAccepted(contentType, query string, body []byte, name string) error {
 	q, _ := url.ParseQuery(query)
-	if len(q["name"]) > 1 || len(q["delay"]) > 1 {
+	if twice(q) {
 		return errors.New("a parameter was given twice in the query")
 	}
 	if err := onlyKnown(slices.Collect(maps.Keys(q)), "the query"); err != nil {
@@ -491,7 +576,7 @@ func checkAccepted(contentType, query string, body []byte, name string) error {
 	}
 	if len(body) > 0 && mediaType == submit.FormType {
 		f, _ := url.ParseQuery(string(body))
-		if len(f["name"]) > 1 || len(f["delay"]) > 1 {
+		if twice(f) {
 			return errors.New("a parameter was given twice in the form body")
 		}
 		if err := onlyKnown(slices.Collect(maps.Keys(f)), "the form body"); err != nil {
@@ -535,11 +620,21 @@ func checkAccepted(contentType, query string, body []byte, name string) error {
 	return nil
 }
 
+// twice reports whether vs holds a parameter more than once.
+func twice(vs url.Values) bool {
+	for _, v := range vs {
+		if len(v) > 1 {
+			return true
+		}
+	}
+	return false
+}
+
 // onlyKnown returns an error if keys, the parameters sent in where, hold one
 // that POST /work does not take.
 func onlyKnown(keys []string, where string) error {
 	for _, k := range keys {
-		if k != "name" && k != "delay" {
+		if !slices.Contains([]string{"name", "delay", "payload", "run_at", "retries", "timeout"}, k) {
 			return fmt.Errorf("%s held the unknown parameter %q", where, k)
 		}
 	}

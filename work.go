@@ -48,19 +48,14 @@ func appendGreeting(b []byte, r *WorkRequest, worker int) []byte {
 	return append(b, "!\n"...)
 }
 
-// commandWork returns the server's Work with -- COMMAND, c: before a job's
-// first attempt it waits out the job's delay, as Sleep does, then it runs the
-// attempt and keeps its output on the job. Retries do not wait for the delay
-// again: their backoff is their wait.
+// commandWork returns the server's Work with -- COMMAND, c: it runs the
+// attempt, its payload on standard input, and keeps its output on the job.
+// It does not wait out the job's delay: with a command, a delay is a time to
+// run (run_at, now + delay), which the job waited for holding no worker.
 func commandWork(c *command.Command) Work {
 	return func(ctx context.Context, r *WorkRequest) error {
-		attempt := r.Attempts()
-		if attempt <= 1 {
-			if err := Sleep(ctx, r); err != nil {
-				return err
-			}
-		}
-		out, truncated, err := c.Run(ctx, command.Job{ID: r.ID, Name: r.Name, Attempt: attempt, Timeout: r.Policy.Timeout})
+		payload, _ := r.Payload() // an unfinished job's is never dropped
+		out, truncated, err := c.Run(ctx, command.Job{ID: r.ID, Name: r.Name, Attempt: r.Attempts(), Timeout: r.Policy.Timeout, Payload: payload})
 		r.SetOutput(out, truncated)
 		return err
 	}

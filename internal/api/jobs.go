@@ -53,7 +53,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 
 // retryJob handles POST /work/{id}/retry: a failed or canceled job goes
 // back to queued and runs again in its turn, 200 with the job; 409 for a
-// job in another state; 503 while the server drains, or when the journal
+// job in another state or whose payload was dropped; 503 while the server drains, or when the journal
 // cannot record the retry. It enters WorkQueue as a retry does, never
 // refused for want of room: it was accepted once.
 func (s *Server) retryJob(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +64,10 @@ func (s *Server) retryJob(w http.ResponseWriter, r *http.Request) {
 	if s.Queue.Closed() {
 		w.Header()["Retry-After"] = []string{"1"}
 		respond.Error(w, http.StatusServiceUnavailable, "job "+req.ID+" was not retried: the server is shutting down")
+		return
+	}
+	if _, dropped := req.Payload(); dropped {
+		respond.Error(w, http.StatusConflict, "job "+req.ID+" cannot be retried: its payload was dropped to bound memory (payload_dropped); submit it again")
 		return
 	}
 	prev, ok, jerr := s.Life.Retry(req)

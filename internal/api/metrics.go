@@ -23,11 +23,13 @@ func writeMetrics(b *bytes.Buffer, s *metrics.Stats, q *queue.Queue, pool *pool.
 	metrics.Family(b, "workqueue_jobs_accepted_total", "counter", "Jobs accepted: answered 201 and queued.")
 	metrics.Sample(b, "workqueue_jobs_accepted_total", "", s.Accepted.Load())
 	metrics.Family(b, "workqueue_jobs_rejected_total", "counter",
-		"Job submissions refused: full (queue full, 503), draining (shutting down, 503), invalid (400, 413, 415), journal (the journal cannot be written, 503), unauthorized (no valid token, 401).")
+		"Job submissions refused: full (queue full, 503), draining (shutting down, 503), invalid (400, 413, 415), journal (the journal cannot be written, 503), scheduled (-max-scheduled jobs wait for their run_at, 503), payload (the unfinished jobs' payloads fill their memory, 503), unauthorized (no valid token, 401).")
 	metrics.Sample(b, "workqueue_jobs_rejected_total", `reason="full"`, s.RejectedFull.Load())
 	metrics.Sample(b, "workqueue_jobs_rejected_total", `reason="draining"`, s.RejectedDraining.Load())
 	metrics.Sample(b, "workqueue_jobs_rejected_total", `reason="invalid"`, s.RejectedInvalid.Load())
 	metrics.Sample(b, "workqueue_jobs_rejected_total", `reason="journal"`, s.RejectedJournal.Load())
+	metrics.Sample(b, "workqueue_jobs_rejected_total", `reason="scheduled"`, s.RejectedScheduled.Load())
+	metrics.Sample(b, "workqueue_jobs_rejected_total", `reason="payload"`, s.RejectedPayload.Load())
 	metrics.Sample(b, "workqueue_jobs_rejected_total", `reason="unauthorized"`, s.RejectedUnauthorized.Load())
 	metrics.Family(b, "workqueue_jobs_finished_total", "counter", "Jobs that reached a final state, by that state.")
 	metrics.Sample(b, "workqueue_jobs_finished_total", `state="done"`, s.Done.Load())
@@ -53,12 +55,25 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	writeMetrics(&b, s.Stats, s.Queue, s.Pool)
 	s.Attempts.WriteText(&b, s.Retry.Len())
+	s.writeWorkMetrics(&b)
 	metrics.Family(&b, "workqueue_log_lines_dropped_total", "counter",
 		"Log lines dropped because standard error was not taking them.")
 	metrics.Sample(&b, "workqueue_log_lines_dropped_total", "", s.LogDropped.Load())
 	s.writeJournalMetrics(&b)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(b.Bytes())
+}
+
+// writeWorkMetrics writes the metrics of what jobs carry: how many wait for
+// their run_at, the bytes their payloads hold, and the refusals for want of
+// room for either.
+func (s *Server) writeWorkMetrics(b *bytes.Buffer) {
+	metrics.Family(b, "workqueue_jobs_scheduled", "gauge", "Jobs queued waiting for their run_at, holding no worker; not in workqueue_queue_length.")
+	metrics.Sample(b, "workqueue_jobs_scheduled", "", int64(s.Retry.Scheduled()))
+	unfinished, finished := s.Jobs.PayloadBytes()
+	metrics.Family(b, "workqueue_payload_bytes", "gauge", "Bytes held by payloads: of unfinished jobs, and of finished jobs that still keep theirs.")
+	metrics.Sample(b, "workqueue_payload_bytes", `of="unfinished"`, unfinished)
+	metrics.Sample(b, "workqueue_payload_bytes", `of="finished"`, finished)
 }
 
 // writeJournalMetrics writes the journal's metrics: zero without -journal,

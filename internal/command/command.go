@@ -1,8 +1,10 @@
 package command
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -32,9 +34,13 @@ const (
 //   - the environment is the server's own, with WORKQUEUE_JOB_ID,
 //     WORKQUEUE_NAME and WORKQUEUE_ATTEMPT (1, 2, ...) set to the job's
 //     (any inherited values of these three are dropped);
-//   - standard input holds the name followed by one newline, so that a
-//     script can `read -r name` (the server rejects names holding control
-//     characters, so the first line is the whole name), then end of file.
+//   - standard input holds the job's payload, JSON text as it was sent,
+//     followed by one newline, when the job has one (a script can `jq .w`
+//     it, or `read -r` it: the server keeps the payload without the white
+//     space around it, so JSON of one line stays one line); else the name
+//     followed by one newline, so that a script can `read -r name` (the
+//     server rejects names holding control characters, so the first line
+//     is the whole name); then end of file.
 //
 // Standard output and error go together into one pipe, of which Run keeps the
 // last OutputLimit bytes; nothing reaches the server's own output.
@@ -66,6 +72,18 @@ type Job struct {
 	// Timeout is the job's own longest attempt (its timeout); 0 for the
 	// Command's Timeout (-job-timeout).
 	Timeout time.Duration
+	// Payload is the job's payload, raw JSON text, given on standard input
+	// instead of the name; nil for none. Run does not change it.
+	Payload []byte
+}
+
+// input returns what job's command reads on standard input: its payload,
+// or else its name, and a newline.
+func (job *Job) input() []byte {
+	if job.Payload != nil {
+		return append(job.Payload[:len(job.Payload):len(job.Payload)], '\n')
+	}
+	return []byte(job.Name + "\n")
 }
 
 // New returns the Command that runs argv[0] with arguments argv[1:],
@@ -161,20 +179,28 @@ func (c *Command) Run(ctx context.Context, job Job) (output []byte, truncated bo
 		runCtx, cancel = context.WithTimeoutCause(ctx, limit, errTimedOut)
 		defer cancel()
 	}
-	stdin, err := nameReader(job.Name)
-	if err != nil {
-		return nil, false, err
+	// A short input is left in a pipe before the command starts; a longer
+	// one (a payload of up to 1 MiB) is copied by exec's own goroutine,
+	// which Wait ends (WaitDelay), whether the command reads it or not.
+	line := job.input()
+	var stdin *os.File
+	var in io.Reader = bytes.NewReader(line)
+	if len(line) < pipeHolds {
+		if stdin, err = inputReader(line); err != nil {
+			return nil, false, err
+		}
+		in = stdin
 	}
 	outR, outW, err := outputPipe()
 	if err != nil {
-		stdin.Close()
+		closeFile(stdin)
 		return nil, false, err
 	}
 	var signaled bool // whether Cancel signaled the group; read once Wait has returned
-	cmd := c.cmd(runCtx, job, stdin, outW, &signaled)
+	cmd := c.cmd(runCtx, job, in, outW, &signaled)
 	err = c.groups.start(cmd)
 	outW.Close() // the command holds the only ends of its pipes now
-	stdin.Close()
+	closeFile(stdin)
 	if err != nil {
 		outR.Close()
 		return nil, false, startError(c.Path, err)
@@ -199,7 +225,7 @@ func (c *Command) Run(ctx context.Context, job Job) (output []byte, truncated bo
 // cmd returns the exec.Cmd for one attempt of job: its own process group,
 // Pdeathsig, and SIGTERM then SIGKILL when ctx is done.
 // Its Cancel sets *signaled once it has signaled the group.
-func (c *Command) cmd(ctx context.Context, job Job, stdin, out *os.File, signaled *bool) *exec.Cmd {
+func (c *Command) cmd(ctx context.Context, job Job, stdin io.Reader, out *os.File, signaled *bool) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, c.path, c.Args...)
 	cmd.Args[0] = c.Path
 	cmd.Env = append(c.env[:len(c.env):len(c.env)],
@@ -215,6 +241,13 @@ func (c *Command) cmd(ctx context.Context, job Job, stdin, out *os.File, signale
 	}
 	cmd.WaitDelay = c.killDelay() // then exec SIGKILLs the command, and Run its group
 	return cmd
+}
+
+// closeFile closes f, if it is not nil.
+func closeFile(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
 }
 
 // killDelay returns killWait, or 5 s if it is not positive.

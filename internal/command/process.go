@@ -42,21 +42,24 @@ func killGroup(pgid int, sig syscall.Signal) error {
 	return err
 }
 
-// nameReader returns the read end of a pipe that holds name and a newline,
-// then end of file. The write never blocks: the line is at most PIPE_BUF
-// bytes (4 KiB, the least a pipe holds; the server takes names of at most
-// 1 KiB, and a longer one is refused here).
+// pipeHolds is the most a pipe surely holds, in bytes: PIPE_BUF, 4 KiB,
+// all a pipe gets once its user has used up pipe-user-pages-soft.
+const pipeHolds = 4 << 10
+
+// inputReader returns the read end of a pipe that holds line, then end of
+// file. The write never blocks: line is shorter than pipeHolds, and a
+// longer one is refused here (Run gives a longer one through exec's copier).
 // Neither end is registered with Go's poller: the command reads the pipe,
 // not the server.
-func nameReader(name string) (*os.File, error) {
-	if len(name) >= 4<<10 {
-		return nil, fmt.Errorf("name is %d bytes long; too long for standard input", len(name))
+func inputReader(line []byte) (*os.File, error) {
+	if len(line) >= pipeHolds {
+		return nil, fmt.Errorf("standard input is %d bytes long; too long for a pipe of %d", len(line), pipeHolds)
 	}
 	var p [2]int
 	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
 		return nil, os.NewSyscallError("pipe2", err)
 	}
-	_, err := syscall.Write(p[1], []byte(name+"\n"))
+	_, err := syscall.Write(p[1], line)
 	syscall.Close(p[1])
 	if err != nil {
 		syscall.Close(p[0])

@@ -22,6 +22,14 @@ type Config struct {
 	Retries         int           // -retries: how many times a failed attempt is tried again
 	JobTimeout      time.Duration // -job-timeout: longest one attempt may run; 0 for no limit
 	MaxRetries      int           // -max-retries: most retries a job may ask for
+	MaxPayload      int           // -max-payload: the largest payload of one job, in bytes
+	MaxAhead        time.Duration // -max-ahead: how far ahead a run_at may be
+	MaxScheduled    int           // -max-scheduled: how many jobs may wait for their run_at at once
+	// PayloadBounds are the bounds, in bytes, on the payloads of the
+	// unfinished jobs together and of the finished ones kept with their
+	// jobs: no flag; zeros for the server's own (store.MaxUnfinishedPayload,
+	// store.MaxFinishedPayload; tests set smaller ones).
+	PayloadBounds [2]int64
 	// Command holds the words after --, COMMAND and its arguments, that
 	// every job runs; nil for the greeting alone. Parse checks only that
 	// there is a COMMAND: whoever runs it looks it up in $PATH.
@@ -58,6 +66,9 @@ func Default() Config {
 		ShutdownTimeout: 30 * time.Second,
 		LogLevel:        slog.LevelInfo,
 		MaxRetries:      25,
+		MaxPayload:      64 << 10,
+		MaxAhead:        720 * time.Hour,
+		MaxScheduled:    100_000,
 	}
 }
 
@@ -85,4 +96,15 @@ const (
 	maxRetries = 100
 	// maxJobTimeout bounds -job-timeout, as maxMaxDelay bounds the delay.
 	maxJobTimeout = 24 * time.Hour
+	// maxMaxPayload bounds -max-payload (1 MiB): a payload is held in
+	// memory, journaled and copied to its command's standard input; data
+	// larger than this belongs in a file the payload names.
+	maxMaxPayload = 1 << 20
+	// maxMaxAhead bounds -max-ahead (a year): a job planned further ahead
+	// outlives the release that accepted it.
+	maxMaxAhead = 8760 * time.Hour
+	// maxMaxScheduled bounds -max-scheduled: each scheduled job holds its
+	// record, under 1 KiB beside its payload, so ten million of them take
+	// a few GB at most.
+	maxMaxScheduled = 10_000_000
 )

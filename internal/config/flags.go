@@ -64,6 +64,9 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs.Func("retries", "", wholeNumber(&cfg.Retries, 0, maxRetries))
 	fs.Func("job-timeout", "", duration(&cfg.JobTimeout, false, maxJobTimeout))
 	fs.Func("max-retries", "", wholeNumber(&cfg.MaxRetries, 0, maxRetries))
+	fs.Func("max-payload", "", size(&cfg.MaxPayload, maxMaxPayload, "1MiB"))
+	fs.Func("max-ahead", "", duration(&cfg.MaxAhead, true, maxMaxAhead))
+	fs.Func("max-scheduled", "", wholeNumber(&cfg.MaxScheduled, 0, maxMaxScheduled))
 	fs.Func("allow-host", "", allowHost(&cfg.AllowHosts))
 	fs.Func("node", "", node(&cfg.Node))
 	fs.Func("token-file", "", func(s string) error {
@@ -170,6 +173,36 @@ func duration(p *time.Duration, positive bool, max time.Duration) func(string) e
 			return fmt.Errorf("must be at most %v", max)
 		}
 		*p = d
+		return nil
+	}
+}
+
+// size returns a flag setter for a size in bytes from 1 to max, written as
+// a whole number of bytes (512), KiB (64KiB) or MiB (1MiB); maxText is max
+// written so.
+func size(p *int, max int, maxText string) func(string) error {
+	return func(s string) error {
+		num, unit := s, 1
+		for _, u := range [...]struct {
+			suffix string
+			n      int
+		}{{"KiB", 1 << 10}, {"MiB", 1 << 20}} {
+			if t, ok := strings.CutSuffix(s, u.suffix); ok {
+				num, unit = t, u.n
+			}
+		}
+		n, err := strconv.Atoi(num)
+		switch {
+		case err != nil && errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(num, "-"):
+			return fmt.Errorf("must be at most %s", maxText)
+		case err != nil || strings.HasPrefix(num, "+"):
+			return fmt.Errorf("not a size such as 512, 64KiB or 1MiB (at most %s)", maxText)
+		case n < 1:
+			return errors.New("must be at least 1 byte")
+		case n > max/unit:
+			return fmt.Errorf("must be at most %s", maxText)
+		}
+		*p = n * unit
 		return nil
 	}
 }

@@ -45,6 +45,12 @@ Flags:
                               (default 0)
   -max-retries N              with a COMMAND: most retries a job may ask for
                               with its own retries, 0 to 100 (default 25)
+  -max-payload SIZE           largest payload of one job, written 512, 64KiB
+                              or 1MiB; at most 1MiB (default 64KiB)
+  -max-ahead DURATION         how far ahead a job's run_at may be, at most
+                              8760h (default 720h)
+  -max-scheduled N            how many jobs may wait for their run_at at
+                              once, 0 to 10000000 (default 100000)
   -allow-host NAME            on a loopback -http, also answer requests whose
                               Host is NAME (any port), such as the name a
                               reverse proxy forwards; repeat it or give names

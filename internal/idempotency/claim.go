@@ -62,9 +62,10 @@ func (c *Claim) Release() {
 // BySeq) finds it now. invalid reports a 400 or 422, which the caller
 // counts as a refused submission.
 //
-// pol, the submission's retries and timeout, is compared with the job's own
-// once lookup finds it: a key bound to a job of another policy is 422 too.
-func (k *Keys) Check(w http.ResponseWriter, vs []string, name string, delay time.Duration, pol job.Policy, lookup func(seq uint64) *job.Job) (c *Claim, invalid bool) {
+// matches compares the rest of the submission (payload, run_at, retries,
+// timeout) with the job once lookup finds it: a key bound to a job it
+// reports false for is 422 too.
+func (k *Keys) Check(w http.ResponseWriter, vs []string, name string, delay time.Duration, matches func(*job.Job) bool, lookup func(seq uint64) *job.Job) (c *Claim, invalid bool) {
 	key, err := ParseKey(vs)
 	if err != nil {
 		respond.Error(w, http.StatusBadRequest, err.Error())
@@ -93,9 +94,9 @@ func (k *Keys) Check(w http.ResponseWriter, vs []string, name string, delay time
 				k.Forget(e.seq)
 				continue
 			}
-			if r.Policy != pol {
+			if !matches(r) {
 				respond.Error(w, http.StatusUnprocessableEntity, "Idempotency-Key "+respond.Quote(key)+" belongs to job "+r.ID+
-					" (GET /work/"+r.ID+"), made with other retries or timeout; send a new key for a new job")
+					" (GET /work/"+r.ID+"), made with another payload, run_at, retries or timeout; send a new key for a new job")
 				return nil, true
 			}
 			h := w.Header()

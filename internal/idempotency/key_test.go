@@ -15,7 +15,7 @@ func TestKeyClaimKey(t *testing.T) {
 		t.Errorf("nil claim: Key() = %q, want \"\"", got)
 	}
 	keys := New()
-	claim, _ := keys.Check(nil, []string{`"k-1"`}, "Alice", 0, job.Policy{}, func(uint64) *job.Job { return nil })
+	claim, _ := keys.Check(nil, []string{`"k-1"`}, "Alice", 0, func(*job.Job) bool { return true }, func(uint64) *job.Job { return nil })
 	if claim == nil || claim.Key() != "k-1" {
 		t.Fatalf("claim of \"k-1\": %+v, want Key() = k-1", claim)
 	}

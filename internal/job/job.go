@@ -24,8 +24,10 @@ import (
 // dispatcher, and one Worker runs it; the classic design calls it a
 // WorkRequest.
 //
-// ID, Seq, Name, Delay, EnqueuedAt, Key and Policy never change once the
-// job is made; the rest of its life is guarded by its lock.
+// ID, Seq, Name, Delay, EnqueuedAt, Key, Policy, RunAt and PayloadBytes
+// never change once the job is shared (its maker sets RunAt and, through
+// SetPayload, its payload before); the rest of its life is guarded by its
+// lock.
 type Job struct {
 	ID         string        // Seq in decimal
 	Seq        uint64        // the job's number, 1, 2, ... in the order received
@@ -34,7 +36,11 @@ type Job struct {
 	EnqueuedAt time.Time     // when it was accepted
 	Key        string        // the Idempotency-Key it was accepted with, or ""
 	Policy     Policy        // its own retries and timeout, as submitted
-	delay      string        // Delay as the API shows it, made once (see DelayText)
+	RunAt      time.Time     // the time before which it does not start (run_at); zero for none
+	// PayloadBytes is the length of its payload as sent, 0 for none; it
+	// stays when a finished job's payload is dropped (DropPayload).
+	PayloadBytes int
+	delay        string // Delay as the API shows it, made once (see DelayText)
 
 	mu         sync.Mutex    // guards the fields below
 	waiting    *atomic.Int64 // the count of the queue that counts j as waiting, while it does; else nil
@@ -51,6 +57,8 @@ type Job struct {
 	retryAt    time.Time     // while queued after a failed attempt: when the next one starts
 	output     string        // the end of its command's output (-- COMMAND)
 	truncated  bool          // output lost its beginning
+	payload    []byte        // its payload, raw JSON as sent; nil for none or once dropped
+	dropped    bool          // its payload was dropped to bound memory (DropPayload)
 	final      chan struct{} // made by Final for the first waiter, closed once final
 }
 
@@ -76,6 +84,34 @@ func (p Policy) RetriesOr(def int) int {
 // caller may have it already, as the end of the job's URL), and its policy pol.
 func New(id string, seq uint64, name string, delay time.Duration, key string, enqueuedAt time.Time, pol Policy) *Job {
 	return &Job{ID: id, Seq: seq, Name: name, Delay: delay, delay: delay.String(), Key: key, EnqueuedAt: enqueuedAt, Policy: pol}
+}
+
+// SetPayload gives j, not yet shared, its payload: raw JSON text, kept as
+// it is (b is not copied, and must not change).
+func (j *Job) SetPayload(b []byte) {
+	j.payload, j.PayloadBytes = b, len(b)
+}
+
+// Payload returns j's payload as raw JSON text, or nil if it has none, and
+// whether it had one that was dropped to bound memory. The bytes must not
+// be changed.
+func (j *Job) Payload() (b []byte, dropped bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.payload, j.dropped
+}
+
+// DropPayload forgets j's payload, so that its memory can be reclaimed: the
+// store drops the payloads of its older finished jobs. GET /work/<id> then
+// says payload_dropped. It reports whether j had a payload to drop.
+func (j *Job) DropPayload() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.payload == nil {
+		return false
+	}
+	j.payload, j.dropped = nil, true
+	return true
 }
 
 // DelayText returns j's delay as the API shows it, such as "1.5s": made

@@ -52,7 +52,7 @@ func TestTransitionsRefuseAJobThatMovedOn(t *testing.T) {
 		t.Error("a queued job was finished, completed or requeued")
 	}
 	j.Start(1, now, func() {})
-	if j.AbandonRetry(now) {
+	if j.AbandonRetry(now, false) {
 		t.Error("a running job had its retry abandoned")
 	}
 	if !j.Complete() {

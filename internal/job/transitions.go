@@ -10,6 +10,10 @@ import (
 // stops before its backoff ends; its last attempt's error follows.
 var ErrRetryAbandoned = errors.New("abandoned: the server stopped before its retry")
 
+// ErrScheduleAbandoned is why a job waiting for its run_at fails when the
+// server, without a journal, stops before that time.
+var ErrScheduleAbandoned = errors.New("abandoned: the server stopped, without a journal, before its run_at")
+
 // Enter records that a queue counts j as waiting in count, so that j takes
 // itself off the count, once, when it starts or is canceled (the queue adds
 // it). It reports false, and changes nothing, if j is no longer queued (it
@@ -132,17 +136,22 @@ func (j *Job) Requeue(at time.Time, err string) bool {
 }
 
 // AbandonRetry fails j, queued waiting for a retry that will not run, as of
-// now, with ErrRetryAbandoned and its last error. It reports false, and
+// now, with ErrRetryAbandoned and its last error; or, if scheduled, waiting
+// for a run_at the server will not reach, with ErrScheduleAbandoned. It reports false, and
 // changes nothing, if j is no longer waiting for a retry (it was canceled,
 // or is counted by a queue: its retry is due).
-func (j *Job) AbandonRetry(now time.Time) bool {
+func (j *Job) AbandonRetry(now time.Time, scheduled bool) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.state != Queued || j.waiting != nil {
 		return false
 	}
 	j.state, j.finishedAt, j.retryAt = Failed, now, time.Time{}
-	j.err = ErrRetryAbandoned.Error() + "; last attempt: " + j.err
+	if scheduled {
+		j.err = ErrScheduleAbandoned.Error()
+	} else {
+		j.err = ErrRetryAbandoned.Error() + "; last attempt: " + j.err
+	}
 	j.unsettled = true
 	j.wake()
 	return true

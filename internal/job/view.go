@@ -1,6 +1,9 @@
 package job
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Status is the part of a Job that changes, copied at one instant: what a
 // job event keeps of its job (a third of a job's size), and what a journal
@@ -43,43 +46,60 @@ func (j *Job) Restore(st Status) {
 	j.err, j.output = st.Err, st.Output
 }
 
-// View is a Job as the API shows it, field for field its JSON.
+// View is a Job as the API shows it, field for field its JSON. Payload is
+// the payload itself (GET /work/<id>, POST /work's answer), PayloadBytes its
+// size in place of it (a listing, an event): a View has one or the other.
 type View struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	Delay      string    `json:"delay"`
-	Retries    *int      `json:"retries,omitempty"`
-	Timeout    string    `json:"timeout,omitempty"`
-	State      string    `json:"state"`
-	Worker     int       `json:"worker,omitempty"`
-	EnqueuedAt time.Time `json:"enqueued_at"`
-	StartedAt  time.Time `json:"started_at,omitzero"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
-	Error      string    `json:"error,omitempty"`
-	Attempts   int       `json:"attempts,omitempty"`
-	RetryAt    time.Time `json:"retry_at,omitzero"`
-	Output     *string   `json:"output,omitempty"`
-	Truncated  bool      `json:"output_truncated,omitempty"`
+	ID             string          `json:"id"`
+	Name           string          `json:"name"`
+	Delay          string          `json:"delay"`
+	Payload        json.RawMessage `json:"payload,omitempty"`
+	PayloadBytes   int             `json:"payload_bytes,omitempty"`
+	PayloadDropped bool            `json:"payload_dropped,omitempty"`
+	RunAt          time.Time       `json:"run_at,omitzero"`
+	Retries        *int            `json:"retries,omitempty"`
+	Timeout        string          `json:"timeout,omitempty"`
+	State          string          `json:"state"`
+	Worker         int             `json:"worker,omitempty"`
+	EnqueuedAt     time.Time       `json:"enqueued_at"`
+	StartedAt      time.Time       `json:"started_at,omitzero"`
+	FinishedAt     time.Time       `json:"finished_at,omitzero"`
+	Error          string          `json:"error,omitempty"`
+	Attempts       int             `json:"attempts,omitempty"`
+	RetryAt        time.Time       `json:"retry_at,omitzero"`
+	Output         *string         `json:"output,omitempty"`
+	Truncated      bool            `json:"output_truncated,omitempty"`
 }
 
-// Snapshot returns a consistent copy of j as the API shows it now.
-func (j *Job) Snapshot() View { return j.View(j.Status()) }
+// Snapshot returns a consistent copy of j as the API shows it now, its
+// payload included (or PayloadDropped, if it was dropped).
+func (j *Job) Snapshot() View {
+	v := j.View(j.Status())
+	if b, dropped := j.Payload(); b != nil || dropped {
+		v.Payload, v.PayloadBytes, v.PayloadDropped = b, 0, dropped
+	}
+	return v
+}
 
-// View returns j as the API shows it in the status st.
+// View returns j as the API shows it in the status st, with the size of its
+// payload (PayloadBytes) instead of the payload: what a listing and an event
+// show.
 func (j *Job) View(st Status) View {
 	v := View{
-		ID:         j.ID,
-		Name:       j.Name,
-		Delay:      j.DelayText(),
-		State:      st.State.String(),
-		Worker:     int(st.Worker),
-		EnqueuedAt: j.EnqueuedAt.UTC(),
-		StartedAt:  UTC(st.StartedAt),
-		FinishedAt: UTC(st.FinishedAt),
-		Error:      st.Err,
-		Attempts:   int(st.Attempts),
-		RetryAt:    UTC(st.RetryAt),
-		Truncated:  st.Truncated,
+		ID:           j.ID,
+		Name:         j.Name,
+		Delay:        j.DelayText(),
+		PayloadBytes: j.PayloadBytes,
+		RunAt:        UTC(UnixNano(j.RunAt)),
+		State:        st.State.String(),
+		Worker:       int(st.Worker),
+		EnqueuedAt:   j.EnqueuedAt.UTC(),
+		StartedAt:    UTC(st.StartedAt),
+		FinishedAt:   UTC(st.FinishedAt),
+		Error:        st.Err,
+		Attempts:     int(st.Attempts),
+		RetryAt:      UTC(st.RetryAt),
+		Truncated:    st.Truncated,
 	}
 	if j.Policy.SetRetries {
 		n := j.Policy.Retries

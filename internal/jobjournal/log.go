@@ -107,7 +107,7 @@ func (l *Log) Accepted(r *job.Job) error {
 	if l == nil {
 		return nil
 	}
-	rec := jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.Key, Policy: r.Policy}
+	rec := acceptance(r)
 	if err := l.j.Append(record(recAccepted, r, &rec)); err != nil {
 		return fmt.Errorf("%w in %s: %v", ErrJournal, l.dir, err)
 	}

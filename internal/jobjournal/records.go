@@ -32,9 +32,10 @@ var errBadRecord = errors.New("journal record cannot be decoded")
 
 // jobRecord is the content of one journal record about a job. Which fields
 // a record carries depends on its type:
-//   - recAccepted: Name, Delay, EnqueuedAt, Key, and Policy if it is not
-//     the zero Policy (written at the end, so records from before it, which
-//     lack it, still decode);
+//   - recAccepted: Name, Delay, EnqueuedAt, Key, then Policy if it, RunAt
+//     or Payload is not zero, then RunAt and Payload if either is not zero
+//     (each written at the end, so records from before it, which lack it,
+//     still decode);
 //   - recStarted: Attempts (the attempt that started), Worker, StartedAt;
 //   - recRetry: Attempts, RetryAt, Err;
 //   - recFinished: State, Attempts, Worker, StartedAt, FinishedAt, Err,
@@ -47,6 +48,8 @@ type jobRecord struct {
 	EnqueuedAt time.Time
 	Key        string     // idempotency key, or ""
 	Policy     job.Policy // the job's own retries and timeout
+	RunAt      time.Time  // the job's run_at, or zero
+	Payload    []byte     // the job's payload as sent, or nil
 	State      job.State
 	Attempts   int
 	Worker     int
@@ -69,13 +72,19 @@ func appendRecord(b []byte, typ byte, rec *jobRecord) []byte {
 		b = binary.AppendVarint(b, int64(rec.Delay))
 		b = appendTime(b, rec.EnqueuedAt)
 		b = appendString(b, rec.Key)
-		if rec.Policy != (job.Policy{}) {
+		work := !rec.RunAt.IsZero() || len(rec.Payload) > 0
+		if rec.Policy != (job.Policy{}) || work {
 			r := uint64(0) // retries + 1, or 0 for none given
 			if rec.Policy.SetRetries {
 				r = uint64(rec.Policy.Retries) + 1
 			}
 			b = binary.AppendUvarint(b, r)
 			b = binary.AppendVarint(b, int64(rec.Policy.Timeout))
+		}
+		if work {
+			b = appendTime(b, rec.RunAt)
+			b = binary.AppendUvarint(b, uint64(len(rec.Payload)))
+			b = append(b, rec.Payload...)
 		}
 	case recStarted:
 		b = binary.AppendUvarint(b, uint64(rec.Attempts))
@@ -122,8 +131,17 @@ func decodeRecord(typ byte, data []byte) (jobRecord, error) {
 				rec.Policy.Retries, rec.Policy.SetRetries = r-1, true
 			}
 			rec.Policy.Timeout = time.Duration(d.varint())
-			if rec.Policy.Timeout < 0 || rec.Policy == (job.Policy{}) {
-				d.bad = true // written only when not zero
+			if rec.Policy.Timeout < 0 || rec.Policy == (job.Policy{}) && len(d.b) == 0 {
+				d.bad = true // written only when not zero, or before a run_at or payload
+			}
+		}
+		if len(d.b) > 0 { // a run_at and a payload, since they were journaled
+			rec.RunAt = d.time()
+			if p := d.string(); p != "" {
+				rec.Payload = []byte(p)
+			}
+			if rec.RunAt.IsZero() && rec.Payload == nil {
+				d.bad = true // written only when not both zero
 			}
 		}
 	case recStarted:
@@ -234,6 +252,16 @@ func jobRecordOf(r *job.Job) jobRecord {
 		Err: st.Err, Output: st.Output, Truncated: st.Truncated}
 }
 
+// acceptance returns the acceptance record of r: what it was made of. Its
+// payload is the one it was made with, journaled in full even once dropped
+// from memory: a dropped payload is one of a finished job, which journals
+// its acceptance no more.
+func acceptance(r *job.Job) jobRecord {
+	b, _ := r.Payload()
+	return jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.Key, Policy: r.Policy,
+		RunAt: r.RunAt, Payload: b}
+}
+
 // restore applies a record of type typ, other than recAccepted, to st, a
 // job's status as the records before it left it, while the journal is
 // replayed.
@@ -270,7 +298,7 @@ const recordFrame = 4 + 4 + 1 + 8
 // store keeps, and so what bounds the journal's size.
 func Footprint(r *job.Job) int64 {
 	rec := jobRecordOf(r)
-	acc := jobRecord{Name: r.Name, Delay: r.Delay, EnqueuedAt: r.EnqueuedAt, Key: r.Key, Policy: r.Policy}
+	acc := acceptance(r)
 	buf := appendRecord(nil, recAccepted, &acc)
 	n := int64(recordFrame + len(buf))
 	if rec.State != job.Queued {

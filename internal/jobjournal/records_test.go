@@ -19,6 +19,10 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"accepted without key", recAccepted, jobRecord{Name: "Bob", EnqueuedAt: at}},
 		{"accepted with retries and timeout", recAccepted, jobRecord{Name: "Eve", EnqueuedAt: at, Policy: job.Policy{Retries: 0, SetRetries: true, Timeout: 5 * time.Second}}},
 		{"accepted with a timeout only", recAccepted, jobRecord{Name: "Eve", EnqueuedAt: at, Policy: job.Policy{Timeout: time.Minute}}},
+		{"accepted with a run_at", recAccepted, jobRecord{Name: "Ann", EnqueuedAt: at, RunAt: at.Add(time.Hour)}},
+		{"accepted with a payload", recAccepted, jobRecord{Name: "Ann", EnqueuedAt: at, Payload: []byte(`{"w": 640, "t": "<i>é</i>\u2028"}`)}},
+		{"accepted with all", recAccepted, jobRecord{Name: "Ann", EnqueuedAt: at, Key: "k", Policy: job.Policy{Retries: 2, SetRetries: true},
+			RunAt: at.Add(time.Minute), Payload: []byte(`[1,{"a":null}]`)}},
 		{"started", recStarted, jobRecord{Attempts: 2, Worker: 7, StartedAt: at}},
 		{"retry", recRetry, jobRecord{Attempts: 1, RetryAt: at, Err: "exit status 3"}},
 		{"done", recFinished, jobRecord{State: job.Done, Attempts: 1, Worker: 3, StartedAt: at, FinishedAt: at.Add(time.Second)}},
@@ -37,11 +41,16 @@ func TestRecordRoundTrip(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.rec) {
 				t.Errorf("decodeRecord = %+v, want %+v", got, tt.rec)
 			}
+			// An acceptance from before policies decodes, and one from
+			// before run_at and payloads, if it had a policy.
 			old := tt.rec
+			old.RunAt, old.Payload = time.Time{}, nil
+			beforeWork := len(appendRecord(nil, tt.typ, &old))
 			old.Policy = job.Policy{}
-			before := len(appendRecord(nil, tt.typ, &old)) // an acceptance from before policies: it decodes
+			before := len(appendRecord(nil, tt.typ, &old))
 			for n := range len(data) {
-				if n == before && tt.rec.Policy != (job.Policy{}) {
+				if n == before && (tt.rec.Policy != (job.Policy{}) || tt.rec.Payload != nil || !tt.rec.RunAt.IsZero()) ||
+					n == beforeWork && tt.rec.Policy != (job.Policy{}) && (tt.rec.Payload != nil || !tt.rec.RunAt.IsZero()) {
 					continue
 				}
 				if _, err := decodeRecord(tt.typ, data[:n]); err == nil {
@@ -76,6 +85,10 @@ func TestRecordBadInput(t *testing.T) {
 func FuzzRecord(f *testing.F) {
 	f.Add(recAccepted, appendRecord(nil, recAccepted, &jobRecord{Name: "Alice", Key: "k"}))
 	f.Add(recAccepted, appendRecord(nil, recAccepted, &jobRecord{Name: "Alice", Policy: job.Policy{Retries: 3, SetRetries: true, Timeout: time.Second}}))
+	f.Add(recAccepted, appendRecord(nil, recAccepted, &jobRecord{Name: "Alice", RunAt: time.Unix(1798135200, 0)}))
+	f.Add(recAccepted, appendRecord(nil, recAccepted, &jobRecord{Name: "Alice", Payload: []byte(`{"w":640,"s":"<b>é</b>"}`)}))
+	f.Add(recAccepted, appendRecord(nil, recAccepted, &jobRecord{Name: "Alice", Key: "k", Policy: job.Policy{Retries: 1, SetRetries: true},
+		RunAt: time.Unix(0, 1), Payload: []byte(`[1]`)}))
 	f.Add(recFinished, appendRecord(nil, recFinished, &jobRecord{State: job.Done, Output: "x"}))
 	f.Fuzz(func(t *testing.T, typ byte, data []byte) {
 		rec, err := decodeRecord(typ, data)

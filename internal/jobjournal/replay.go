@@ -68,6 +68,8 @@ func (l *Log) Replay(ctx context.Context, node string) (Replayed, error) {
 			return fmt.Errorf("record %d, of job %d: %w", out.Records, jr.Key, err)
 		case jr.Type == recAccepted:
 			r := job.New(job.FormatID(node, jr.Key), jr.Key, rec.Name, rec.Delay, rec.Key, rec.EnqueuedAt, rec.Policy)
+			r.RunAt = rec.RunAt
+			r.SetPayload(rec.Payload)
 			if old := jobs[jr.Key]; old != nil {
 				old.gone = true // accepted again: the later record is the job
 			}

@@ -155,12 +155,12 @@ func (e *Effects) Retry(r *job.Job) (prev job.State, ok bool, err error) {
 }
 
 // AbandonRetry fails r, waiting for a retry the stopping server will not
-// run (see job.Job.AbandonRetry): the store keeps it as finished, it is
+// run, or, if scheduled, for its run_at (see job.Job.AbandonRetry): the store keeps it as finished, it is
 // counted and its event published. Nothing is journaled: with -journal a
 // job is never given up this way, it stays queued for the next start. It
 // reports false if r is no longer waiting.
-func (e *Effects) AbandonRetry(r *job.Job, now time.Time) bool {
-	if !r.AbandonRetry(now) {
+func (e *Effects) AbandonRetry(r *job.Job, now time.Time, scheduled bool) bool {
+	if !r.AbandonRetry(now, scheduled) {
 		return false
 	}
 	e.finished(r, job.Failed)

@@ -9,11 +9,15 @@ import (
 // concurrent use; each job is counted once in Accepted and, when it ends, once
 // in exactly one of Done, Canceled and Failed.
 type Stats struct {
-	Accepted         atomic.Int64 // requests queued (answered 201), counted by WorkQueue
+	Accepted         atomic.Int64 // requests queued or scheduled (answered 201), counted by WorkQueue or the Collector
 	RejectedFull     atomic.Int64 // requests answered 503 because WorkQueue was full
 	RejectedDraining atomic.Int64 // requests answered 503 because the server was draining
 	RejectedInvalid  atomic.Int64 // requests to POST /work answered 400, 413 or 415
 	RejectedJournal  atomic.Int64 // requests answered 503 because the journal could not be written
+	// RejectedScheduled counts requests answered 503 because -max-scheduled
+	// jobs waited for their run_at; RejectedPayload, because the unfinished
+	// jobs' payloads held their bound.
+	RejectedScheduled, RejectedPayload atomic.Int64
 	// RejectedUnauthorized counts requests to POST /work answered 401:
 	// without one of -token-file's tokens.
 	RejectedUnauthorized atomic.Int64

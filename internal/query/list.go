@@ -97,7 +97,7 @@ func List(w http.ResponseWriter, r *http.Request, jobs *store.Store) {
 	for before := q.before; n < q.limit; {
 		batch = jobs.Older(batch[:0], before, cap(batch))
 		for _, req := range batch {
-			j := req.Snapshot()
+			j := req.View(req.Status()) // payload_bytes, not the payload
 			if !q.wants(j.State) {
 				continue
 			}

@@ -1,11 +1,14 @@
 // Package retry is where a job whose attempt failed waits out its backoff
-// before the next: a heap of waiting jobs under one timer (Queue), and the
-// server's side of retries (Retrier), which puts a failed job back, pushes
-// it onto WorkQueue when its backoff ends, and settles those still waiting
+// before the next, and a job with a run_at waits for it: a heap of waiting
+// jobs under one timer (Queue), and the server's side of retries and
+// schedules (Retrier), which puts a failed or scheduled job there, pushes
+// it onto WorkQueue when its time comes, and settles those still waiting
 // when the server drains.
 //
 // Lock order: the Retrier's lock is taken before a Job's and before the
-// events hub's; the Queue's lock is never held while it hands a job over.
+// events hub's; its schedule lock (smu) after the hub's (the Collector
+// schedules under it) and before the Queue's; the Queue's lock is never
+// held while it hands a job over.
 package retry
 
 import "time"

@@ -11,9 +11,10 @@ import (
 )
 
 // Queue holds the jobs waiting out their backoff before another attempt,
-// and hands each back, through due, once its time has come. It holds no
-// goroutine per job: one heap ordered by due time, and one timer set for the
-// earliest.
+// and the jobs waiting for their run_at (scheduled), and hands each back,
+// through due, once its time has come. It holds no goroutine per job: one
+// heap ordered by due time, and one timer set for the earliest; a waiting
+// job costs one small heap entry (32 bytes) and its place in a map.
 //
 // due is called for each request in due order, equal times in the order they
 // were added, never two at once, and never while mu is held, so due may call
@@ -22,23 +23,26 @@ type Queue struct {
 	due     func(*job.Job)
 	handing sync.WaitGroup // counts fire while it may call due
 
-	mu      sync.Mutex // guards the fields below
-	waiting retryHeap
-	byReq   map[*job.Job]*retry // the entry of each waiting request
-	added   uint64              // entries added so far; orders equal times
-	timer   *time.Timer         // calls fire at armedAt; nil until first needed
-	armedAt time.Time           // zero when the timer is not set
-	firing  bool                // fire is handing requests to due
-	stopped bool                // Stop was called: due is called no more
-	rng     *rand.Rand          // the jitter source of Schedule
+	mu        sync.Mutex // guards the fields below
+	waiting   retryHeap
+	byReq     map[*job.Job]*retry // the entry of each waiting request
+	added     uint64              // entries added so far; orders equal times
+	scheduled int                 // how many of waiting wait for their run_at, not a retry
+	timer     *time.Timer         // calls fire at armedAt; nil until first needed
+	armedAt   time.Time           // zero when the timer is not set
+	firing    bool                // fire is handing requests to due
+	stopped   bool                // Stop was called: due is called no more
+	rng       *rand.Rand          // the jitter source of Schedule
 }
 
-// retry is one request waiting in a Queue.
+// retry is one request waiting in a Queue, kept small: a million scheduled
+// jobs hold a million of them.
 type retry struct {
-	r     *job.Job
-	at    time.Time // when it is due
-	added uint64    // the order it was added in
-	index int       // its place in the heap, kept by retryHeap
+	r         *job.Job
+	at        int64  // when it is due, in Unix nanoseconds
+	added     uint64 // the order it was added in
+	index     int32  // its place in the heap, kept by retryHeap
+	scheduled bool   // it waits for its run_at, not a retry
 }
 
 // NewQueue returns an empty Queue that hands due requests to due.
@@ -68,14 +72,45 @@ func (q *Queue) Schedule(r *job.Job, attempt int) time.Time {
 func (q *Queue) Add(r *job.Job, at time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if e, ok := q.byReq[r]; ok {
-		heap.Remove(&q.waiting, e.index)
+	q.add(r, at, false)
+}
+
+// AddScheduled adds r, a new job whose run_at is at, to be handed to due
+// then, as Add does, unless max or more jobs wait for their run_at already
+// (-max-scheduled): then it reports false and adds nothing. A max below 0
+// is no bound, for a job replayed from the journal, never refused.
+func (q *Queue) AddScheduled(r *job.Job, at time.Time, max int) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if max >= 0 && q.scheduled >= max {
+		return false
 	}
-	e := &retry{r: r, at: at, added: q.added}
+	q.add(r, at, true)
+	return true
+}
+
+// add adds r, due at at, as Add and AddScheduled do. q.mu must be held.
+func (q *Queue) add(r *job.Job, at time.Time, scheduled bool) {
+	if e, ok := q.byReq[r]; ok {
+		q.remove(e)
+	}
+	e := &retry{r: r, at: at.UnixNano(), added: q.added, scheduled: scheduled}
 	q.added++
 	q.byReq[r] = e
+	if scheduled {
+		q.scheduled++
+	}
 	heap.Push(&q.waiting, e)
 	q.arm()
+}
+
+// remove takes e out of the heap and the map. q.mu must be held.
+func (q *Queue) remove(e *retry) {
+	heap.Remove(&q.waiting, int(e.index))
+	delete(q.byReq, e.r)
+	if e.scheduled {
+		q.scheduled--
+	}
 }
 
 // Remove takes r out of the queue, as when its job is canceled, and reports
@@ -86,17 +121,24 @@ func (q *Queue) Remove(r *job.Job) bool {
 	defer q.mu.Unlock()
 	e, ok := q.byReq[r]
 	if ok {
-		heap.Remove(&q.waiting, e.index)
-		delete(q.byReq, r)
+		q.remove(e)
 	}
 	return ok
 }
 
-// Len returns how many requests are waiting (workqueue_jobs_retrying).
+// Len returns how many requests wait out a backoff (workqueue_jobs_retrying).
 func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.waiting)
+	return len(q.waiting) - q.scheduled
+}
+
+// Scheduled returns how many jobs wait for their run_at
+// (workqueue_jobs_scheduled).
+func (q *Queue) Scheduled() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.scheduled
 }
 
 // Stop stops handing requests to due and waits until due has returned if it
@@ -118,7 +160,7 @@ func (q *Queue) DueNow() []*job.Job {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var rs []*job.Job
-	for now := time.Now(); len(q.waiting) > 0 && !q.waiting[0].at.After(now); {
+	for now := time.Now().UnixNano(); len(q.waiting) > 0 && q.waiting[0].at <= now; {
 		rs = append(rs, q.pop())
 	}
 	return rs
@@ -126,8 +168,9 @@ func (q *Queue) DueNow() []*job.Job {
 
 // Pending returns the requests still waiting, in due order, without removing
 // them: after Stop and DueNow, what the drain leaves for the next start (with
-// the journal) or gives up (without).
-func (q *Queue) Pending() []*job.Job {
+// the journal) or gives up (without). scheduled holds those that wait for
+// their run_at, retries the others.
+func (q *Queue) Pending() (retries, scheduled []*job.Job) {
 	q.mu.Lock()
 	es := slices.Clone(q.waiting)
 	q.mu.Unlock()
@@ -137,11 +180,14 @@ func (q *Queue) Pending() []*job.Job {
 		}
 		return 1
 	})
-	rs := make([]*job.Job, len(es))
-	for i, e := range es {
-		rs[i] = e.r
+	for _, e := range es {
+		if e.scheduled {
+			scheduled = append(scheduled, e.r)
+		} else {
+			retries = append(retries, e.r)
+		}
 	}
-	return rs
+	return retries, scheduled
 }
 
 // arm sets the timer for the earliest waiting request, unless fire is running
@@ -151,7 +197,7 @@ func (q *Queue) arm() {
 	if q.firing || q.stopped || len(q.waiting) == 0 {
 		return
 	}
-	at := q.waiting[0].at
+	at := time.Unix(0, q.waiting[0].at)
 	if !q.armedAt.IsZero() && q.armedAt.Equal(at) {
 		return
 	}
@@ -173,7 +219,7 @@ func (q *Queue) fire() {
 	}
 	q.firing, q.armedAt = true, time.Time{}
 	q.handing.Add(1)
-	for !q.stopped && len(q.waiting) > 0 && !q.waiting[0].at.After(time.Now()) {
+	for !q.stopped && len(q.waiting) > 0 && q.waiting[0].at <= time.Now().UnixNano() {
 		r := q.pop()
 		q.mu.Unlock()
 		q.due(r)
@@ -188,14 +234,17 @@ func (q *Queue) fire() {
 func (q *Queue) pop() *job.Job {
 	e := heap.Pop(&q.waiting).(*retry)
 	delete(q.byReq, e.r)
+	if e.scheduled {
+		q.scheduled--
+	}
 	return e.r
 }
 
 // retryBefore reports whether a is due before b: earlier, or as early and
 // added first.
 func retryBefore(a, b *retry) bool {
-	if !a.at.Equal(b.at) {
-		return a.at.Before(b.at)
+	if a.at != b.at {
+		return a.at < b.at
 	}
 	return a.added < b.added
 }
@@ -209,12 +258,12 @@ func (h retryHeap) Less(i, j int) bool { return retryBefore(h[i], h[j]) }
 
 func (h retryHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
+	h[i].index, h[j].index = int32(i), int32(j)
 }
 
 func (h *retryHeap) Push(x any) {
 	e := x.(*retry)
-	e.index = len(*h)
+	e.index = int32(len(*h))
 	*h = append(*h, e)
 }
 

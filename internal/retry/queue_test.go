@@ -210,7 +210,7 @@ func TestRetryQueueDrain(t *testing.T) {
 		if got, want := ids(q.DueNow()), []string{"b", "c"}; !slices.Equal(got, want) {
 			t.Errorf("DueNow at 3.5s = %q, want %q", got, want)
 		}
-		if got, want := ids(q.Pending()), []string{"d"}; !slices.Equal(got, want) {
+		if got, want := ids(first(q.Pending())), []string{"d"}; !slices.Equal(got, want) {
 			t.Errorf("Pending = %q, want %q", got, want)
 		}
 		if got := q.Len(); got != 1 {
@@ -247,8 +247,11 @@ func TestRetryQueueStopWaitsForDue(t *testing.T) {
 		close(release)
 		<-stopped
 		h.check(t, "a@1s")
-		if got, want := ids(q.Pending()), []string{"b"}; !slices.Equal(got, want) {
+		if got, want := ids(first(q.Pending())), []string{"b"}; !slices.Equal(got, want) {
 			t.Errorf("Pending = %q, want %q", got, want)
 		}
 	})
 }
+
+// first returns its first argument: the retries of Pending.
+func first(retries, _ []*job.Job) []*job.Job { return retries }

@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -18,11 +19,15 @@ import (
 // pushes it onto WorkQueue when the backoff ends, and settles the jobs still
 // waiting when the server drains.
 //
-// The drain's rule: retries already due when the drain starts are pushed
-// onto WorkQueue, before it closes, and run like any queued job; retries
-// not yet due, and attempts that fail during the drain, are given up (see
-// giveUp). A drain never waits out a backoff, which may be longer than
-// -shutdown-timeout.
+// It holds the scheduled jobs too, waiting for their run_at in the same
+// Queue (Schedule).
+//
+// The drain's rule: retries and scheduled jobs already due when the drain
+// starts are pushed onto WorkQueue, before it closes, and run like any
+// queued job; those not yet due, and attempts that fail during the drain,
+// are given up (see giveUp). A drain never waits out a backoff or a run_at,
+// which may be longer than -shutdown-timeout (a month): a scheduled job
+// never starts before its run_at.
 type Retrier struct {
 	max   int                // -retries: how many times a failed attempt is tried again
 	queue *Queue             // the jobs waiting out their backoff
@@ -33,6 +38,11 @@ type Retrier struct {
 	drainOnce sync.Once  // runs the drain's step once, however many drains
 	mu        sync.Mutex // guards draining, and orders Wait against the drain
 	draining  bool       // the drain has taken the Queue's jobs: Wait gives up
+	// smu guards closed, and orders Schedule against the drain. It is apart
+	// from mu because Schedule runs under the events hub's lock, which Wait
+	// takes under mu: lock order hub, smu, the Queue's.
+	smu    sync.Mutex
+	closed bool // the drain has begun: Schedule refuses
 }
 
 // New returns the retrier of a server that tries a failed attempt again up
@@ -59,7 +69,7 @@ func (t *Retrier) Wait(r *job.Job, err error) (at time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	if t.draining {
-		t.giveUp([]*job.Job{r})
+		t.giveUp([]*job.Job{r}, nil)
 		return time.Time{}, true
 	}
 	t.queue.Add(r, at)
@@ -75,9 +85,34 @@ func (t *Retrier) Wait(r *job.Job, err error) (at time.Time, ok bool) {
 // the RetryQueue before it closes WorkQueue; if it did, r fails.
 func (t *Retrier) due(r *job.Job) {
 	if err := t.work.PushForced(r); err != nil {
-		t.giveUp([]*job.Job{r})
+		t.giveUp([]*job.Job{r}, nil)
 	}
 }
+
+// ErrScheduledFull is why a job with a future run_at is refused: as many
+// jobs wait for their run_at as -max-scheduled allows (a 503 with
+// Retry-After).
+var ErrScheduledFull = errors.New("too many jobs wait for their run_at (-max-scheduled); retry later")
+
+// Schedule puts r, a new job whose run_at is at, in the Queue, to be
+// pushed onto WorkQueue then, holding no worker meanwhile. It returns
+// ErrScheduledFull if max jobs wait so already (a max below 0 is no bound:
+// a replayed job is never refused) and queue.ErrDraining once the drain has
+// begun. It does not count r as accepted: the caller does.
+func (t *Retrier) Schedule(r *job.Job, at time.Time, max int) error {
+	t.smu.Lock()
+	defer t.smu.Unlock()
+	if t.closed {
+		return queue.ErrDraining
+	}
+	if !t.queue.AddScheduled(r, at, max) {
+		return ErrScheduledFull
+	}
+	return nil
+}
+
+// Scheduled returns how many jobs wait for their run_at now.
+func (t *Retrier) Scheduled() int { return t.queue.Scheduled() }
 
 // Forget takes r, just canceled while queued, out of the Queue if it was
 // waiting there, so that it is not counted as retrying.
@@ -92,35 +127,47 @@ func (t *Retrier) Drain() {
 		t.mu.Lock()
 		t.draining = true
 		t.mu.Unlock()
+		t.smu.Lock()
+		t.closed = true
+		t.smu.Unlock()
 		t.queue.Stop()
 		for _, r := range t.queue.DueNow() {
 			t.due(r)
 		}
-		pending := t.queue.Pending()
-		for _, r := range pending {
+		retries, scheduled := t.queue.Pending()
+		for _, r := range append(retries, scheduled...) {
 			t.queue.Remove(r)
 		}
-		t.giveUp(pending)
+		t.giveUp(retries, scheduled)
 	})
 }
 
-// giveUp settles jobs whose retry the server will not run, because it is
-// stopping. With the journal they stay queued, their retry journaled, for
-// the next start to run; without, each one still queued fails with
-// job.ErrRetryAbandoned and its last error. Either way the log names them.
-func (t *Retrier) giveUp(rs []*job.Job) {
+// giveUp settles jobs whose retry, or whose run_at, the server will not
+// reach, because it is stopping. With the journal they stay queued, their
+// retry or run_at journaled, for the next start to run; without, each one
+// still queued fails with job.ErrRetryAbandoned and its last error, or
+// job.ErrScheduleAbandoned. Either way the log names them.
+func (t *Retrier) giveUp(retries, scheduled []*job.Job) {
 	if t.life.Journaled() {
-		logJobs(t.log, slog.LevelInfo, "retries left in the journal for the next start", rs)
+		logJobs(t.log, slog.LevelInfo, "retries left in the journal for the next start", retries)
+		logJobs(t.log, slog.LevelInfo, "scheduled jobs left in the journal for the next start", scheduled)
 		return
 	}
+	logJobs(t.log, slog.LevelError, "retries given up: the server is stopping", t.abandon(retries, false))
+	logJobs(t.log, slog.LevelError, "scheduled jobs given up: the server is stopping without a journal", t.abandon(scheduled, true))
+}
+
+// abandon fails each job of rs still waiting for a retry (for its run_at,
+// if scheduled), and returns those it failed.
+func (t *Retrier) abandon(rs []*job.Job, scheduled bool) []*job.Job {
 	var failed []*job.Job
 	now := time.Now()
 	for _, r := range rs {
-		if t.life.AbandonRetry(r, now) {
+		if t.life.AbandonRetry(r, now, scheduled) {
 			failed = append(failed, r)
 		}
 	}
-	logJobs(t.log, slog.LevelError, "retries given up: the server is stopping", failed)
+	return failed
 }
 
 // idsLogged is how many ids of the jobs given up the log names.

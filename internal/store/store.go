@@ -2,9 +2,15 @@
 // newest finished ones, up to a bound, so that memory is bounded by the
 // queue, the workers and that bound, not by how many jobs were ever made.
 //
+// Memory for payloads is bounded too (see SetPayloadBounds): TryAdd refuses
+// a job whose payload would take the unfinished jobs' payloads past their
+// bound, and the payloads of the oldest finished jobs are dropped to keep
+// the finished ones' under theirs.
+//
 // Lock order: the store's lock is taken before the idempotency keys' (a
-// store forgetting a job calls its onForget hook under its lock) and never
-// together with a Job's (Unfinished reads states after releasing it).
+// store forgetting a job calls its onForget hook under its lock) and before
+// a Job's (it drops a finished job's payload under its lock; Unfinished
+// reads states after releasing it).
 package store
 
 import (
@@ -30,7 +36,22 @@ type Store struct {
 	n        int                 // how many entries of finished are in use
 	order    []uint64            // kept seqs, ascending, with forgotten ones left in until compact
 	onForget func(seq uint64)    // called, under mu, for each job the store stops keeping; nil for none
+
+	maxUnfinished int64 // bound on unfinishedPayload, in bytes: TryAdd refuses past it
+	maxFinished   int64 // bound on finishedPayload, in bytes: the oldest finished payloads are dropped to stay under it
+	// unfinishedPayload and finishedPayload are the bytes of the payloads
+	// of the unfinished jobs kept, and of the finished ones that still hold
+	// theirs (workqueue_payload_bytes).
+	unfinishedPayload, finishedPayload int64
+	bare                               int // how many of the oldest entries of finished hold no payload: dropping starts after them
 }
+
+// The bounds on payloads' memory that New sets (SPEC "Memory for payloads
+// is bounded"), in bytes.
+const (
+	MaxUnfinishedPayload = 256 << 20 // the unfinished jobs' payloads, together
+	MaxFinishedPayload   = 64 << 20  // the finished jobs' payloads kept, together
+)
 
 // New returns a Store that keeps the newest limit finished jobs and calls
 // onForget (if not nil) with the number of each job it stops keeping, under
@@ -40,15 +61,56 @@ func New(limit int, onForget func(seq uint64)) *Store {
 		jobs:     make(map[uint64]*job.Job),
 		finished: make([]uint64, limit),
 		onForget: onForget,
+
+		maxUnfinished: MaxUnfinishedPayload,
+		maxFinished:   MaxFinishedPayload,
 	}
 }
 
-// Add keeps r, which must be new.
+// SetPayloadBounds sets the bounds, in bytes, on the payloads of the
+// unfinished jobs together (TryAdd refuses past it) and of the finished
+// ones kept with their jobs (held under it, the newest first). Call it
+// before the store keeps any job; tests set small ones.
+func (s *Store) SetPayloadBounds(unfinished, finished int64) {
+	s.mu.Lock()
+	s.maxUnfinished, s.maxFinished = unfinished, finished
+	s.mu.Unlock()
+}
+
+// PayloadBytes returns the bytes held by the payloads of the unfinished
+// jobs and of the finished ones that still have theirs.
+func (s *Store) PayloadBytes() (unfinished, finished int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unfinishedPayload, s.finishedPayload
+}
+
+// Add keeps r, which must be new and unfinished, whatever its payload: for
+// a job that must never be refused, one replayed from the journal.
 func (s *Store) Add(r *job.Job) {
 	s.mu.Lock()
+	s.add(r)
+	s.mu.Unlock()
+}
+
+// TryAdd keeps r, which must be new and unfinished, unless its payload
+// would take the unfinished jobs' payloads past their bound: then it
+// reports false, and keeps nothing. A job without a payload is always kept.
+func (s *Store) TryAdd(r *job.Job) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.PayloadBytes > 0 && s.unfinishedPayload+int64(r.PayloadBytes) > s.maxUnfinished {
+		return false
+	}
+	s.add(r)
+	return true
+}
+
+// add keeps r and counts its payload as unfinished. The caller holds s.mu.
+func (s *Store) add(r *job.Job) {
 	s.jobs[r.Seq] = r
 	s.index(r.Seq)
-	s.mu.Unlock()
+	s.unfinishedPayload += int64(r.PayloadBytes)
 }
 
 // Reserve makes room for n more jobs at once, before a replay adds them one
@@ -62,10 +124,14 @@ func (s *Store) Reserve(n int) {
 	s.order = slices.Grow(s.order, n)
 }
 
-// Remove forgets r; the Collector calls it when r could not be queued.
+// Remove forgets r, unfinished; the Collector calls it when r could not be
+// queued.
 func (s *Store) Remove(r *job.Job) {
 	s.mu.Lock()
-	delete(s.jobs, r.Seq)
+	if s.jobs[r.Seq] == r {
+		delete(s.jobs, r.Seq)
+		s.unfinishedPayload -= int64(r.PayloadBytes)
+	}
 	s.mu.Unlock()
 }
 
@@ -96,22 +162,42 @@ func (s *Store) Get(id string) *job.Job {
 
 // Finished records that r reached a final state, forgetting the oldest
 // finished request if the store already keeps its limit of them.
+//
+// r's payload moves from the unfinished ones' to the finished ones'; then,
+// while those hold the finished bound or more, the oldest finished
+// payloads are dropped (job.Job.DropPayload).
 func (s *Store) Finished(r *job.Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.unfinishedPayload -= int64(r.PayloadBytes)
+	s.finishedPayload += int64(r.PayloadBytes)
 	limit := len(s.finished)
-	if limit == 0 {
+	switch {
+	case limit == 0:
 		s.forget(r.Seq)
 		return
-	}
-	if s.n == limit {
+	case s.n == limit:
 		s.forget(s.finished[s.head])
+		if s.bare > 0 {
+			s.bare--
+		}
 		s.finished[s.head] = r.Seq
 		s.head = (s.head + 1) % limit
-		return
+	default:
+		s.finished[(s.head+s.n)%limit] = r.Seq
+		s.n++
 	}
-	s.finished[(s.head+s.n)%limit] = r.Seq
-	s.n++
+	for ; s.finishedPayload >= s.maxFinished && s.bare < s.n; s.bare++ {
+		s.dropPayload(s.jobs[s.finished[(s.head+s.bare)%limit]])
+	}
+}
+
+// dropPayload drops the payload of r, finished, if it still has one. The
+// caller holds s.mu.
+func (s *Store) dropPayload(r *job.Job) {
+	if r != nil && r.DropPayload() {
+		s.finishedPayload -= int64(r.PayloadBytes)
+	}
 }
 
 // Retried records that r, finished, was made to run again (POST
@@ -124,6 +210,13 @@ func (s *Store) Retried(r *job.Job) {
 	for i := 0; i < s.n; i++ {
 		if s.finished[(s.head+i)%limit] != r.Seq {
 			continue
+		}
+		if b, _ := r.Payload(); b != nil {
+			s.finishedPayload -= int64(r.PayloadBytes)
+			s.unfinishedPayload += int64(r.PayloadBytes)
+		}
+		if i < s.bare {
+			s.bare--
 		}
 		for ; i < s.n-1; i++ { // close the gap: the newer ones move back one
 			s.finished[(s.head+i)%limit] = s.finished[(s.head+i+1)%limit]
@@ -143,6 +236,7 @@ func (s *Store) Len() int {
 // forget drops the request numbered seq and its idempotency key, if any: it
 // has left the store. The caller holds s.mu.
 func (s *Store) forget(seq uint64) {
+	s.dropPayload(s.jobs[seq])
 	delete(s.jobs, seq)
 	if s.onForget != nil {
 		s.onForget(seq)

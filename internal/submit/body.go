@@ -25,14 +25,14 @@ const (
 )
 
 // readBody overrides p with the parameters given in r's body, if it has
-// one. A request without a body is judged by its query alone, whatever its
+// one, of at most max bytes. A request without a body is judged by its query alone, whatever its
 // Content-Type says.
-func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
+func (p *params) readBody(w http.ResponseWriter, r *http.Request, max int64) error {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil
 	}
-	if r.ContentLength > MaxBodyBytes {
-		return respond.Unread(errTooLarge())
+	if r.ContentLength > max {
+		return respond.Unread(errTooLarge(max))
 	}
 	ct := r.Header.Get("Content-Type")
 	mediaType := ct
@@ -55,15 +55,15 @@ func (p *params) readBody(w http.ResponseWriter, r *http.Request) error {
 		return errUnsupported(ct)
 	}
 	if r.ContentLength < 0 { // length unknown: chunked
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, max)
 	}
 	switch mediaType {
 	case FormType:
-		return p.readForm(r.Body, r.ContentLength)
+		return p.readForm(r.Body, r.ContentLength, max)
 	case MultipartType:
-		return p.readMultipart(r)
+		return p.readMultipart(r, max)
 	}
-	return p.readJSON(r.Body)
+	return p.readJSON(r.Body, max)
 }
 
 // bodyEmpty reports whether body ends before its first byte.
@@ -85,8 +85,8 @@ func errUnsupported(contentType string) error {
 // readForm takes the parameters from a URL-encoded form body. A body that
 // looks like a JSON object is refused with a hint: it is what curl -d sends
 // when given JSON, and read as a form it would hold no parameter at all.
-func (p *params) readForm(body io.Reader, length int64) error {
-	b, err := readContent(body, length)
+func (p *params) readForm(body io.Reader, length, max int64) error {
+	b, err := readContent(body, length, max)
 	if err != nil {
 		return err
 	}
@@ -97,14 +97,14 @@ func (p *params) readForm(body io.Reader, length int64) error {
 }
 
 // readMultipart takes the parameters from r's multipart form body.
-func (p *params) readMultipart(r *http.Request) error {
-	err := r.ParseMultipartForm(MaxBodyBytes)
+func (p *params) readMultipart(r *http.Request, max int64) error {
+	err := r.ParseMultipartForm(max)
 	if r.MultipartForm != nil {
 		defer r.MultipartForm.RemoveAll()
 	}
 	switch {
 	case tooLarge(err):
-		return errTooLarge()
+		return errTooLarge(max)
 	case err != nil: // mime/multipart's errors may quote a whole line of the body
 		return respond.BadRequest("the form body is malformed: %s", respond.Clip(err.Error()))
 	}
@@ -116,13 +116,13 @@ func (p *params) readMultipart(r *http.Request) error {
 }
 
 // readContent reads a whole body of length bytes (from Content-Length, at most
-// MaxBodyBytes), or of unknown length if length < 0. A short body, nearly
+// max), or of unknown length if length < 0. A short body, nearly
 // every form, is read into a buffer of its size; a longer one grows as it
 // arrives, so that a client declaring 64 KiB and sending nothing holds no
 // 64 KiB buffer.
-func readContent(body io.Reader, length int64) ([]byte, error) {
+func readContent(body io.Reader, length, max int64) ([]byte, error) {
 	if length < 0 || length > smallBody {
-		return readAll(body)
+		return readAll(body, max)
 	}
 	b := make([]byte, length)
 	if _, err := io.ReadFull(body, b); err != nil {
@@ -135,14 +135,15 @@ func readContent(body io.Reader, length int64) ([]byte, error) {
 // buffer of the declared size at once.
 const smallBody = 1024
 
-// readAll reads a whole body, at most MaxBodyBytes long.
-func readAll(body io.Reader) ([]byte, error) {
+// readAll reads a whole body, at most max bytes long (its reader, a
+// http.MaxBytesReader, says so).
+func readAll(body io.Reader, max int64) ([]byte, error) {
 	b, err := io.ReadAll(body)
 	switch {
 	case err == nil:
 		return b, nil
 	case tooLarge(err):
-		return nil, errTooLarge()
+		return nil, errTooLarge(max)
 	default:
 		return nil, respond.BadRequest("could not read the body: %s", respond.Clip(err.Error()))
 	}
@@ -153,7 +154,8 @@ func tooLarge(err error) bool {
 	return errors.As(err, &maxErr)
 }
 
-func errTooLarge() error {
+// errTooLarge refuses a body of more than max bytes.
+func errTooLarge(max int64) error {
 	return &respond.Refusal{Status: http.StatusRequestEntityTooLarge,
-		Msg: fmt.Sprintf("the body is larger than %d KiB", MaxBodyBytes>>10)}
+		Msg: fmt.Sprintf("the body is larger than %d KiB (-max-payload and 64 KiB for the rest)", max>>10)}
 }

@@ -19,11 +19,12 @@ const utf8BOM = "\uFEFF"
 const jsonExample = `{"name": "Alice", "delay": "2s"}`
 
 // readJSON takes the parameters from a JSON body: exactly one object, with
-// the string fields "name" and "delay" each at most once, and nothing after
+// the string fields "name", "delay", "run_at" and "timeout", the number
+// "retries" and "payload", any value, each at most once, and nothing after
 // it but white space (RFC 8259). A leading byte order mark is skipped; a
 // body of only white space holds no parameter.
-func (p *params) readJSON(body io.Reader) error {
-	b, err := readAll(body)
+func (p *params) readJSON(body io.Reader, max int64) error {
+	b, err := readAll(body, max)
 	if err != nil {
 		return err
 	}
@@ -58,6 +59,12 @@ func (p *params) readJSON(body io.Reader) error {
 		}
 	}
 	for _, f := range fields {
+		if f.key == "payload" { // any JSON value, kept as sent; null counts as absent
+			if string(f.value) != "null" {
+				p.payload, p.payloadJSON = string(f.value), true
+			}
+			continue
+		}
 		if f.key == "retries" { // a number, kept as its text for the check that a form's gets
 			switch {
 			case string(f.value) == "null":

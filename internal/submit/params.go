@@ -3,6 +3,8 @@
 package submit
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,9 +19,16 @@ import (
 
 // Limits on what a client may submit.
 const (
+	// DefaultMaxPayload is the largest payload, in bytes, when Limits says
+	// none (-max-payload's default, 64 KiB).
+	DefaultMaxPayload = 64 << 10
+	// BodyRoom is how much larger than the largest payload a body may be,
+	// in bytes (64 KiB): room for the other parameters and the encoding.
+	BodyRoom = 64 << 10
 	// MaxBodyBytes is the largest request body, form, multipart or JSON, in
-	// bytes (64 KiB): Parse refuses a larger one with 413.
-	MaxBodyBytes = 64 << 10
+	// bytes, with the default payload limit (128 KiB): Parse refuses a
+	// larger one with 413. Limits.MaxBody gives it for other limits.
+	MaxBodyBytes = DefaultMaxPayload + BodyRoom
 	// MaxNameBytes is the longest name, in bytes of UTF-8: CheckName
 	// refuses a longer one.
 	MaxNameBytes = 1024
@@ -29,14 +38,42 @@ const (
 type Limits struct {
 	MaxDelay   time.Duration // the largest delay (-max-delay)
 	MaxRetries int           // the most retries a job may ask for (-max-retries)
-	Command    bool          // whether jobs run a command (-- COMMAND): only then do retries and timeout apply
+	Command    bool          // whether jobs run a command (-- COMMAND): only then do retries and timeout apply, and delay is a run_at
+	MaxPayload int           // the largest payload in bytes (-max-payload); 0 for DefaultMaxPayload
+	MaxAhead   time.Duration // how far ahead run_at may be (-max-ahead); 0 for DefaultMaxAhead
 }
+
+// MaxBody returns the largest body Parse takes under l, in bytes: the
+// largest payload and BodyRoom.
+func (l Limits) MaxBody() int64 { return int64(l.maxPayload()) + BodyRoom }
+
+func (l Limits) maxPayload() int { return cmp.Or(l.MaxPayload, DefaultMaxPayload) }
 
 // Submission is a checked POST /work: what its job is made of.
 type Submission struct {
-	Name   string
-	Delay  time.Duration
-	Policy job.Policy // retries and timeout, as given
+	Name    string
+	Delay   time.Duration
+	Policy  job.Policy // retries and timeout, as given
+	Payload []byte     // raw JSON text as sent, without white space around it; nil for none
+	RunAt   time.Time  // run_at as given, in the past included; zero for none
+	// Delayed is whether Delay is a time to run (with -- COMMAND): the job's
+	// run_at is then its acceptance plus Delay, and RunAt is zero.
+	Delayed bool
+}
+
+// Matches reports whether r, the job an Idempotency-Key is bound to, was
+// made of what s asks for beyond its name and delay (which the keys compare
+// themselves): retries, timeout, payload (its length only, once dropped)
+// and run_at (a delayed job's is its acceptance plus its delay: the delays
+// match).
+func (s *Submission) Matches(r *job.Job) bool {
+	if r.Policy != s.Policy || r.PayloadBytes != len(s.Payload) {
+		return false
+	}
+	if b, dropped := r.Payload(); !dropped && !bytes.Equal(b, s.Payload) {
+		return false
+	}
+	return s.Delayed || r.RunAt.Equal(s.RunAt)
 }
 
 // MaxTimeout is the longest timeout a job may ask for.
@@ -64,7 +101,7 @@ func Parse(w http.ResponseWriter, r *http.Request, lim Limits) (Submission, erro
 			return Submission{}, respond.Unread(err)
 		}
 	}
-	if err := p.readBody(w, r); err != nil {
+	if err := p.readBody(w, r, lim.MaxBody()); err != nil {
 		return Submission{}, err
 	}
 	if err := CheckName(p.name); err != nil {
@@ -78,7 +115,14 @@ func Parse(w http.ResponseWriter, r *http.Request, lim Limits) (Submission, erro
 	if err != nil {
 		return Submission{}, err
 	}
-	return Submission{Name: p.name, Delay: delay, Policy: pol}, nil
+	sub := Submission{Name: p.name, Delay: delay, Policy: pol, Delayed: lim.Command && delay > 0}
+	if sub.Payload, err = p.checkPayload(lim.maxPayload()); err != nil {
+		return Submission{}, err
+	}
+	if sub.RunAt, err = p.checkRunAt(lim, time.Now()); err != nil {
+		return Submission{}, err
+	}
+	return sub, nil
 }
 
 // policy checks p's retries and timeout against lim.
@@ -136,7 +180,11 @@ func checkEncoding(h http.Header) error {
 
 // params are the raw parameters of a POST /work.
 type params struct {
-	name, delay, retries, timeout string
+	name, delay, retries, timeout, runAt, payload string
+	// payloadJSON is whether payload came as a JSON value in a JSON body,
+	// and so is known to be JSON; from a form or the query it is text that
+	// must be checked.
+	payloadJSON bool
 }
 
 // field returns where p keeps the parameter key, or nil if p has none such.
@@ -150,6 +198,10 @@ func (p *params) field(key string) *string {
 		return &p.retries
 	case "timeout":
 		return &p.timeout
+	case "payload":
+		return &p.payload
+	case "run_at":
+		return &p.runAt
 	}
 	return nil
 }
@@ -168,7 +220,7 @@ func (p *params) take(values url.Values, where string) error {
 	if found {
 		return errUnknown(unknown, where)
 	}
-	for _, key := range [...]string{"name", "delay", "retries", "timeout"} {
+	for _, key := range parameters {
 		v, ok := values[key]
 		switch {
 		case !ok:
@@ -181,24 +233,16 @@ func (p *params) take(values url.Values, where string) error {
 	return nil
 }
 
-// known is how an error names the parameters of a POST /work.
-const known = `"name", "delay", "retries" and "timeout"`
+// parameters are the parameters of a POST /work.
+var parameters = [...]string{"name", "delay", "payload", "run_at", "retries", "timeout"}
 
-// notYet are parameters that a later version of the server takes, and this
-// one does not: refused, as any unknown parameter, but saying so, so that a
-// client written for that version learns why its job would not be what it
-// asked for.
-var notYet = [...]string{"payload", "run_at"}
+// known is how an error names the parameters of a POST /work.
+const known = `"name", "delay", "payload", "run_at", "retries" and "timeout"`
 
 // errUnknown refuses key, a parameter that POST /work does not take, found in
 // where ("the query", "the form body", "the JSON body"): nothing a client
 // sends is silently dropped.
 func errUnknown(key, where string) error {
-	for _, k := range notYet {
-		if key == k {
-			return respond.BadRequest("%s holds %s, a parameter this server does not support yet: it takes only %s", where, respond.Quote(key), known)
-		}
-	}
 	return respond.BadRequest("%s may hold only %s, not %s", where, known, respond.Quote(key))
 }
 
