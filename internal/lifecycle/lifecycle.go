@@ -150,6 +150,7 @@ func (e *Effects) Retry(r *job.Job) (prev job.State, ok bool, err error) {
 	}
 	err = e.journal.Retried(r)
 	e.jobs.Retried(r)
+	e.stats.Retried.Add(1) // before the caller queues it: Unfinished counts it until it ends again
 	e.events.PublishJob(r)
 	return prev, true, err
 }

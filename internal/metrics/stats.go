@@ -6,8 +6,9 @@ import (
 )
 
 // Stats counts what happened to the server's jobs. Every field is safe for
-// concurrent use; each job is counted once in Accepted and, when it ends, once
-// in exactly one of Done, Canceled and Failed.
+// concurrent use; each job is counted once in Accepted and, each time it
+// ends, once in exactly one of Done, Canceled and Failed: a job that
+// POST /work/<id>/retry runs again is counted in Retried, and ends once more.
 type Stats struct {
 	Accepted         atomic.Int64 // requests queued or scheduled (answered 201), counted by WorkQueue or the Collector
 	RejectedFull     atomic.Int64 // requests answered 503 because WorkQueue was full
@@ -22,6 +23,7 @@ type Stats struct {
 	// without one of -token-file's tokens.
 	RejectedUnauthorized atomic.Int64
 	Replayed             atomic.Int64 // unfinished jobs queued again from the journal at start
+	Retried              atomic.Int64 // finished jobs queued again by POST /work/<id>/retry, counted before they are queued
 	Done                 atomic.Int64 // jobs that completed and printed their greeting
 	Canceled             atomic.Int64 // jobs canceled, queued or running
 	Failed               atomic.Int64 // jobs whose work failed or panicked, or was abandoned
@@ -51,10 +53,11 @@ func NewStats() *Stats {
 	}
 }
 
-// Unfinished returns how many accepted jobs have not reached a final state.
-// It reads the finished counters before Accepted, so it never counts a job as
-// finished that it has not counted as accepted.
+// Unfinished returns how many accepted or retried jobs have not reached a
+// final state. It reads the finished counters before Accepted and Retried,
+// so it never counts a job as finished that it has not counted as accepted
+// or retried.
 func (s *Stats) Unfinished() int64 {
 	finished := s.Done.Load() + s.Canceled.Load() + s.Failed.Load()
-	return max(s.Accepted.Load()-finished, 0)
+	return max(s.Accepted.Load()+s.Retried.Load()-finished, 0)
 }
