@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"workqueue/internal/idempotency"
 	"workqueue/internal/job"
 	"workqueue/internal/jobjournal"
+	"workqueue/internal/journal"
 	"workqueue/internal/metrics"
 	"workqueue/internal/queue"
 	"workqueue/internal/respond"
@@ -42,7 +44,7 @@ type Collector struct {
 
 // ServeHTTP handles POST /work.
 func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sub, err := submit.Parse(w, r, c.limits)
+	sub, batch, err := submit.Read(w, r, c.limits)
 	if err != nil {
 		c.stats.RejectedInvalid.Add(1)
 		var he *respond.Refusal
@@ -51,6 +53,10 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			respond.CloseUnread(w, r)
 		}
 		respond.Error(w, he.Status, he.Msg)
+		return
+	}
+	if batch != nil {
+		c.serveBatch(w, r, batch)
 		return
 	}
 	var key *idempotency.Claim // nil without an Idempotency-Key
@@ -97,6 +103,89 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key.Bind()
 	w.Header()["Location"] = []string{location}
 	respond.Job(w, http.StatusCreated, req)
+}
+
+// serveBatch accepts the jobs of a batch, checked, all or none (SPEC "Many
+// jobs in one request"): numbered one after the other, kept, journaled in
+// one group commit, pushed onto WorkQueue at once, and answered 201 with
+// every job, in order, and no Location (there is no one job to point to);
+// or none is, and the answer is 503 (WorkQueue has no room for all of
+// them, or the journal failed), 413 (their records are beyond what the
+// journal takes in one commit) or what the Idempotency-Key check answers.
+func (c *Collector) serveBatch(w http.ResponseWriter, r *http.Request, batch []submit.Submission) {
+	var key *idempotency.Claim
+	if vs, ok := r.Header["Idempotency-Key"]; ok {
+		var invalid bool
+		same := func(rs []*job.Job) bool {
+			for i, r := range rs {
+				if s := &batch[i]; r.Name != s.Name || r.Delay != s.Delay || r.Policy != s.Policy {
+					return false
+				}
+			}
+			return true
+		}
+		if key, invalid = c.keys.CheckBatch(w, vs, len(batch), batch[0].Name, batch[0].Delay, same, c.jobs.BySeq); key == nil {
+			if invalid {
+				c.stats.RejectedInvalid.Add(1)
+			}
+			return // answered: a replay, or a 400, 409 or 422
+		}
+		defer key.Release() // unless bound below
+	}
+	if err := c.journal.Err(); err != nil {
+		c.refuse(w, err)
+		return
+	}
+	if n := len(batch); c.queue.Len()+n > c.queue.Cap() && !c.queue.Closed() {
+		if n > c.queue.Cap() { // it never will: saying so spares the client its retries
+			c.stats.RejectedFull.Add(1)
+			respond.Error(w, http.StatusServiceUnavailable, fmt.Sprintf(
+				"a batch of %d jobs can never fit in a queue of %d (-queue): send at most %d jobs at once", n, c.queue.Cap(), c.queue.Cap()))
+			return
+		}
+		c.refuse(w, queue.ErrFull)
+		return
+	}
+	last := c.lastID.Add(uint64(len(batch)))
+	first := last - uint64(len(batch)) + 1
+	now := time.Now()
+	rs := make([]*job.Job, len(batch))
+	for i, s := range batch {
+		seq := first + uint64(i)
+		rs[i] = job.New(strconv.FormatUint(seq, 10), seq, s.Name, s.Delay, key.Key(), now, s.Policy)
+	}
+	key.HoldBatch(first, len(rs))
+	for _, r := range rs {
+		c.jobs.Add(r)
+	}
+	if err := c.journal.AcceptedAll(rs); err != nil {
+		for _, r := range rs {
+			c.jobs.Remove(r)
+		}
+		if errors.Is(err, journal.ErrInvalid) { // too large for one commit; the journal still works
+			c.stats.RejectedInvalid.Add(1)
+			respond.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+				"the batch's %d jobs take more than the journal writes in one commit (%d MiB): send them in smaller batches", len(rs), journal.MaxAppend>>20))
+			return
+		}
+		c.refuse(w, err)
+		return
+	}
+	if err := c.events.EnqueueAll(rs, c.queue.PushAll); err != nil {
+		c.journal.RefusedAll(rs)
+		for _, r := range rs {
+			c.jobs.Remove(r)
+		}
+		c.refuse(w, err)
+		return
+	}
+	if c.debug {
+		for _, r := range rs {
+			c.log.Debug("job accepted", "id", r.ID, "name", r.Name, "delay", r.Delay, "batch", len(rs))
+		}
+	}
+	key.Bind()
+	respond.Jobs(w, http.StatusCreated, rs)
 }
 
 // refuse answers 503 for a request the server cannot take, because

@@ -312,8 +312,9 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	}
 	s.env = env
 	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events,
-		limits: submit.Limits{MaxDelay: cfg.MaxDelay, MaxRetries: cfg.MaxRetries, Command: cfg.Command != nil},
-		log:    log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
+		limits: submit.Limits{MaxDelay: cfg.MaxDelay, MaxRetries: cfg.MaxRetries, Command: cfg.Command != nil,
+			MaxBatch: cfg.MaxBatch},
+		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
 	s.handler = s.api.Handler(s.collector)
 	return s
 }

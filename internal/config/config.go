@@ -21,6 +21,7 @@ type Config struct {
 	Retries         int           // -retries: how many times a failed attempt is tried again
 	JobTimeout      time.Duration // -job-timeout: longest one attempt may run; 0 for no limit
 	MaxRetries      int           // -max-retries: most retries a job may ask for
+	MaxBatch        int           // -max-batch: most jobs in one batch submission
 	// Command holds the words after --, COMMAND and its arguments, that
 	// every job runs; nil for the greeting alone. Parse checks only that
 	// there is a COMMAND: whoever runs it looks it up in $PATH.
@@ -46,6 +47,7 @@ func Default() Config {
 		ShutdownTimeout: 30 * time.Second,
 		LogLevel:        slog.LevelInfo,
 		MaxRetries:      25,
+		MaxBatch:        1000,
 	}
 }
 
@@ -71,6 +73,9 @@ const (
 	// maxRetries bounds -retries: past 100 attempts, with backoffs capped at
 	// a minute, a job that keeps failing is broken, not unlucky.
 	maxRetries = 100
+	// maxMaxBatch bounds -max-batch: a batch is checked, journaled and
+	// answered whole, and 100,000 jobs is already about 10 MB of answer.
+	maxMaxBatch = 100_000
 	// maxJobTimeout bounds -job-timeout, as maxMaxDelay bounds the delay.
 	maxJobTimeout = 24 * time.Hour
 )

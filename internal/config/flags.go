@@ -63,6 +63,7 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs.Func("retries", "", wholeNumber(&cfg.Retries, 0, maxRetries))
 	fs.Func("job-timeout", "", duration(&cfg.JobTimeout, false, maxJobTimeout))
 	fs.Func("max-retries", "", wholeNumber(&cfg.MaxRetries, 0, maxRetries))
+	fs.Func("max-batch", "", wholeNumber(&cfg.MaxBatch, 1, maxMaxBatch))
 	fs.Func("allow-host", "", allowHost(&cfg.AllowHosts))
 	switch err := fs.Parse(flags); {
 	case errors.Is(err, flag.ErrHelp):

@@ -45,6 +45,8 @@ Flags:
                               (default 0)
   -max-retries N              with a COMMAND: most retries a job may ask for
                               with its own retries, 0 to 100 (default 25)
+  -max-batch N                most jobs in one batch submission (a JSON array
+                              or NDJSON body), 1 to 100000 (default 1000)
   -allow-host NAME            on a loopback -http, also answer requests whose
                               Host is NAME (any port), such as the name a
                               reverse proxy forwards; repeat it or give names

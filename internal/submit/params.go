@@ -30,6 +30,7 @@ type Limits struct {
 	MaxDelay   time.Duration // the largest delay (-max-delay)
 	MaxRetries int           // the most retries a job may ask for (-max-retries)
 	Command    bool          // whether jobs run a command (-- COMMAND): only then do retries and timeout apply
+	MaxBatch   int           // the most jobs in one batch (-max-batch); 0 for DefaultMaxBatch
 }
 
 // Submission is a checked POST /work: what its job is made of.
@@ -67,6 +68,12 @@ func Parse(w http.ResponseWriter, r *http.Request, lim Limits) (Submission, erro
 	if err := p.readBody(w, r); err != nil {
 		return Submission{}, err
 	}
+	return p.check(lim)
+}
+
+// check checks p's parameters against lim and returns the submission they
+// make: a single job's, or one job's of a batch.
+func (p *params) check(lim Limits) (Submission, error) {
 	if err := CheckName(p.name); err != nil {
 		return Submission{}, err
 	}
