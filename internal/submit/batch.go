@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"workqueue/internal/respond"
@@ -125,7 +126,7 @@ func batchBody(r *http.Request) (lines, ok bool) {
 			break
 		}
 		lead = append(lead, c)
-		if !bytes.ContainsRune([]byte(" \t\r\n\xEF\xBB\xBF"), rune(c)) {
+		if strings.IndexByte(" \t\r\n\xEF\xBB\xBF", c) < 0 { // white space, or a byte of a BOM
 			ok = c == '['
 			break
 		}
