@@ -54,6 +54,26 @@ Flags:
                               127.0.0.1, [::1] and these is refused with 421,
                               so that no web page reaches the server by DNS
                               rebinding (default: none)
+  -node NAME                  prefix every job id with NAME (a makes a-1,
+                              a-2 ...): 1 to 32 of a-z, 0-9 and -, starting
+                              with a letter; kept in the -journal, which
+                              then starts under no other (default: none)
+  -token-file FILE            answer only requests that carry one of FILE's
+                              tokens (one a line, at least 16 bytes; blank
+                              lines and lines starting with # skipped) as
+                              Authorization: Bearer TOKEN or as the password
+                              of HTTP Basic; GET /healthz needs none. FILE
+                              must be readable by its owner alone (chmod 600)
+  -insecure                   allow -http on an address other than loopback
+                              without -token-file: anyone who can reach it
+                              can then run jobs (default false)
+  -tls-cert FILE, -tls-key FILE
+                              serve HTTPS only (TLS 1.2 or later) with this
+                              PEM certificate chain and its key, both or
+                              neither (default: plain HTTP)
+  -tls-ca FILE                for a remote worker: trust the CA certificates
+                              of this PEM file for the server's certificate
+                              (default: the system's CAs)
 
 Durations are written like 250ms, 1.5s or 2m. A second signal stops at once,
 exiting 1.
