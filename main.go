@@ -375,7 +375,7 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	s.env = env
 	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events,
 		limits: submit.Limits{MaxDelay: cfg.MaxDelay, MaxRetries: cfg.MaxRetries, Command: cfg.Command != nil,
-			MaxPayload: cfg.MaxPayload, MaxAhead: cfg.MaxAhead},
+			MaxPayload: cfg.MaxPayload, MaxAhead: cfg.MaxAhead, MaxBatch: cfg.MaxBatch},
 		log: log, debug: log.Enabled(context.Background(), slog.LevelDebug), node: cfg.Node,
 		retry: s.retry, maxScheduled: cfg.MaxScheduled}
 	s.handler = s.api.Handler(s.collector)

@@ -11,7 +11,9 @@
 #   ingest      in-memory ingest of the real binary vs a bare server (wrk)
 #   flood       1 s jobs flooding the default queue: memory, goroutines, 503s,
 #               and every accepted job run exactly once (wrk)
-#   durable     ingest with -journal -fsync always vs without (wrk; issue 9)
+#   durable     ingest with -journal -fsync always vs without (wrk; issue 9),
+#               and with a backlog (4 workers held, the queue filling) vs
+#               without (issue 20)
 #   beanstalkd  durable puts per second vs beanstalkd -f 0 (scripts/loadgen;
 #               issue 9)
 #   replay      restart on a journal of 100,000 unfinished jobs (issue 9)
@@ -325,6 +327,13 @@ section_durable() {
 	start_wq 18111 durable -queue 10000 -journal "$tmp/journal-durable" -fsync always || { echo "durable: workqueue would not start: $(why durable)"; return 1; }
 	jpid=$wq_pid
 	start_wq 18112 durable-mem -queue 10000 || { echo "durable: workqueue would not start: $(why durable-mem)"; return 1; }
+	# durable with a backlog: its 4 workers held by jobs of an hour, so
+	# that every job it accepts stays queued, and one wrk run beforehand to
+	# start the backlog, which grows round by round (issue 20).
+	local b=http://127.0.0.1:18113 bl
+	start_wq 18113 durable-backlog -queue 1000000 -max-delay 1h -journal "$tmp/journal-backlog" -fsync always || { echo "durable: workqueue would not start: $(why durable-backlog)"; return 1; }
+	for _ in 1 2 3 4; do curl -s -o /dev/null -d name=hold -d delay=1h "$b/work"; done
+	wrk_run $b "$tmp/post.lua" "$tmp/durable-backlog0"
 	for round in $(seq 1 "$wrkrounds"); do
 		f0=$(metric $j workqueue_journal_fsync_seconds_count)
 		s0=$(metric $j workqueue_journal_fsync_seconds_sum)
@@ -335,15 +344,24 @@ section_durable() {
 			"$(wrk_secs "$tmp/durable$round")" \
 			"$(awk -v a="$(metric $j workqueue_journal_fsync_seconds_sum)" -v b="${s0:-0}" 'BEGIN { print a - b }')" >>"$tmp/durable.fsyncs"
 		wrk_run $m "$tmp/post.lua" "$tmp/durable-mem$round"
-		d=$(rps "$tmp/durable$round") r=$(rps "$tmp/durable-mem$round")
-		echo "$d $r" >>"$tmp/durable.rounds"
-		printf '  round %d: -journal -fsync always %6.0f, no journal %6.0f req/s: %.3f\n' "$round" "$d" "$r" "$(div "$d" "$r")"
+		f0=$(metric $b workqueue_journal_fsync_seconds_count)
+		a0=$(metric $b workqueue_jobs_accepted_total)
+		wrk_run $b "$tmp/post.lua" "$tmp/durable-backlog$round"
+		echo "$(awk -v a="$(metric $b workqueue_journal_fsync_seconds_count)" -v b="${f0:-0}" 'BEGIN { print a - b }')" \
+			"$(awk -v a="$(metric $b workqueue_jobs_accepted_total)" -v b="$a0" 'BEGIN { print a - b }')" >>"$tmp/durable-backlog.fsyncs"
+		d=$(rps "$tmp/durable$round") r=$(rps "$tmp/durable-mem$round") bl=$(rps "$tmp/durable-backlog$round")
+		echo "$d $r $bl" >>"$tmp/durable.rounds"
+		printf '  round %d: -journal -fsync always %6.0f, with a backlog %6.0f (%s queued), no journal %6.0f req/s: %.3f\n' "$round" "$d" "$bl" "$(metric $b workqueue_queue_length)" "$r" "$(div "$d" "$r")"
 	done
 	local fsyncs jobs secs fsync_secs
 	read -r fsyncs jobs secs fsync_secs < <(awk '{ f += $1; j += $2; s += $3; t += $4 } END { print f, j, s, t }' "$tmp/durable.fsyncs")
 	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB\n' "workqueue, no journal (median)" "$(awk '{ print $2 }' "$tmp/durable.rounds" | median)" "$(pct "$tmp/durable-mem1" 50)" "$(pct "$tmp/durable-mem1" 99)" "$(rss $wq_pid)"
 	printf '%-40s %9.0f req/s  p50 %-8s p99 %-8s RSS %s MiB\n' "workqueue -journal -fsync always (median)" "$(awk '{ print $1 }' "$tmp/durable.rounds" | median)" "$(pct "$tmp/durable1" 50)" "$(pct "$tmp/durable1" 99)" "$(rss $jpid)"
 	target "durable ingest: throughput ratio to no journal" "$(awk '{ print $1 / $2 }' "$tmp/durable.rounds" | median)" '>=' 0.60
+	target "durable with a backlog: throughput ratio to durable" "$(awk '{ print ($1 == 0) ? 0 : $3 / $1 }' "$tmp/durable.rounds" | median)" '>=' 0.90
+	local bfsyncs bjobs
+	read -r bfsyncs bjobs < <(awk '{ f += $1; j += $2 } END { print f, j }' "$tmp/durable-backlog.fsyncs")
+	printf '%-62s %6.1f  (%s jobs in %s fsyncs)\n' "jobs per fsync with a backlog" "$(div "$bjobs" "$bfsyncs")" "$bjobs" "$bfsyncs"
 	printf '%-62s %6.0f  (%s fsyncs in %s s of wrk)\n' "fsyncs per second (workqueue_journal_fsync_seconds_count)" "$(div "$fsyncs" "$secs")" "$fsyncs" "$secs"
 	printf '%-62s %6.1f  (%s jobs accepted: group commit)\n' "jobs per fsync" "$(div "$jobs" "$fsyncs")" "$jobs"
 	printf '%-62s %6.2f  (this disk, now: durable throughput is about jobs per fsync / this)\n' "mean fsync, ms (workqueue_journal_fsync_seconds)" "$(div "$(awk -v t="$fsync_secs" 'BEGIN { print t * 1000 }')" "$fsyncs")"

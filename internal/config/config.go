@@ -30,6 +30,7 @@ type Config struct {
 	// jobs: no flag; zeros for the server's own (store.MaxUnfinishedPayload,
 	// store.MaxFinishedPayload; tests set smaller ones).
 	PayloadBounds [2]int64
+	MaxBatch      int // -max-batch: most jobs in one batch submission
 	// Command holds the words after --, COMMAND and its arguments, that
 	// every job runs; nil for the greeting alone. Parse checks only that
 	// there is a COMMAND: whoever runs it looks it up in $PATH.
@@ -69,6 +70,7 @@ func Default() Config {
 		MaxPayload:      64 << 10,
 		MaxAhead:        720 * time.Hour,
 		MaxScheduled:    100_000,
+		MaxBatch:        1000,
 	}
 }
 
@@ -94,6 +96,9 @@ const (
 	// maxRetries bounds -retries: past 100 attempts, with backoffs capped at
 	// a minute, a job that keeps failing is broken, not unlucky.
 	maxRetries = 100
+	// maxMaxBatch bounds -max-batch: a batch is checked, journaled and
+	// answered whole, and 100,000 jobs is already about 10 MB of answer.
+	maxMaxBatch = 100_000
 	// maxJobTimeout bounds -job-timeout, as maxMaxDelay bounds the delay.
 	maxJobTimeout = 24 * time.Hour
 	// maxMaxPayload bounds -max-payload (1 MiB): a payload is held in

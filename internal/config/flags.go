@@ -67,6 +67,7 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs.Func("max-payload", "", size(&cfg.MaxPayload, maxMaxPayload, "1MiB"))
 	fs.Func("max-ahead", "", duration(&cfg.MaxAhead, true, maxMaxAhead))
 	fs.Func("max-scheduled", "", wholeNumber(&cfg.MaxScheduled, 0, maxMaxScheduled))
+	fs.Func("max-batch", "", wholeNumber(&cfg.MaxBatch, 1, maxMaxBatch))
 	fs.Func("allow-host", "", allowHost(&cfg.AllowHosts))
 	fs.Func("node", "", node(&cfg.Node))
 	fs.Func("token-file", "", func(s string) error {

@@ -51,6 +51,8 @@ Flags:
                               8760h (default 720h)
   -max-scheduled N            how many jobs may wait for their run_at at
                               once, 0 to 10000000 (default 100000)
+  -max-batch N                most jobs in one batch submission (a JSON array
+                              or NDJSON body), 1 to 100000 (default 1000)
   -allow-host NAME            on a loopback -http, also answer requests whose
                               Host is NAME (any port), such as the name a
                               reverse proxy forwards; repeat it or give names

@@ -141,15 +141,42 @@ func (e *Hub) Enqueue(r *job.Job, push func(*job.Job) error) error {
 	if err := push(r); err != nil {
 		return err
 	}
+	// Canceled before the push (never queued) or since, r has no queued
+	// event: the cancel publishes the job's event itself, before this or
+	// right after.
+	e.publishQueued(r)
+	return nil
+}
+
+// EnqueueAll is Enqueue for a batch: it queues every job of rs with
+// pushAll, which queues all of them or none and must not block
+// (WorkQueue.PushAll does not), and publishes the "queued" event of each
+// one not canceled meanwhile, in order. It returns pushAll's error.
+func (e *Hub) EnqueueAll(rs []*job.Job, pushAll func([]*job.Job) error) error {
+	if e == nil {
+		return pushAll(rs)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := pushAll(rs); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		e.publishQueued(r)
+	}
+	return nil
+}
+
+// publishQueued publishes r's "queued" event, as r was pushed, unless r is
+// canceled already: the cancel publishes the job's event itself. The
+// caller holds e.mu.
+func (e *Hub) publishQueued(r *job.Job) {
 	st := r.Status()
 	if st.State == job.Canceled {
-		// Canceled before the push (never queued) or since: the cancel
-		// publishes the job's event itself, before this or right after.
-		return nil
+		return
 	}
 	st.State, st.Worker, st.Attempts, st.StartedAt, st.FinishedAt = job.Queued, 0, 0, 0, 0 // as it was pushed
 	e.publishLocked(Event{Kind: "job", job: r, state: st})
-	return nil
 }
 
 // publishLocked numbers ev and keeps it in the ring, then wakes each

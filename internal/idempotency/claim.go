@@ -80,6 +80,10 @@ func (k *Keys) Check(w http.ResponseWriter, vs []string, name string, delay time
 			w.Header()["Retry-After"] = []string{"1"}
 			respond.Error(w, http.StatusConflict, "a request with Idempotency-Key "+respond.Quote(key)+
 				" is still being accepted; retry in a second for its answer")
+		case e.n > 1:
+			respond.Error(w, http.StatusUnprocessableEntity, "Idempotency-Key "+respond.Quote(key)+" belongs to "+e.jobs()+
+				"; send a new key for a new job")
+			return nil, true
 		case e.name != name || e.delay != delay:
 			id := strconv.FormatUint(e.seq, 10)
 			if r := lookup(e.seq); r != nil {

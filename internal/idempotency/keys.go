@@ -31,6 +31,7 @@ type keyEntry struct {
 	name    string
 	delay   time.Duration
 	seq     uint64 // the job's number; 0 until a request is made for it
+	n       int    // a batch's jobs, numbered seq, seq+1, ...; 0 or 1 for one job
 	pending bool   // whether the first request is still being accepted
 }
 
@@ -43,9 +44,27 @@ func New() *Keys {
 // journal replaying its jobs at start calls it, as it adds the job to the
 // Store (before or after), so the key stays bound across restarts. A key
 // restored for a job the Store does not keep is forgotten at its first use.
+//
+// The jobs of a batch carry the same key and consecutive numbers: a key
+// restored for a job while it is restored for others already binds them
+// all, as a batch from the lowest number to the highest, in whatever order
+// they come (the replay restores finished jobs before the others). A
+// batch is the only way one key is bound to two jobs the store keeps at
+// once; a batch some of whose jobs are no longer kept frees its key at its
+// first use, as a single job no longer kept does.
 func (k *Keys) Restore(key string, seq uint64, name string, delay time.Duration) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if e := k.byKey[key]; e != nil && !e.pending {
+		last := max(e.seq+uint64(max(e.n, 1))-1, seq)
+		if seq < e.seq {
+			delete(k.bySeq, e.seq)
+			e.seq, e.name, e.delay = seq, name, delay
+			k.bySeq[seq] = key
+		}
+		e.n = int(last - e.seq + 1)
+		return
+	}
 	k.byKey[key] = &keyEntry{name: name, delay: delay, seq: seq}
 	k.bySeq[seq] = key
 	k.held.Store(int64(len(k.bySeq)))
@@ -80,6 +99,19 @@ func (k *Keys) hold(key string, e *keyEntry, seq uint64) {
 	if k.byKey[key] == e {
 		e.seq = seq
 		k.bySeq[seq] = key
+		k.held.Store(int64(len(k.bySeq)))
+	}
+}
+
+// holdBatch is hold for a batch of n jobs numbered first, first+1, ...:
+// only the first number is bound to the key, so that the key is forgotten
+// as its first job leaves the store.
+func (k *Keys) holdBatch(key string, e *keyEntry, first uint64, n int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.byKey[key] == e {
+		e.seq, e.n = first, n
+		k.bySeq[first] = key
 		k.held.Store(int64(len(k.bySeq)))
 	}
 }

@@ -66,6 +66,12 @@ func record(typ byte, r *job.Job, rec *jobRecord) journal.Record {
 	return journal.Record{Type: typ, Key: r.Seq, Data: appendRecord(nil, typ, rec)}
 }
 
+// acceptanceRecord returns the record of r's acceptance.
+func acceptanceRecord(r *job.Job) journal.Record {
+	rec := acceptance(r)
+	return record(recAccepted, r, &rec)
+}
+
 // Err returns why the journal failed, wrapping ErrJournal, or nil.
 func (l *Log) Err() error {
 	if l == nil {
@@ -107,11 +113,46 @@ func (l *Log) Accepted(r *job.Job) error {
 	if l == nil {
 		return nil
 	}
-	rec := acceptance(r)
-	if err := l.j.Append(record(recAccepted, r, &rec)); err != nil {
+	if err := l.j.Append(acceptanceRecord(r)); err != nil {
 		return fmt.Errorf("%w in %s: %v", ErrJournal, l.dir, err)
 	}
 	return nil
+}
+
+// AcceptedAll journals the acceptance of every job of rs, a batch, as one
+// unit and waits until it is durable: one Append, so one group commit,
+// framed as one batch with its length and checksum (internal/journal,
+// doc.go), which a crash leaves on disk whole or not at all. An error means
+// none must run; it wraps journal.ErrInvalid, and leaves the journal
+// working, if the records exceed journal.MaxAppend bytes.
+func (l *Log) AcceptedAll(rs []*job.Job) error {
+	if l == nil {
+		return nil
+	}
+	recs := make([]journal.Record, len(rs))
+	for i, r := range rs {
+		recs[i] = acceptanceRecord(r)
+	}
+	if err := l.j.Append(recs...); err != nil {
+		if errors.Is(err, journal.ErrInvalid) {
+			return err
+		}
+		return fmt.Errorf("%w in %s: %v", ErrJournal, l.dir, err)
+	}
+	return nil
+}
+
+// RefusedAll journals that every job of rs, a batch whose acceptance was
+// journaled, was refused all the same (see Refused).
+func (l *Log) RefusedAll(rs []*job.Job) {
+	if l == nil {
+		return
+	}
+	recs := make([]journal.Record, len(rs))
+	for i, r := range rs {
+		recs[i] = record(recRefused, r, &jobRecord{})
+	}
+	l.j.AppendAsync(recs...)
 }
 
 // Refused journals that r, whose acceptance was journaled, was refused all

@@ -80,11 +80,31 @@ func (q *Queue) Push(r *job.Job) error {
 	switch {
 	case q.closed:
 		return ErrDraining
-	case q.waiting.Load() >= q.capacity: // only Push and PushForced add, under mu
+	case q.waiting.Load() >= q.capacity: // only Push, PushAll and PushForced add, under mu
 		return ErrFull
 	}
 	q.accepted.Add(1)
 	q.add(r)
+	return nil
+}
+
+// PushAll queues every request of rs, which must be new, in order, or none
+// of them: ErrFull if fewer than len(rs) may still wait, ErrDraining once
+// the queue is closed. It never waits, and counts each request in accepted,
+// as Push does (a batch, SPEC "Many jobs in one request").
+func (q *Queue) PushAll(rs []*job.Job) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.closed:
+		return ErrDraining
+	case q.waiting.Load()+int64(len(rs)) > q.capacity: // only Push, PushAll and PushForced add, under mu
+		return ErrFull
+	}
+	q.accepted.Add(int64(len(rs)))
+	for _, r := range rs {
+		q.add(r)
+	}
 	return nil
 }
 

@@ -69,3 +69,18 @@ func AppendJob(b []byte, j *job.View) []byte {
 	}
 	return append(b, "}\n"...)
 }
+
+// Jobs answers with status and the jobs rs as they are now, in order, as
+// the JSON object {"jobs": [...]}: the answer to a batch.
+func Jobs(w http.ResponseWriter, status int, rs []*job.Job) {
+	b := append(make([]byte, 0, 64+256*len(rs)), `{"jobs":[`...)
+	for i, r := range rs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		j := r.Snapshot()
+		b = AppendJob(b, &j)
+		b = b[:len(b)-1] // without AppendJob's newline
+	}
+	JSON(w, status, append(b, "]}\n"...))
+}

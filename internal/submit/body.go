@@ -74,7 +74,7 @@ func bodyEmpty(body io.Reader) bool {
 }
 
 func errUnsupported(contentType string) error {
-	const want = "send application/x-www-form-urlencoded, multipart/form-data or application/json"
+	const want = "send application/x-www-form-urlencoded, multipart/form-data, application/json or, for a batch, application/x-ndjson"
 	msg := "the body has no Content-Type: " + want
 	if contentType != "" {
 		msg = fmt.Sprintf("Content-Type %s is not supported: %s", respond.Quote(contentType), want)

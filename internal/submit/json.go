@@ -28,6 +28,12 @@ func (p *params) readJSON(body io.Reader, max int64) error {
 	if err != nil {
 		return err
 	}
+	return p.takeJSON(b)
+}
+
+// takeJSON takes the parameters from b, one JSON object as readJSON reads
+// it: a single job's body, or one job of a batch.
+func (p *params) takeJSON(b []byte) error {
 	start := 0
 	if bytes.HasPrefix(b, []byte(utf8BOM)) {
 		start = len(utf8BOM)

@@ -41,6 +41,7 @@ type Limits struct {
 	Command    bool          // whether jobs run a command (-- COMMAND): only then do retries and timeout apply, and delay is a run_at
 	MaxPayload int           // the largest payload in bytes (-max-payload); 0 for DefaultMaxPayload
 	MaxAhead   time.Duration // how far ahead run_at may be (-max-ahead); 0 for DefaultMaxAhead
+	MaxBatch   int           // the most jobs in one batch (-max-batch); 0 for DefaultMaxBatch
 }
 
 // MaxBody returns the largest body Parse takes under l, in bytes: the
@@ -104,6 +105,12 @@ func Parse(w http.ResponseWriter, r *http.Request, lim Limits) (Submission, erro
 	if err := p.readBody(w, r, lim.MaxBody()); err != nil {
 		return Submission{}, err
 	}
+	return p.check(lim)
+}
+
+// check checks p's parameters against lim and returns the submission they
+// make: a single job's, or one job's of a batch.
+func (p *params) check(lim Limits) (Submission, error) {
 	if err := CheckName(p.name); err != nil {
 		return Submission{}, err
 	}
