@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"workqueue/internal/job"
 	"workqueue/internal/submit"
@@ -277,4 +278,43 @@ func serveReq(ts *testServer, req *http.Request) *testRecorder {
 	rec := httptest.NewRecorder()
 	ts.handler.ServeHTTP(rec, req)
 	return rec
+}
+
+// TestBatchPayloadAndRunAt: the jobs of a batch take payload and run_at as
+// single jobs do: a payload kept as sent, and a job with a future run_at
+// waiting for it (scheduled, not in WorkQueue) beside one queued at once;
+// past -max-scheduled the whole batch is refused and nothing is kept.
+func TestBatchPayloadAndRunAt(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.Workers, cfg.MaxScheduled = 1, 1
+	started := make(chan *WorkRequest, 4)
+	ts := newTestServer(t, cfg, newGate(started).work)
+	ts.post(t, "running", 201)
+	<-started // the worker holds it: what follows stays queued
+	at := time.Now().Add(time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	body := `[{"name":"now","payload":{"w":640,"tag":"<b>"}},{"name":"later","run_at":"` + at + `"}]`
+	rec := ts.do("POST", "/work", "application/json", body)
+	if rec.Code != 201 {
+		t.Fatalf("batch: %d %s", rec.Code, rec.Body)
+	}
+	jobs := decodeJobs(t, rec.Body.Bytes())
+	if len(jobs) != 2 || jobs[1].RunAt.Format(time.RFC3339) != at {
+		t.Fatalf("batch answered %+v, want two jobs, the second with run_at %s", jobs, at)
+	}
+	if got := ts.do("GET", "/work/"+jobs[0].ID, "", "").Body.String(); !strings.Contains(got, `"payload":{"w":640,"tag":"<b>"}`) {
+		t.Errorf("GET the first job = %s, want its payload as sent", got)
+	}
+	m := ts.do("GET", "/metrics", "", "").Body.String()
+	if s, q := metricValue(m, "workqueue_jobs_scheduled"), metricValue(m, "workqueue_queue_length"); s != 1 || q != 1 {
+		t.Errorf("jobs_scheduled %d, queue_length %d; want 1 and 1", s, q)
+	}
+	rec = ts.do("POST", "/work", "application/json", `[{"name":"a"},{"name":"b","run_at":"`+at+`"}]`)
+	if rec.Code != 503 || rec.Header().Get("Retry-After") != "1" {
+		t.Fatalf("batch past -max-scheduled: %d %s, want 503 with Retry-After: 1", rec.Code, rec.Body)
+	}
+	m = ts.do("GET", "/metrics", "", "").Body.String()
+	if s, q := metricValue(m, "workqueue_jobs_scheduled"), metricValue(m, "workqueue_queue_length"); s != 1 || q != 1 {
+		t.Errorf("after the refused batch: jobs_scheduled %d, queue_length %d; want 1 and 1 (none of it kept)", s, q)
+	}
 }
