@@ -17,6 +17,7 @@
 #   beanstalkd  durable puts per second vs beanstalkd -f 0 (scripts/loadgen;
 #               issue 9)
 #   replay      restart on a journal of 100,000 unfinished jobs (issue 9)
+#   batches     durable NDJSON batches of 100 jobs vs beanstalkd in memory
 #   million     1,000,000 jobs queued: resident memory per job, in memory and
 #               with -journal, and their replay after kill -9 (issue 20)
 #   commands    jobs per second running `true` vs a plain Go loop (issue 10)
@@ -49,7 +50,7 @@ runs=${BENCH_RUNS:-5}
 benchtime=${BENCH_TIME:-1s}
 wrktime=${WRK_TIME:-5s}
 wrkrounds=${WRK_ROUNDS:-5}
-only=${BENCH_ONLY:-go ingest flood durable beanstalkd replay million commands peers}
+only=${BENCH_ONLY:-go ingest flood durable beanstalkd batches replay million commands peers}
 exec_jobs=${EXEC_JOBS:-5000}
 tmp=$(mktemp -d)
 # stop_tracked kills every process a section started (track), and forgets them.
@@ -460,6 +461,36 @@ section_replay() {
 	wait $wq_pid 2>/dev/null || true
 }
 
+# section_batches puts NDJSON batches of 100 jobs into workqueue -journal
+# -fsync always (jobs accepted per second, from its own counter, so that no
+# 503 counts), round by round beside beanstalkd in memory (issue 20's
+# targets: >= 200,000 jobs/s, and >= 2x beanstalkd in memory).
+section_batches() {
+	echo "== batches: $wrkrounds rounds of wrk -t1 -c64 -d$wrktime posting NDJSON batches of 100 jobs to workqueue -journal -fsync always, beside beanstalkd in memory (scripts/loadgen -c 64, one job a put)"
+	command -v wrk >/dev/null || { skip batches "wrk is not installed (apt-get install wrk)"; return 0; }
+	supports -max-batch 100 || { skip batches "this workqueue takes no batches (-max-batch)"; return 0; }
+	local u=http://127.0.0.1:18161 bs=yes round a0 a1 secs w b
+	command -v beanstalkd >/dev/null || { bs=no; echo "batches: beanstalkd is not installed: its row is skipped"; }
+	start_wq 18161 batches -queue 1000000 -max-batch 1000 -journal "$tmp/journal-batches" -fsync always || { echo "batches: workqueue would not start: $(why batches)"; return 1; }
+	[ $bs = yes ] && { start_bs 18162 || { echo "batches: beanstalkd would not start"; return 1; }; }
+	awk 'BEGIN { printf "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/x-ndjson\"\nwrk.body = \""; for (i = 1; i <= 100; i++) printf "{\\\"name\\\":\\\"b%d\\\"}\\n", i; print "\"" }' >"$tmp/batch.lua"
+	: >"$tmp/batches.rounds"
+	for round in $(seq 1 "$wrkrounds"); do
+		a0=$(metric $u workqueue_jobs_accepted_total)
+		wrk_run $u "$tmp/batch.lua" "$tmp/batches$round"
+		a1=$(metric $u workqueue_jobs_accepted_total)
+		secs=$(wrk_secs "$tmp/batches$round")
+		w=$(awk -v a="$a0" -v b="$a1" -v s="$secs" 'BEGIN { print (s == 0) ? 0 : (b - a) / s }')
+		b=0
+		[ $bs = yes ] && { loadgen "$tmp/batches-bs$round" -proto beanstalk -addr 127.0.0.1:18162 -c 64 -d "$wrktime"; b=$(kv rate "$tmp/batches-bs$round"); }
+		echo "$w $b" >>"$tmp/batches.rounds"
+		printf '  round %d: workqueue durable, batches of 100: %8.0f jobs/s (%s answers not 2xx); beanstalkd in memory %7.0f jobs/s\n' "$round" "$w" "$(non2xx "$tmp/batches$round")" "$b"
+	done
+	target "batches: durable NDJSON batches of 100, jobs/s" "$(awk '{ print $1 }' "$tmp/batches.rounds" | median)" '>=' 200000
+	[ $bs = yes ] && target "batches: durable batches vs beanstalkd in memory" "$(awk '{ print ($2 == 0) ? 0 : $1 / $2 }' "$tmp/batches.rounds" | median)" '>=' 2
+	return 0
+}
+
 # section_million queues 1,000,000 jobs (-n 1 and 1 h jobs: the first runs,
 # every other one waits) and reports resident memory per job, in memory and
 # with -journal; then kill -9 and times the replay of the million unfinished
@@ -662,7 +693,7 @@ function request()
 end
 LUA
 
-for s in go ingest flood durable beanstalkd replay million commands peers; do
+for s in go ingest flood durable beanstalkd batches replay million commands peers; do
 	run_section $s
 done
 if [ ${#failed[@]} -gt 0 ]; then
