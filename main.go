@@ -79,18 +79,6 @@ func main() {
 	// be inherited by the commands that a later version runs.
 	pipes := make(chan os.Signal, 1)
 	signal.Notify(pipes, syscall.SIGPIPE)
-	// A goroutine in a blocking system call keeps its P (its right to run
-	// Go code) until the scheduler takes it back, and on return it waits for
-	// one. With one P (GOMAXPROCS 1: one core, or taskset -c 0) the journal's
-	// writer, in fsync(2) for about a millisecond each group commit, then
-	// holds up the handlers that would fill the next commit, and waits behind
-	// them to answer the one it made: durable ingest measured 16-24k jobs/s
-	// with one P and 28-30k with two, on the same pinned core (11-19 jobs
-	// per fsync against 25-28; docs/performance.md). A second P costs
-	// nothing when no goroutine is in a system call.
-	if runtime.GOMAXPROCS(0) < 2 {
-		runtime.GOMAXPROCS(2)
-	}
 	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
 	var usage *config.UsageError
 	switch {
@@ -156,6 +144,20 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 	cfg, err := config.Parse(args, stderr)
 	if err != nil {
 		return err
+	}
+	// A goroutine in a blocking system call keeps its P (its right to run
+	// Go code) until the scheduler takes it back, and on return it waits for
+	// one. With one P (GOMAXPROCS 1: one core, or taskset -c 0) the journal's
+	// writer, in fsync(2) for about a millisecond each group commit, then
+	// holds up the handlers that would fill the next commit, and waits behind
+	// them to answer the one it made: durable ingest measured 16-24k jobs/s
+	// with one P and 28-30k with two, on the same pinned core (11-19 jobs
+	// per fsync against 25-28; docs/performance.md). Without a journal a
+	// second P on one core costs about 7 % of ingest (75k against 70k jobs/s),
+	// so only a journal gets it. It is the process's setting: the first
+	// server with a journal raises it, and nothing lowers it.
+	if cfg.JournalDir != "" && runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
 	}
 	c, err := newCommand(cfg)
 	if err != nil {
