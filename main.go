@@ -58,6 +58,7 @@ import (
 	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
 	"workqueue/internal/queue"
+	"workqueue/internal/remote"
 	"workqueue/internal/retry"
 	"workqueue/internal/signals"
 	"workqueue/internal/store"
@@ -263,6 +264,7 @@ type server struct {
 	retry      *retry.Retrier     // jobs waiting out a backoff before their next attempt
 	life       *lifecycle.Effects // makes each change of a job's state, with its effects
 	attempts   *metrics.Attempts  // attempts by outcome, and how long they ran
+	remote     *remote.Server     // the remote workers' claims and leases
 
 	done chan struct{} // closed when the dispatcher and workers have exited
 	// stopping is closed, once, by drain as it returns; it answers GET ?wait.
@@ -298,17 +300,22 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	s.api.Events, s.api.Retry, s.api.Attempts, s.api.Life = s.events, s.retry, s.attempts, s.life
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, life: s.life, stats: s.stats, log: log,
 		retry: s.retry, attempts: s.attempts, durableStart: cfg.Command != nil, silent: cfg.Command != nil}
-	workerQueue := make(WorkerQueue, cfg.MaxWorkers)
+	workerQueue := make(WorkerQueue, 2*cfg.MaxWorkers) // local workers, and as many remote ones in a claim
 	s.pool = pool.New(cfg.MaxWorkers, workerQueue, func(id int, work chan *WorkRequest) {
 		w := NewWorker(id, work, workerQueue, env)
 		w.pool = s.pool
 		w.Run()
 	})
 	s.api.Pool = s.pool
+	s.remote = &remote.Server{Pool: s.pool, Queue: s.queue, Jobs: s.jobs, Life: s.life, Retry: s.retry,
+		Attempts: s.attempts, Log: log}
+	s.remote.Start()
+	s.api.Remote = s.remote
 	s.dispatcher = NewDispatcher(s.queue, workerQueue, s.pool, cfg.Workers)
 	s.giveUp = func() {
 		s.dispatcher.Abort()
 		abandon(errAbandoned)
+		s.remote.Abandon(errAbandoned)
 	}
 	s.env = env
 	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events,
@@ -360,9 +367,11 @@ func (s *server) drain(ctx context.Context) error {
 	defer s.events.Close()
 	defer s.stopOnce.Do(func() { close(s.stopping) })
 	select {
-	case <-s.done:
-		s.out.Close(outputWait) // nothing is pending: every worker wrote its line
-		return nil
+	case <-s.done: // and the remote workers' jobs, once they report
+		if s.remote.Wait(ctx) == nil {
+			s.out.Close(outputWait) // nothing is pending: every worker wrote its line
+			return nil
+		}
 	case <-ctx.Done():
 	}
 	n := s.stats.Unfinished() // exact: Close waited for every Push to be counted
@@ -452,6 +461,7 @@ func (s *server) recover(ctx context.Context, cfg config.Config) error {
 func (s *server) useJournal(jj *jobjournal.Log) {
 	s.journal = jj
 	s.api.Journal = jj
+	s.remote.Journal = jj
 	s.collector.journal = jj
 	s.life.UseJournal(jj)
 	if !s.env.silent { // a command job has no greeting to write before it settles

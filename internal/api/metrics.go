@@ -55,6 +55,12 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		"Log lines dropped because standard error was not taking them.")
 	metrics.Sample(&b, "workqueue_log_lines_dropped_total", "", s.LogDropped.Load())
 	s.writeJournalMetrics(&b)
+	metrics.Family(&b, "workqueue_remote_waiting", "gauge", "Remote workers waiting in a claim now (POST /work/claim).")
+	metrics.Sample(&b, "workqueue_remote_waiting", "", s.Pool.RemoteWaiting())
+	metrics.Family(&b, "workqueue_remote_running", "gauge", "Jobs leased to remote workers now.")
+	metrics.Sample(&b, "workqueue_remote_running", "", s.Remote.Running())
+	metrics.Family(&b, "workqueue_leases_expired_total", "counter", "Leases of remote workers that expired, each ending its attempt as failed.")
+	metrics.Sample(&b, "workqueue_leases_expired_total", "", s.Remote.Expired())
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(b.Bytes())
 }
@@ -92,5 +98,7 @@ func (s *Server) StatsEvent() []byte {
 	b = strconv.AppendInt(append(b, `,"done":`...), s.Stats.Done.Load(), 10)
 	b = strconv.AppendInt(append(b, `,"canceled":`...), s.Stats.Canceled.Load(), 10)
 	b = strconv.AppendInt(append(b, `,"failed":`...), s.Stats.Failed.Load(), 10)
+	b = strconv.AppendInt(append(b, `,"remote_waiting":`...), s.Pool.RemoteWaiting(), 10)
+	b = strconv.AppendInt(append(b, `,"remote_running":`...), s.Remote.Running(), 10)
 	return append(b, '}')
 }

@@ -11,7 +11,7 @@ import (
 
 // Config is the server's configuration, from its flags.
 type Config struct {
-	Workers         int           // -n: workers at start, 1 to MaxWorkers
+	Workers         int           // -n: workers at start, 0 to MaxWorkers; with -remote, remote workers
 	MaxWorkers      int           // -max-workers: most workers PUT /workers may ask for
 	Addr            string        // -http: the address to listen on, host:port
 	Queue           int           // -queue: jobs that may wait for a worker
@@ -32,6 +32,11 @@ type Config struct {
 	// returns them: Hosts a server listening on loopback answers besides
 	// its loopback names. nil for none.
 	AllowHosts []string
+	// Remote is the URL of the server whose remote worker this process is
+	// (-remote), instead of a server; "" for a server.
+	Remote    string
+	TLSCA     string // -tls-ca: with -remote, a PEM file of the CA to trust; "" for the system's
+	TokenFile string // -token-file: a file of bearer tokens, one a line; "" for none
 }
 
 // Default returns the configuration with no flags given, as the usage text

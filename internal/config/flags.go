@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("workqueue", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	flags, command, hasCommand := cutCommand(args)
-	fs.Func("n", "", wholeNumber(&cfg.Workers, 1, maxWorkersLimit))
+	fs.Func("n", "", wholeNumber(&cfg.Workers, 0, maxWorkersLimit))
 	fs.Func("max-workers", "", wholeNumber(&cfg.MaxWorkers, 1, maxWorkersLimit))
 	fs.Func("http", "", listenAddr(&cfg.Addr))
 	fs.Func("queue", "", wholeNumber(&cfg.Queue, 1, MaxQueue))
@@ -64,6 +65,9 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs.Func("job-timeout", "", duration(&cfg.JobTimeout, false, maxJobTimeout))
 	fs.Func("max-retries", "", wholeNumber(&cfg.MaxRetries, 0, maxRetries))
 	fs.Func("allow-host", "", allowHost(&cfg.AllowHosts))
+	fs.Func("remote", "", remoteURL(&cfg.Remote))
+	fs.Func("tls-ca", "", fileName(&cfg.TLSCA, "a PEM file of the CA to trust"))
+	fs.Func("token-file", "", fileName(&cfg.TokenFile, "a file of bearer tokens, one a line"))
 	switch err := fs.Parse(flags); {
 	case errors.Is(err, flag.ErrHelp):
 		io.WriteString(stderr, usage)
@@ -72,6 +76,12 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 		return cfg, &UsageError{err}
 	case fs.NArg() > 0:
 		return cfg, &UsageError{fmt.Errorf("unexpected argument %q: workqueue takes flags, then -- COMMAND [ARG...] if its jobs run a command", fs.Arg(0))}
+	case cfg.TLSCA != "" && cfg.Remote == "":
+		return cfg, &UsageError{errors.New("-tls-ca applies to -remote: it is the CA a remote worker trusts for the server's certificate")}
+	case cfg.Remote != "" && !hasCommand:
+		return cfg, &UsageError{errors.New("-remote runs jobs as a remote worker: give the command after --, as in workqueue -remote URL -- COMMAND [ARG...]")}
+	case cfg.Remote != "" && cfg.Workers == 0:
+		return cfg, &UsageError{errors.New("-n 0 with -remote would run no remote worker at all: use 1 or more")}
 	case cfg.Workers > cfg.MaxWorkers:
 		return cfg, &UsageError{fmt.Errorf("-n %d is above -max-workers %d", cfg.Workers, cfg.MaxWorkers)}
 	case fsync != "" && cfg.JournalDir == "":
@@ -207,4 +217,29 @@ func maybeLoopback(addr string) bool {
 		return ip.IsLoopback()
 	}
 	return true
+}
+
+// remoteURL returns the flag function of -remote: an http or https URL
+// with a host, such as http://127.0.0.1:8000.
+func remoteURL(dst *string) func(string) error {
+	return func(s string) error {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("want the server's URL, such as http://127.0.0.1:8000")
+		}
+		*dst = strings.TrimSuffix(s, "/")
+		return nil
+	}
+}
+
+// fileName returns the flag function of a flag naming a file, what being
+// what the file holds.
+func fileName(dst *string, what string) func(string) error {
+	return func(s string) error {
+		if s == "" {
+			return errors.New("want " + what)
+		}
+		*dst = s
+		return nil
+	}
 }

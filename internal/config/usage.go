@@ -12,10 +12,12 @@ the job is done only if it exits 0.
 Usage:
   workqueue [flags]
   workqueue [flags] -- COMMAND [ARG...]
+  workqueue -remote URL [-n N] [-tls-ca FILE] -- COMMAND [ARG...]
 
 Flags:
-  -n N                        number of workers at start, 1 to -max-workers
-                              (default 4)
+  -n N                        number of workers at start, 0 to -max-workers
+                              (0: only remote workers run jobs); with
+                              -remote, remote workers to run (default 4)
   -max-workers N              most workers PUT /workers may ask for, 1 to
                               1024 (default 1024)
   -http HOST:PORT             address to listen on (default 127.0.0.1:8000)
@@ -52,6 +54,14 @@ Flags:
                               127.0.0.1, [::1] and these is refused with 421,
                               so that no web page reaches the server by DNS
                               rebinding (default: none)
+  -remote URL                 run as a remote worker of the server at URL
+                              (such as http://127.0.0.1:8000) instead of as
+                              a server: claim jobs, run COMMAND for each,
+                              report done or fail (default: none)
+  -tls-ca FILE                with -remote: a PEM file of the CA to trust for
+                              the server's certificate (default: the system's)
+  -token-file FILE            with -remote: send the file's first token as
+                              Authorization: Bearer (default: none)
 
 Durations are written like 250ms, 1.5s or 2m. A second signal stops at once,
 exiting 1.

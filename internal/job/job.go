@@ -52,6 +52,7 @@ type Job struct {
 	output     string        // the end of its command's output (-- COMMAND)
 	truncated  bool          // output lost its beginning
 	final      chan struct{} // made by Final for the first waiter, closed once final
+	remote     lease         // while running on a remote worker: its claim (see lease.go)
 }
 
 // Policy is what a submission may say of how its job's attempts run
