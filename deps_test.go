@@ -49,6 +49,8 @@ var internalDeps = map[string][]string{
 		"workqueue/internal/pool", "workqueue/internal/query", "workqueue/internal/queue", "workqueue/internal/remote",
 		"workqueue/internal/respond", "workqueue/internal/retry", "workqueue/internal/store", "workqueue/internal/submit",
 	},
+	// A remote worker: claims, runs the command, reports.
+	"workqueue/internal/runner": {"workqueue/internal/command"},
 	// The remote workers' claims and leases, served beside the API.
 	"workqueue/internal/remote": {
 		"workqueue/internal/job", "workqueue/internal/jobjournal", "workqueue/internal/lifecycle",

@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"workqueue/internal/api"
+	"workqueue/internal/command"
 	"workqueue/internal/config"
 	"workqueue/internal/events"
 	"workqueue/internal/hostguard"
@@ -60,6 +61,7 @@ import (
 	"workqueue/internal/queue"
 	"workqueue/internal/remote"
 	"workqueue/internal/retry"
+	"workqueue/internal/runner"
 	"workqueue/internal/signals"
 	"workqueue/internal/store"
 	"workqueue/internal/submit"
@@ -147,6 +149,9 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 	logw := lines.NewLog(stderr, logLines, logDropped)
 	defer logw.Close(logWait)
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if cfg.Remote != "" {
+		return runRemote(cfg, c, stop, force, log)
+	}
 	s := newServer(cfg, workFor(c), stdout, log)
 	s.api.LogDropped = logDropped
 	if err := s.recover(stop, cfg); err != nil {
@@ -174,6 +179,29 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 		return fmt.Errorf("cannot listen on -http %s: %w", cfg.Addr, err)
 	}
 	return serve(s, ln, cfg, stop, force, log)
+}
+
+// runRemote runs cfg.Workers remote workers of the server at cfg.Remote,
+// each running c for its jobs, instead of a server (see runner.Runner).
+func runRemote(cfg config.Config, c *command.Command, stop, force context.Context, log *slog.Logger) error {
+	rn := &runner.Runner{URL: cfg.Remote, Workers: cfg.Workers, Command: c, ShutdownTimeout: cfg.ShutdownTimeout, Lease: cfg.Lease, Log: log}
+	if cfg.TokenFile != "" {
+		tok, err := runner.ReadToken(cfg.TokenFile)
+		if err != nil {
+			return &config.UsageError{Err: err}
+		}
+		rn.Token = tok
+	}
+	if cfg.TLSCA != "" {
+		tc, err := runner.TLSConfig(cfg.TLSCA)
+		if err != nil {
+			return &config.UsageError{Err: err}
+		}
+		rn.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
+	}
+	endCommands := c.Supervise() // reaps what commands orphan; at exit SIGKILLs every group they left
+	defer endCommands()
+	return rn.Run(stop, force)
 }
 
 // serve serves s, started, on ln until stop ends or serving fails, then shuts down.

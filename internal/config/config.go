@@ -35,8 +35,9 @@ type Config struct {
 	// Remote is the URL of the server whose remote worker this process is
 	// (-remote), instead of a server; "" for a server.
 	Remote    string
-	TLSCA     string // -tls-ca: with -remote, a PEM file of the CA to trust; "" for the system's
-	TokenFile string // -token-file: a file of bearer tokens, one a line; "" for none
+	Lease     time.Duration // -lease: with -remote, the lease each claim asks for; 0 for the server's default (60s)
+	TLSCA     string        // -tls-ca: with -remote, a PEM file of the CA to trust; "" for the system's
+	TokenFile string        // -token-file: a file of bearer tokens, one a line; "" for none
 }
 
 // Default returns the configuration with no flags given, as the usage text

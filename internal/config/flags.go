@@ -66,6 +66,15 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs.Func("max-retries", "", wholeNumber(&cfg.MaxRetries, 0, maxRetries))
 	fs.Func("allow-host", "", allowHost(&cfg.AllowHosts))
 	fs.Func("remote", "", remoteURL(&cfg.Remote))
+	lease := false
+	fs.Func("lease", "", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > time.Hour {
+			return errors.New("want a duration from 1s to 1h, such as 60s")
+		}
+		cfg.Lease, lease = d, true
+		return nil
+	})
 	fs.Func("tls-ca", "", fileName(&cfg.TLSCA, "a PEM file of the CA to trust"))
 	fs.Func("token-file", "", fileName(&cfg.TokenFile, "a file of bearer tokens, one a line"))
 	switch err := fs.Parse(flags); {
@@ -76,6 +85,8 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 		return cfg, &UsageError{err}
 	case fs.NArg() > 0:
 		return cfg, &UsageError{fmt.Errorf("unexpected argument %q: workqueue takes flags, then -- COMMAND [ARG...] if its jobs run a command", fs.Arg(0))}
+	case lease && cfg.Remote == "":
+		return cfg, &UsageError{errors.New("-lease applies to -remote: it is the lease each of a remote worker's claims asks for")}
 	case cfg.TLSCA != "" && cfg.Remote == "":
 		return cfg, &UsageError{errors.New("-tls-ca applies to -remote: it is the CA a remote worker trusts for the server's certificate")}
 	case cfg.Remote != "" && !hasCommand:

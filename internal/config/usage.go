@@ -58,6 +58,10 @@ Flags:
                               (such as http://127.0.0.1:8000) instead of as
                               a server: claim jobs, run COMMAND for each,
                               report done or fail (default: none)
+  -lease DURATION             with -remote: the lease each claim asks for,
+                              renewed every third of it; a worker that dies
+                              loses its job for at most that long, 1s to 1h
+                              (default: the server's, 1m)
   -tls-ca FILE                with -remote: a PEM file of the CA to trust for
                               the server's certificate (default: the system's)
   -token-file FILE            with -remote: send the file's first token as

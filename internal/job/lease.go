@@ -10,9 +10,9 @@ import (
 // while running; token is "" once the attempt is ending (see EndLease), so
 // that one party alone ends it.
 type lease struct {
-	by    string    // the name the remote worker gave: claimed_by
-	token string    // the lease's secret, "" when none is held
-	until time.Time // when the lease expires unless renewed
+	by    string        // the name the remote worker gave: claimed_by
+	token string        // the lease's secret, "" when none is held
+	until time.Time     // when the lease expires unless renewed
 	term  time.Duration // how far a heartbeat moves until on
 }
 
