@@ -480,7 +480,7 @@ section_commands() {
 # acceptance to a waiting claimant holding its 200, over loopback HTTP).
 section_remote() {
 	echo "== remote: $exec_jobs jobs of \`true\` through one runner -remote -n 4 (server -n 0) vs 4 local workers; loadgen -c 16 -wait-done"
-	supports -remote http://127.0.0.1:1 -- true || { skip remote "this workqueue has no -remote yet (issue 19)"; return 0; }
+	supports -remote http://127.0.0.1:1 || { skip remote "this workqueue has no -remote yet (issue 19)"; return 0; }
 	local l=http://127.0.0.1:18790 r=http://127.0.0.1:18791
 	start_wq 18790 remote-local -n 4 -queue 10000 -- true || { echo "remote: workqueue would not start: $(why remote-local)"; return 1; }
 	start_wq 18791 remote-server -n 0 -queue 10000 || { echo "remote: workqueue would not start: $(why remote-server)"; return 1; }
