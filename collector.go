@@ -36,7 +36,8 @@ type Collector struct {
 	limits  submit.Limits // what a submission may ask for
 	log     *slog.Logger
 	debug   bool            // whether log takes debug lines: checked before building one
-	lastID  atomic.Uint64   // the ID given to the latest request
+	lastID  atomic.Uint64   // the number of the latest request
+	node    string          // -node: prefixes every ID, or ""
 	journal *jobjournal.Log // where acceptances are made durable; nil without -journal
 }
 
@@ -76,7 +77,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	seq := c.lastID.Add(1)
 	// One string for both: the job's URL path, and its ID at the end of it.
-	location := string(strconv.AppendUint(append(make([]byte, 0, 32), "/work/"...), seq, 10))
+	location := c.location(seq)
 	req := job.New(location[len("/work/"):], seq, sub.Name, sub.Delay, key.Key(), time.Now(), sub.Policy)
 	key.Hold(req.Seq)
 	c.jobs.Add(req)
@@ -116,4 +117,14 @@ func (c *Collector) refuse(w http.ResponseWriter, err error) {
 	}
 	w.Header()["Retry-After"] = []string{"1"}
 	respond.Error(w, http.StatusServiceUnavailable, err.Error())
+}
+
+// location returns the URL path of the job numbered seq, /work/ID, made in
+// one allocation.
+func (c *Collector) location(seq uint64) string {
+	b := append(make([]byte, 0, 32+len(c.node)), "/work/"...)
+	if c.node != "" {
+		b = append(append(b, c.node...), '-')
+	}
+	return string(strconv.AppendUint(b, seq, 10))
 }

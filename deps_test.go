@@ -30,7 +30,7 @@ var internalDeps = map[string][]string{
 
 	// The containers of jobs, the journal of their lives, the answers and
 	// the reading of what users send.
-	"workqueue/internal/config":     {"workqueue/internal/hostguard", "workqueue/internal/journal"},
+	"workqueue/internal/config":     {"workqueue/internal/auth", "workqueue/internal/hostguard", "workqueue/internal/journal"},
 	"workqueue/internal/jobjournal": {"workqueue/internal/job", "workqueue/internal/journal"},
 	"workqueue/internal/pool":       {"workqueue/internal/job"},
 	"workqueue/internal/queue":      {"workqueue/internal/job"},
@@ -58,7 +58,9 @@ var internalDeps = map[string][]string{
 		"workqueue/internal/respond", "workqueue/internal/retry", "workqueue/internal/store", "workqueue/internal/submit",
 	},
 	"workqueue/internal/dashboard": {"workqueue/internal/respond"},
-	// The Host check of a loopback server, whose 421 is respond's JSON error.
+	// The Host check of a loopback server, whose 421 is respond's JSON
+	// error, and the token check, whose 401 is too.
+	"workqueue/internal/auth":        {"workqueue/internal/respond"},
 	"workqueue/internal/hostguard":   {"workqueue/internal/respond"},
 	"workqueue/internal/events":      {"workqueue/internal/job", "workqueue/internal/respond"},
 	"workqueue/internal/idempotency": {"workqueue/internal/job", "workqueue/internal/respond"},

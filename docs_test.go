@@ -100,7 +100,8 @@ func anchors(t *testing.T, file string) []string {
 // TestDocsSessions runs the transcripts of README.md and docs/*.md marked
 // <!-- test: binary -->, each in a directory of its own, as a shell would:
 //
-//   - cat > FILE <<'EOF' ... EOF and chmod +x FILE write the file;
+//   - cat > FILE <<'EOF' ... EOF, chmod +x FILE and chmod 600 FILE (any
+//     octal mode) write the file;
 //   - make run ARGS='...' (checked against make -n, if make is here) and
 //     workqueue ARGS or ./workqueue ARGS, with or without &, start the
 //     binary with those flags in that directory, on a free port;
@@ -152,6 +153,7 @@ var (
 	makeRunRE = regexp.MustCompile(`^make run(?: ARGS='([^']*)')?$`)
 	startRE   = regexp.MustCompile(`^(?:\./)?workqueue((?: [^&\s]+)*)(?: &)?$`)
 	heredocRE = regexp.MustCompile(`^cat > (\S+) <<'EOF'$`)
+	chmodRE   = regexp.MustCompile(`^chmod ([0-7]{3}) (\S+)$`)
 	killRE    = regexp.MustCompile(`^kill(?: -(9|TERM|INT))? %1$`)
 )
 
@@ -210,6 +212,12 @@ func runSession(t *testing.T, g docGroup) {
 			}
 		case strings.HasPrefix(s.cmd, "chmod +x "):
 			if err := os.Chmod(filepath.Join(dir, strings.TrimPrefix(s.cmd, "chmod +x ")), 0o755); err != nil {
+				t.Fatalf("%s: %v", s.at, err)
+			}
+		case chmodRE.MatchString(s.cmd):
+			m := chmodRE.FindStringSubmatch(s.cmd)
+			mode, _ := strconv.ParseUint(m[1], 8, 32)
+			if err := os.Chmod(filepath.Join(dir, m[2]), os.FileMode(mode)); err != nil {
 				t.Fatalf("%s: %v", s.at, err)
 			}
 		case makeRunRE.MatchString(s.cmd) || startRE.MatchString(s.cmd):

@@ -78,6 +78,18 @@ func sessionID(pid int) (int, error) {
 	return strconv.Atoi(f[3])
 }
 
+// commandChildren returns the children of pid, zombies included, but its
+// supervisor.
+func commandChildren(pid int) []testutil.Process {
+	var cs []testutil.Process
+	for _, c := range children(pid) {
+		if !isSupervisor(c.PID) {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
 // zombies returns the children of pid that are zombies.
 func zombies(pid int) []testutil.Process {
 	var zs []testutil.Process
@@ -140,10 +152,10 @@ esac`
 		t.Errorf("the setsid sleep: %+v, want it running as the server's child; children: %+v", sleep, children(server))
 	}
 	// It exits 2 s after it started; the others died with their attempts.
-	// Then the server has no child left, not even a zombie.
+	// Then the server has no child left but its supervisor, not even a zombie.
 	var cs, zs []testutil.Process
 	if !testutil.PollUntil(time.Now().Add(10*time.Second), func() bool {
-		cs, zs = children(server), zombies(server)
+		cs, zs = commandChildren(server), zombies(server)
 		return len(cs) == 0
 	}) {
 		t.Errorf("the server's children: %+v, want none; of them zombies: %d", cs, len(zs))

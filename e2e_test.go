@@ -273,7 +273,7 @@ func TestBinaryListenFailure(t *testing.T) {
 	}
 	defer ln.Close()
 	for _, addr := range []string{ln.Addr().String(), "192.0.2.1:0"} {
-		cmd := exec.Command(binary, "-http", addr)
+		cmd := exec.Command(binary, "-http", addr, "-insecure") // beyond loopback, 192.0.2.1 needs it
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		err := cmd.Run()

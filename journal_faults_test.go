@@ -924,7 +924,12 @@ func TestJournalKill9DuringCompaction(t *testing.T) {
 	for _, name := range greetings(t, p.stdout) {
 		printed[name]++
 	}
-	checkRepeats(t, p, printed, load.accepted, 2*workers*kills)
+	// A job runs again if it was running at a kill, or had finished but its
+	// finish record had not reached the file yet: under -fsync never that is
+	// a record waiting in the writer's queue (1,024 requests) or in the
+	// batch being written (as many again). Under load that is hundreds, not
+	// the handful a quiet machine shows.
+	checkRepeats(t, p, printed, load.accepted, kills*(workers+2*1024))
 	p.signal(t, syscall.SIGTERM)
 	if code := p.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("final drain exited %d:\n%s", code, p.stderr)

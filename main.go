@@ -23,13 +23,15 @@
 //	workqueue [-n 4] [-max-workers 1024] [-http 127.0.0.1:8000] [-queue 100]
 //	          [-max-delay 10s] [-shutdown-timeout 30s] [-log-level info]
 //	          [-journal DIR [-fsync always]]
-//	          [-retries 0] [-job-timeout 0] [-allow-host NAME]
+//	          [-retries 0] [-job-timeout 0] [-allow-host NAME] [-node NAME]
+//	          [-token-file FILE] [-insecure] [-tls-cert FILE -tls-key FILE]
 //	          [-- COMMAND [ARG...]]
 package main
 
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,6 +41,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,6 +50,7 @@ import (
 
 	"workqueue/internal/api"
 	"workqueue/internal/command"
+	"workqueue/internal/auth"
 	"workqueue/internal/config"
 	"workqueue/internal/events"
 	"workqueue/internal/hostguard"
@@ -75,6 +79,18 @@ func main() {
 	// be inherited by the commands that a later version runs.
 	pipes := make(chan os.Signal, 1)
 	signal.Notify(pipes, syscall.SIGPIPE)
+	// A goroutine in a blocking system call keeps its P (its right to run
+	// Go code) until the scheduler takes it back, and on return it waits for
+	// one. With one P (GOMAXPROCS 1: one core, or taskset -c 0) the journal's
+	// writer, in fsync(2) for about a millisecond each group commit, then
+	// holds up the handlers that would fill the next commit, and waits behind
+	// them to answer the one it made: durable ingest measured 16-24k jobs/s
+	// with one P and 28-30k with two, on the same pinned core (11-19 jobs
+	// per fsync against 25-28; docs/performance.md). A second P costs
+	// nothing when no goroutine is in a system call.
+	if runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
+	}
 	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
 	var usage *config.UsageError
 	switch {
@@ -161,7 +177,12 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 		return err
 	}
 	defer s.journal.Close()
-	endCommands := c.Supervise() // reaps what commands orphan; at exit SIGKILLs every group they left
+	// Supervise reaps what commands orphan, starts the supervisor that kills
+	// every command's group if the server dies, and at exit SIGKILLs every
+	// group they left. Without a supervisor the server runs on, and says so.
+	endCommands := c.Supervise(func(err error) {
+		log.Warn("commands unsupervised: a kill -9 of the server may leave their children running", "err", err)
+	})
 	defer endCommands()
 	s.start()
 	if hook != nil {
@@ -193,13 +214,17 @@ func runRemote(cfg config.Config, c *command.Command, stop, force context.Contex
 		rn.Token = tok
 	}
 	if cfg.TLSCA != "" {
-		tc, err := runner.TLSConfig(cfg.TLSCA)
+		tc, err := config.ClientTLS(cfg.TLSCA)
 		if err != nil {
 			return &config.UsageError{Err: err}
 		}
 		rn.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
 	}
-	endCommands := c.Supervise() // reaps what commands orphan; at exit SIGKILLs every group they left
+	// As in a server: the commands' orphans reaped, their groups killed if
+	// the runner dies (the supervisor), and SIGKILLed at exit.
+	endCommands := c.Supervise(func(err error) {
+		log.Warn("commands unsupervised: a kill -9 of the remote worker may leave their children running", "err", err)
+	})
 	defer endCommands()
 	return rn.Run(stop, force)
 }
@@ -207,13 +232,40 @@ func runRemote(cfg config.Config, c *command.Command, stop, force context.Contex
 // serve serves s, started, on ln until stop ends or serving fails, then shuts down.
 func serve(s *server, ln net.Listener, cfg config.Config, stop, force context.Context, log *slog.Logger) error {
 	// On a loopback listener only loopback Hosts and -allow-host's pass
-	// (DNS rebinding); the -token-file check, to come, wraps s.handler here.
-	hs := api.NewHTTPServer(hostguard.Handler(ln.Addr(), cfg.AllowHosts, s.handler), api.DefaultLimits(), log)
+	// (DNS rebinding): first, so that a page that rebound its name neither
+	// learns that a token is wanted nor has the browser ask for one. Then
+	// the -token-file check, before anything that reads or changes state;
+	// the cross-origin check inside s.handler still refuses a page of
+	// another site whose request the browser sent with the Basic
+	// credentials it remembers.
+	h := auth.Handler(cfg.Tokens, s.unauthorized, s.handler)
+	hs := api.NewHTTPServer(hostguard.Handler(ln.Addr(), cfg.AllowHosts, h), api.DefaultLimits(), log)
+	l := api.JSONErrors(ln)
+	if cfg.TLSCert != "" {
+		tc, err := config.ServerTLS(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			s.drain(force)
+			return err
+		}
+		// Outside JSONErrors, so that net/http sees its *tls.Conn: the
+		// handshake's timeout, r.TLS, and a 400 for plain HTTP.
+		l = tls.NewListener(l, tc)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	serveErr := make(chan error, 1)
-	wg.Go(func() { serveErr <- hs.Serve(api.JSONErrors(ln)) })
-	log.Info("listening", "addr", ln.Addr().String(), "workers", cfg.Workers, "queue", cfg.Queue)
+	wg.Go(func() { serveErr <- hs.Serve(l) })
+	attrs := []any{"addr", ln.Addr().String(), "workers", cfg.Workers, "queue", cfg.Queue}
+	if cfg.TLSCert != "" {
+		attrs = append(attrs, "tls", true)
+	}
+	if cfg.Tokens != nil {
+		attrs = append(attrs, "tokens", true)
+	}
+	log.Info("listening", attrs...)
+	if cfg.Tokens == nil && !config.Loopback(cfg.Addr) { // -insecure
+		log.Warn("-insecure: listening beyond loopback without -token-file; anyone who can reach the address can run jobs", "addr", ln.Addr().String())
+	}
 
 	var failed error
 	select {
@@ -262,6 +314,14 @@ func shutdown(s *server, hs *http.Server, timeout time.Duration, force context.C
 		log.Info("closed connections still open at -shutdown-timeout", "reason", context.Cause(ctx))
 	}
 	return nil
+}
+
+// unauthorized counts r, answered 401 for want of a token, among the
+// refused submissions if it was one.
+func (s *server) unauthorized(r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == "/work" {
+		s.stats.RejectedUnauthorized.Add(1)
+	}
 }
 
 // finishedKept is how many finished jobs the Store keeps for GET /work/{id}.
@@ -348,7 +408,7 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	s.env = env
 	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events,
 		limits: submit.Limits{MaxDelay: cfg.MaxDelay, MaxRetries: cfg.MaxRetries, Command: cfg.Command != nil},
-		log:    log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
+		log:    log, debug: log.Enabled(context.Background(), slog.LevelDebug), node: cfg.Node}
 	s.handler = s.api.Handler(s.collector)
 	return s
 }
@@ -455,12 +515,16 @@ func (s *server) recover(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	rep, err := jj.Replay(ctx)
+	rep, err := jj.Replay(ctx, cfg.Node)
+	if err == nil && rep.Node == "" && cfg.Node != "" {
+		err = jj.Node(cfg.Node) // a new journal: from now on it is cfg.Node's
+	}
 	if err != nil {
 		jj.Close()
 		return err
 	}
 	canceled := 0
+	s.jobs.Reserve(len(rep.Finished) + len(rep.Unfinished))
 	for _, r := range rep.Finished {
 		s.jobs.Add(r)
 		s.restoreKey(r)

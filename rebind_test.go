@@ -245,7 +245,7 @@ func TestAllowHost(t *testing.T) {
 // the Host: there only a token can tell a client from another.
 func TestBeyondLoopbackNotChecked(t *testing.T) {
 	t.Parallel()
-	listen := startRun(t, "-http", "0.0.0.0:0")
+	listen := startRun(t, "-http", "0.0.0.0:0", "-insecure")
 	_, port, _ := net.SplitHostPort(listen)
 	addr := net.JoinHostPort("127.0.0.1", port)
 	resp, body := rawRequest(t, addr, request("POST", "/work", "rebind.attacker.test:"+port, nil, "application/x-www-form-urlencoded", "name=anyone&delay=0s"))

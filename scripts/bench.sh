@@ -15,6 +15,8 @@
 #   beanstalkd  durable puts per second vs beanstalkd -f 0 (scripts/loadgen;
 #               issue 9)
 #   replay      restart on a journal of 100,000 unfinished jobs (issue 9)
+#   million     1,000,000 jobs queued: resident memory per job, in memory and
+#               with -journal, and their replay after kill -9 (issue 20)
 #   commands    jobs per second running `true` vs a plain Go loop (issue 10)
 #   remote      jobs per second running `true` through one runner
 #               (-remote, -n 4) vs 4 local workers, and claim-to-start
@@ -48,7 +50,7 @@ runs=${BENCH_RUNS:-5}
 benchtime=${BENCH_TIME:-1s}
 wrktime=${WRK_TIME:-5s}
 wrkrounds=${WRK_ROUNDS:-5}
-only=${BENCH_ONLY:-go ingest flood durable beanstalkd replay commands remote peers}
+only=${BENCH_ONLY:-go ingest flood durable beanstalkd replay million commands remote peers}
 exec_jobs=${EXEC_JOBS:-5000}
 tmp=$(mktemp -d)
 # stop_tracked kills every process a section started (track), and forgets them.
@@ -443,6 +445,48 @@ section_replay() {
 	wait $wq_pid 2>/dev/null || true
 }
 
+# section_million queues 1,000,000 jobs (-n 1 and 1 h jobs: the first runs,
+# every other one waits) and reports resident memory per job, in memory and
+# with -journal; then kill -9 and times the replay of the million unfinished
+# jobs, restart to "listening" (issue 20's targets: <= 1 KiB a job, < 3 s).
+section_million() {
+	local n=${MILLION_JOBS:-1000000}
+	echo "== million: $n jobs queued behind one 1 h job, resident memory per job; then kill -9 and the replay of them all"
+	supports -journal "$tmp/probe" -fsync always || { skip million "this workqueue has no -journal flag"; return 0; }
+	local u=http://127.0.0.1:18141 mode rss0 rss1 args
+	for mode in memory journal; do
+		args=(-n 1 -max-delay 1h -queue "$n")
+		[ $mode = journal ] && args+=(-journal "$tmp/journal-million" -fsync always)
+		start_wq 18141 million-$mode "${args[@]}" || { echo "million: workqueue would not start: $(why million-$mode)"; return 1; }
+		rss0=$(awk '/^VmRSS/ { print $2 }' /proc/$wq_pid/status)
+		loadgen "$tmp/million-lg" -proto http -url $u/work -c 64 -n "$n" -d 600s -delay 1h
+		rss1=$(awk '/^VmRSS/ { print $2 }' /proc/$wq_pid/status)
+		echo "$mode: $(cat "$tmp/million-lg"); queue_length $(metric $u workqueue_queue_length); resident $((rss0 / 1024)) MiB before, $((rss1 / 1024)) MiB after"
+		target "million, $mode: resident bytes per queued job" "$(awk -v a="$rss0" -v b="$rss1" -v n="$n" 'BEGIN { print (b - a) * 1024 / n }')" '<=' 1024
+		[ $mode = journal ] || { kill -9 $wq_pid; wait $wq_pid 2>/dev/null || true; continue; }
+		echo "journal: $(metric $u workqueue_journal_bytes) B on disk"
+		kill -9 $wq_pid
+		wait $wq_pid 2>/dev/null || true
+		local t0 t1
+		t0=$(date +%s.%N)
+		"${srv[@]}" "$tmp/workqueue" -http 127.0.0.1:18141 "${args[@]}" >/dev/null 2>"$tmp/million-replay.err" &
+		wq_pid=$!
+		track $wq_pid
+		for _ in $(seq 1 12000); do
+			grep -q 'msg=listening' "$tmp/million-replay.err" && break
+			kill -0 $wq_pid 2>/dev/null || { echo "million: workqueue exited on restart: $(why million-replay)"; return 1; }
+			sleep 0.01
+		done
+		t1=$(date +%s.%N)
+		grep -q 'msg=listening' "$tmp/million-replay.err" || { echo "million: no \"listening\" within 120 s"; return 1; }
+		echo "the server's own line: $(grep -i 'replay' "$tmp/million-replay.err" | head -1)"
+		echo "replayed (workqueue_jobs_replayed_total): $(metric $u workqueue_jobs_replayed_total); resident after replay $(($(awk '/^VmRSS/ { print $2 }' /proc/$wq_pid/status) / 1024)) MiB"
+		target "million: replay, restart to \"listening\", s" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" '<' 3
+		kill -9 $wq_pid
+		wait $wq_pid 2>/dev/null || true
+	done
+}
+
 # section_commands compares jobs per second running `true` through the queue
 # with a plain Go loop running it on 4 goroutines (issue 10: ≥ 0.9×).
 section_commands() {
@@ -635,7 +679,7 @@ function request()
 end
 LUA
 
-for s in go ingest flood durable beanstalkd replay commands remote peers; do
+for s in go ingest flood durable beanstalkd replay million commands remote peers; do
 	run_section $s
 done
 if [ ${#failed[@]} -gt 0 ]; then

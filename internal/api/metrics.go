@@ -22,11 +22,12 @@ func writeMetrics(b *bytes.Buffer, s *metrics.Stats, q *queue.Queue, pool *pool.
 	metrics.Family(b, "workqueue_jobs_accepted_total", "counter", "Jobs accepted: answered 201 and queued.")
 	metrics.Sample(b, "workqueue_jobs_accepted_total", "", s.Accepted.Load())
 	metrics.Family(b, "workqueue_jobs_rejected_total", "counter",
-		"Job submissions refused: full (queue full, 503), draining (shutting down, 503), invalid (400, 413, 415), journal (the journal cannot be written, 503).")
+		"Job submissions refused: full (queue full, 503), draining (shutting down, 503), invalid (400, 413, 415), journal (the journal cannot be written, 503), unauthorized (no valid token, 401).")
 	metrics.Sample(b, "workqueue_jobs_rejected_total", `reason="full"`, s.RejectedFull.Load())
 	metrics.Sample(b, "workqueue_jobs_rejected_total", `reason="draining"`, s.RejectedDraining.Load())
 	metrics.Sample(b, "workqueue_jobs_rejected_total", `reason="invalid"`, s.RejectedInvalid.Load())
 	metrics.Sample(b, "workqueue_jobs_rejected_total", `reason="journal"`, s.RejectedJournal.Load())
+	metrics.Sample(b, "workqueue_jobs_rejected_total", `reason="unauthorized"`, s.RejectedUnauthorized.Load())
 	metrics.Family(b, "workqueue_jobs_finished_total", "counter", "Jobs that reached a final state, by that state.")
 	metrics.Sample(b, "workqueue_jobs_finished_total", `state="done"`, s.Done.Load())
 	metrics.Sample(b, "workqueue_jobs_finished_total", `state="canceled"`, s.Canceled.Load())

@@ -45,7 +45,8 @@ const (
 // job's processes never outlive its attempt. When the server exits, KillAll
 // SIGKILLs every group still alive, and Supervise reaps what the commands
 // orphan. If the server dies, even by SIGKILL, the kernel kills the command
-// (Pdeathsig); see Run for the limits.
+// (Pdeathsig), and the supervisor that Supervise starts kills its whole
+// group; see Run and Supervise for the limits.
 type Command struct {
 	Path    string        // the command as given, shown in errors
 	Args    []string      // its arguments, after Path
@@ -146,8 +147,9 @@ var errTimedOut = errors.New("job timeout")
 // the thread that forks lives as long as the process and no LockOSThread is
 // needed here (TestCommandDiesWithServer checks it). The other limit is the
 // kernel's: Pdeathsig reaches only the command itself, not processes it
-// started, which the kill of the server leaves running. An exit the server
-// controls leaves none: KillAll kills every group first.
+// started. Those die by the supervisor (Supervise), which SIGKILLs the
+// command's group when the server dies; an exit the server controls leaves
+// none either: KillAll kills every group first.
 func (c *Command) Run(ctx context.Context, job Job) (output []byte, truncated bool, err error) {
 	runCtx := ctx
 	limit := c.Timeout

@@ -10,5 +10,8 @@
 // still have members (groups.go): KillAll SIGKILLs them all when the server
 // exits, and Supervise (reap.go) makes the server the reaper of what its
 // commands orphan, as PID 1 of a container must be, without taking from
-// os/exec the exit status of a command it waits for.
+// os/exec the exit status of a command it waits for. Supervise also starts
+// the supervisor (supervisor.go, supervisor_main.go): this binary again, in
+// a hidden mode, told every group, that SIGKILLs the groups it knows when
+// the server dies, even by kill -9.
 package command

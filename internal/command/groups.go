@@ -41,6 +41,13 @@ type groups struct {
 
 	supervised atomic.Bool // Supervise runs: each ended reaps too
 	reaping    atomic.Bool // a reap is in progress
+
+	// sup, set by Supervise before the first start, is told of every group
+	// as it enters the registry and as it leaves it, under mu; nil without
+	// a supervisor. supPID is its pid until it has been reaped, 0 after:
+	// a child the reaper leaves to the goroutine that waits for it.
+	sup    *supervisor
+	supPID int
 }
 
 // KillAll sends SIGKILL to every process group a Run of c started that may
@@ -76,6 +83,7 @@ func (g *groups) start(cmd *exec.Cmd) error {
 	}
 	g.mu.Lock()
 	g.running[cmd.Process.Pid]++
+	g.sup.add(cmd.Process.Pid)
 	g.mu.Unlock()
 	return nil
 }
@@ -92,8 +100,12 @@ func (g *groups) ended(pgid int) {
 		delete(g.running, pgid)
 	}
 	g.sweepLocked()
-	if killGroup(pgid, syscall.SIGKILL) != os.ErrProcessDone {
+	switch {
+	case killGroup(pgid, syscall.SIGKILL) != os.ErrProcessDone:
 		g.lingering[pgid] = struct{}{} // dying: forgotten once reaped
+	case g.running[pgid] == 0:
+		delete(g.lingering, pgid)
+		g.sup.forget(pgid)
 	}
 	g.mu.Unlock()
 	if g.supervised.Load() {
@@ -110,6 +122,7 @@ func (g *groups) sweepLocked() {
 		}
 		if errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) {
 			delete(g.lingering, pgid)
+			g.sup.forget(pgid)
 		}
 	}
 }

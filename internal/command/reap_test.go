@@ -61,7 +61,7 @@ away) f=$(mktemp -p '` + t.TempDir() + `')
 *) sleep 0.2 & sleep 0.3 & echo started;;
 esac`
 	c := shCommand(t, script, 0)
-	end := c.Supervise()
+	end := c.Supervise(func(err error) { t.Error(err) })
 	endOnce := sync.OnceFunc(end)
 	defer endOnce()
 	if !subreaper(t) {
@@ -105,7 +105,7 @@ esac`
 // orphans of exited leaders included, and is gone when end returns.
 func TestSuperviseEnd(t *testing.T) {
 	c := shCommand(t, "trap '' TERM; sleep 30 & wait", 0)
-	end := c.Supervise()
+	end := c.Supervise(func(err error) { t.Error(err) })
 	id := jobID(t)
 	done := make(chan error, 1)
 	go func() {
@@ -136,7 +136,7 @@ func BenchmarkCommandTrueSupervised(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Supervise()()
+	defer c.Supervise(func(err error) { b.Error(err) })()
 	job := Job{ID: "1", Name: "bench", Attempt: 1}
 	runOn4(b, func() error { _, _, err := c.Run(context.Background(), job); return err })
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"workqueue/internal/auth"
 	"workqueue/internal/journal"
 )
 
@@ -32,12 +33,21 @@ type Config struct {
 	// returns them: Hosts a server listening on loopback answers besides
 	// its loopback names. nil for none.
 	AllowHosts []string
+	// Node is -node: the name that prefixes every job id ("a" makes ids
+	// a-1, a-2, ...), or "" for bare numbers.
+	Node      string
+	TokenFile string       // -token-file: the file of the tokens, or "" for none
+	Tokens    *auth.Tokens // the tokens of TokenFile; nil for none
+	Insecure  bool         // -insecure: a non-loopback -http without -token-file is allowed
+	TLSCert   string       // -tls-cert: the server's certificate chain, PEM; "" for plain HTTP
+	TLSKey    string       // -tls-key: its private key, PEM
+	// TLSCA is -tls-ca: a PEM file of the CAs a remote worker trusts for
+	// the server's certificate (see ClientTLS); "" for the system's.
+	TLSCA string
 	// Remote is the URL of the server whose remote worker this process is
 	// (-remote), instead of a server; "" for a server.
-	Remote    string
-	Lease     time.Duration // -lease: with -remote, the lease each claim asks for; 0 for the server's default (60s)
-	TLSCA     string        // -tls-ca: with -remote, a PEM file of the CA to trust; "" for the system's
-	TokenFile string        // -token-file: a file of bearer tokens, one a line; "" for none
+	Remote string
+	Lease  time.Duration // -lease: with -remote, the lease each claim asks for; 0 for the server's default (60s)
 }
 
 // Default returns the configuration with no flags given, as the usage text

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"workqueue/internal/auth"
 	"workqueue/internal/hostguard"
 	"workqueue/internal/journal"
 )
@@ -65,6 +66,22 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs.Func("job-timeout", "", duration(&cfg.JobTimeout, false, maxJobTimeout))
 	fs.Func("max-retries", "", wholeNumber(&cfg.MaxRetries, 0, maxRetries))
 	fs.Func("allow-host", "", allowHost(&cfg.AllowHosts))
+	fs.Func("node", "", node(&cfg.Node))
+	fs.Func("token-file", "", func(s string) error {
+		t, err := auth.Load(s)
+		cfg.TokenFile, cfg.Tokens = s, t
+		return err
+	})
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "")
+	fs.Func("tls-cert", "", file(&cfg.TLSCert))
+	fs.Func("tls-key", "", file(&cfg.TLSKey))
+	fs.Func("tls-ca", "", func(s string) error {
+		if _, err := ClientTLS(s); err != nil {
+			return err
+		}
+		cfg.TLSCA = s
+		return nil
+	})
 	fs.Func("remote", "", remoteURL(&cfg.Remote))
 	lease := false
 	fs.Func("lease", "", func(v string) error {
@@ -75,8 +92,6 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 		cfg.Lease, lease = d, true
 		return nil
 	})
-	fs.Func("tls-ca", "", fileName(&cfg.TLSCA, "a PEM file of the CA to trust"))
-	fs.Func("token-file", "", fileName(&cfg.TokenFile, "a file of bearer tokens, one a line"))
 	switch err := fs.Parse(flags); {
 	case errors.Is(err, flag.ErrHelp):
 		io.WriteString(stderr, usage)
@@ -99,6 +114,9 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 		return cfg, &UsageError{fmt.Errorf("-fsync %s needs -journal DIR: without a journal nothing is written to disk", fsync)}
 	case cfg.AllowHosts != nil && !maybeLoopback(cfg.Addr):
 		return cfg, &UsageError{fmt.Errorf("-allow-host applies to a server listening on loopback: on -http %s the Host of a request is not checked at all", cfg.Addr)}
+	}
+	if err := checkExposure(cfg); err != nil {
+		return cfg, &UsageError{err}
 	}
 	return cfg, setCommand(&cfg, command, hasCommand)
 }
@@ -243,14 +261,23 @@ func remoteURL(dst *string) func(string) error {
 	}
 }
 
-// fileName returns the flag function of a flag naming a file, what being
-// what the file holds.
-func fileName(dst *string, what string) func(string) error {
+// maxNode is the longest -node: the id of a job stays short.
+const maxNode = 32
+
+// node returns a flag setter for -node: 1 to maxNode of a-z, 0-9 and '-',
+// starting with a letter, so that a node's ids (a-17) never look like
+// another node's, nor a bare number, and fit any URL and log unquoted.
+func node(p *string) func(string) error {
 	return func(s string) error {
-		if s == "" {
-			return errors.New("want " + what)
+		if s == "" || len(s) > maxNode || s[0] < 'a' || s[0] > 'z' {
+			return fmt.Errorf("want 1 to %d of a-z, 0-9 and -, starting with a letter, such as a or eu-1", maxNode)
 		}
-		*dst = s
+		for _, c := range []byte(s) {
+			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+				return fmt.Errorf("want 1 to %d of a-z, 0-9 and -, starting with a letter, such as a or eu-1", maxNode)
+			}
+		}
+		*p = s
 		return nil
 	}
 }

@@ -19,8 +19,8 @@ func TestFlags(t *testing.T) {
 		wantErr string // part of the message, for bad args
 	}{
 		{args: nil, want: Config{Workers: 4, MaxWorkers: 1024, MaxRetries: 25, Addr: "127.0.0.1:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second}},
-		{args: []string{"-n", "8", "-http", ":9000", "-queue", "1", "-max-delay", "0s", "-shutdown-timeout", "1m", "-log-level", "debug"},
-			want: Config{Workers: 8, MaxWorkers: 1024, MaxRetries: 25, Addr: ":9000", Queue: 1, MaxDelay: 0, ShutdownTimeout: time.Minute, LogLevel: -4}},
+		{args: []string{"-n", "8", "-http", ":9000", "-insecure", "-queue", "1", "-max-delay", "0s", "-shutdown-timeout", "1m", "-log-level", "debug"},
+			want: Config{Workers: 8, MaxWorkers: 1024, MaxRetries: 25, Addr: ":9000", Insecure: true, Queue: 1, MaxDelay: 0, ShutdownTimeout: time.Minute, LogLevel: -4}},
 		{args: []string{"-n", "-1"}, wantErr: `invalid value "-1" for flag -n: must be at least 0`},
 		{args: []string{"-n", "four"}, wantErr: `invalid value "four" for flag -n: not a whole number`},
 		{args: []string{"-queue", "-1"}, wantErr: `invalid value "-1" for flag -queue: must be at least 1`},
@@ -59,8 +59,8 @@ func TestFlags(t *testing.T) {
 		{args: []string{"-allow-host", "wq.internal", "-http", "[::1]:8000"},
 			want: Config{Workers: 4, MaxWorkers: 1024, MaxRetries: 25, Addr: "[::1]:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second,
 				AllowHosts: []string{"wq.internal"}}},
-		{args: []string{"-allow-host", "wq.internal", "-http", "myhost:8000"}, // may resolve to 127.0.1.1: the listener knows
-			want: Config{Workers: 4, MaxWorkers: 1024, MaxRetries: 25, Addr: "myhost:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second,
+		{args: []string{"-allow-host", "wq.internal", "-http", "myhost:8000", "-insecure"}, // may resolve to 127.0.1.1: the listener knows
+			want: Config{Workers: 4, MaxWorkers: 1024, MaxRetries: 25, Addr: "myhost:8000", Insecure: true, Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second,
 				AllowHosts: []string{"wq.internal"}}},
 		{args: []string{"-n", "0"}, want: Config{Workers: 0, MaxWorkers: 1024, MaxRetries: 25, Addr: "127.0.0.1:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second}},
 		{args: []string{"-remote", "http://10.0.0.1:8000/", "-lease", "5s", "--", "true"},
@@ -71,7 +71,6 @@ func TestFlags(t *testing.T) {
 		{args: []string{"-remote", "http://10.0.0.1:8000", "-n", "0", "--", "true"}, wantErr: `-n 0 with -remote`},
 		{args: []string{"-lease", "5s"}, wantErr: `-lease applies to -remote`},
 		{args: []string{"-remote", "http://h:1", "-lease", "100ms", "--", "true"}, wantErr: `for flag -lease: want a duration from 1s to 1h`},
-		{args: []string{"-tls-ca", "ca.pem"}, wantErr: `-tls-ca applies to -remote`},
 		{args: []string{"-allow-host", "proxy.example:8080"}, wantErr: `invalid value "proxy.example:8080" for flag -allow-host: want a host name without a port`},
 		{args: []string{"-allow-host", "http://proxy.example"}, wantErr: `for flag -allow-host: want a host name alone, without a scheme`},
 		{args: []string{"-allow-host", "*.example"}, wantErr: `for flag -allow-host: want a host name such as proxy.example; wildcards are not supported`},
@@ -80,6 +79,28 @@ func TestFlags(t *testing.T) {
 		{args: []string{"-allow-host", "proxy.example", "-http", ":8000"}, wantErr: `-allow-host applies to a server listening on loopback: on -http :8000 the Host`},
 		{args: []string{"-http", "0.0.0.0:8000", "-allow-host", "proxy.example"}, wantErr: `-allow-host applies to a server listening on loopback`},
 		{args: []string{"-http", "192.0.2.1:8000", "-allow-host", "proxy.example"}, wantErr: `-allow-host applies to a server listening on loopback`},
+		{args: []string{"-node", "eu-1"}, want: Config{Workers: 4, MaxWorkers: 1024, MaxRetries: 25, Addr: "127.0.0.1:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second, Node: "eu-1"}},
+		{args: []string{"-node", "abcdefghijklmnopqrstuvwxyz012345"}, want: Config{Workers: 4, MaxWorkers: 1024, MaxRetries: 25, Addr: "127.0.0.1:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second, Node: "abcdefghijklmnopqrstuvwxyz012345"}},
+		{args: []string{"-node", "abcdefghijklmnopqrstuvwxyz0123456"}, wantErr: `for flag -node: want 1 to 32 of a-z, 0-9 and -, starting with a letter`},
+		{args: []string{"-node", ""}, wantErr: `for flag -node: want 1 to 32`},
+		{args: []string{"-node", "1a"}, wantErr: `for flag -node: want 1 to 32`},
+		{args: []string{"-node", "-a"}, wantErr: `for flag -node: want 1 to 32`},
+		{args: []string{"-node", "A"}, wantErr: `for flag -node: want 1 to 32`},
+		{args: []string{"-node", "a_b"}, wantErr: `for flag -node: want 1 to 32`},
+		{args: []string{"-node", "a.b"}, wantErr: `for flag -node: want 1 to 32`},
+		{args: []string{"-http", ":8000"}, wantErr: `-http :8000 is not a loopback address: anyone who can reach it could run jobs; give -token-file FILE, or -insecure`},
+		{args: []string{"-http", "0.0.0.0:8000"}, wantErr: `-http 0.0.0.0:8000 is not a loopback address: anyone who can reach it could run jobs`},
+		{args: []string{"-http", "[::]:8000"}, wantErr: `is not a loopback address`},
+		{args: []string{"-http", "192.0.2.1:8000"}, wantErr: `is not a loopback address`},
+		{args: []string{"-http", "myhost:8000"}, wantErr: `is not a loopback address`},
+		{args: []string{"-http", "0.0.0.0:8000", "-insecure"}, want: Config{Workers: 4, MaxWorkers: 1024, MaxRetries: 25, Addr: "0.0.0.0:8000", Insecure: true, Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second}},
+		{args: []string{"-http", "127.1.2.3:8000"}, want: Config{Workers: 4, MaxWorkers: 1024, MaxRetries: 25, Addr: "127.1.2.3:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second}},
+		{args: []string{"-http", "localhost:8000"}, want: Config{Workers: 4, MaxWorkers: 1024, MaxRetries: 25, Addr: "localhost:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second}},
+		{args: []string{"-tls-cert", "cert.pem"}, wantErr: `-tls-cert needs -tls-key`},
+		{args: []string{"-tls-key", "key.pem"}, wantErr: `-tls-key needs -tls-cert`},
+		{args: []string{"-tls-cert", "/nonexistent/cert.pem", "-tls-key", "/nonexistent/key.pem"}, wantErr: `-tls-cert /nonexistent/cert.pem with -tls-key /nonexistent/key.pem: open /nonexistent/cert.pem`},
+		{args: []string{"-tls-ca", "/nonexistent/ca.pem"}, wantErr: `invalid value "/nonexistent/ca.pem" for flag -tls-ca`},
+		{args: []string{"-token-file", "/nonexistent/tokens"}, wantErr: `invalid value "/nonexistent/tokens" for flag -token-file`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -12,7 +12,8 @@ the job is done only if it exits 0.
 Usage:
   workqueue [flags]
   workqueue [flags] -- COMMAND [ARG...]
-  workqueue -remote URL [-n N] [-tls-ca FILE] -- COMMAND [ARG...]
+  workqueue -remote URL [-n N] [-lease D] [-token-file FILE] [-tls-ca FILE]
+            -- COMMAND [ARG...]
 
 Flags:
   -n N                        number of workers at start, 0 to -max-workers
@@ -54,6 +55,28 @@ Flags:
                               127.0.0.1, [::1] and these is refused with 421,
                               so that no web page reaches the server by DNS
                               rebinding (default: none)
+  -node NAME                  prefix every job id with NAME (a makes a-1,
+                              a-2 ...): 1 to 32 of a-z, 0-9 and -, starting
+                              with a letter; kept in the -journal, which
+                              then starts under no other (default: none)
+  -token-file FILE            answer only requests that carry one of FILE's
+                              tokens (one a line, at least 16 bytes; blank
+                              lines and lines starting with # skipped) as
+                              Authorization: Bearer TOKEN or as the password
+                              of HTTP Basic; GET /healthz needs none. FILE
+                              must be readable by its owner alone (chmod 600);
+                              with -remote, its first token is sent as
+                              Authorization: Bearer
+  -insecure                   allow -http on an address other than loopback
+                              without -token-file: anyone who can reach it
+                              can then run jobs (default false)
+  -tls-cert FILE, -tls-key FILE
+                              serve HTTPS only (TLS 1.2 or later) with this
+                              PEM certificate chain and its key, both or
+                              neither (default: plain HTTP)
+  -tls-ca FILE                for a remote worker: trust the CA certificates
+                              of this PEM file for the server's certificate
+                              (default: the system's CAs)
   -remote URL                 run as a remote worker of the server at URL
                               (such as http://127.0.0.1:8000) instead of as
                               a server: claim jobs, run COMMAND for each,
@@ -62,10 +85,6 @@ Flags:
                               renewed every third of it; a worker that dies
                               loses its job for at most that long, 1s to 1h
                               (default: the server's, 1m)
-  -tls-ca FILE                with -remote: a PEM file of the CA to trust for
-                              the server's certificate (default: the system's)
-  -token-file FILE            with -remote: send the file's first token as
-                              Authorization: Bearer (default: none)
 
 Durations are written like 250ms, 1.5s or 2m. A second signal stops at once,
 exiting 1.

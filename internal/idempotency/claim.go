@@ -81,6 +81,9 @@ func (k *Keys) Check(w http.ResponseWriter, vs []string, name string, delay time
 				" is still being accepted; retry in a second for its answer")
 		case e.name != name || e.delay != delay:
 			id := strconv.FormatUint(e.seq, 10)
+			if r := lookup(e.seq); r != nil {
+				id = r.ID // with -node, a-17
+			}
 			respond.Error(w, http.StatusUnprocessableEntity, "Idempotency-Key "+respond.Quote(key)+" belongs to job "+id+
 				" (GET /work/"+id+"), made with another name or delay; send a new key for a new job")
 			return nil, true

@@ -88,6 +88,19 @@ func (l *Log) failed() {
 	})
 }
 
+// Node journals node, the server's -node, and waits until it is durable.
+// Call it once, on a journal whose Replay found no node and no record, before
+// the first job is accepted.
+func (l *Log) Node(node string) error {
+	if l == nil {
+		return nil
+	}
+	if err := l.j.Append(journal.Record{Type: recNode, Data: []byte(node)}); err != nil {
+		return fmt.Errorf("%w in %s: %v", ErrJournal, l.dir, err)
+	}
+	return nil
+}
+
 // Accepted journals r's acceptance and waits until it is durable. An error
 // means r must be refused: it will never run.
 func (l *Log) Accepted(r *job.Job) error {

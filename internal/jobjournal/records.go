@@ -20,6 +20,12 @@ const (
 	recRetried                  // failed or canceled, made to run again by POST /work/<id>/retry
 )
 
+// recNode names the server's -node: its data is the name, its key 0, so
+// that compaction keeps it for good. A journal has at most one, written
+// before its first job; one without it is of a server without -node. Its
+// number stands apart from the job records', which grow one by one.
+const recNode byte = 64
+
 // errBadRecord is a journal record the server cannot decode: the journal's
 // checksum held, so it was written by another version or is damage.
 var errBadRecord = errors.New("journal record cannot be decoded")

@@ -14,13 +14,16 @@ type Stats struct {
 	RejectedDraining atomic.Int64 // requests answered 503 because the server was draining
 	RejectedInvalid  atomic.Int64 // requests to POST /work answered 400, 413 or 415
 	RejectedJournal  atomic.Int64 // requests answered 503 because the journal could not be written
-	Replayed         atomic.Int64 // unfinished jobs queued again from the journal at start
-	Done             atomic.Int64 // jobs that completed and printed their greeting
-	Canceled         atomic.Int64 // jobs canceled, queued or running
-	Failed           atomic.Int64 // jobs whose work failed or panicked, or was abandoned
-	Busy             atomic.Int64 // workers running a job now
-	Wait             *Histogram   // time from acceptance to start, for each started job
-	Fsync            *Histogram   // how long each fsync of the journal took
+	// RejectedUnauthorized counts requests to POST /work answered 401:
+	// without one of -token-file's tokens.
+	RejectedUnauthorized atomic.Int64
+	Replayed             atomic.Int64 // unfinished jobs queued again from the journal at start
+	Done                 atomic.Int64 // jobs that completed and printed their greeting
+	Canceled             atomic.Int64 // jobs canceled, queued or running
+	Failed               atomic.Int64 // jobs whose work failed or panicked, or was abandoned
+	Busy                 atomic.Int64 // workers running a job now
+	Wait                 *Histogram   // time from acceptance to start, for each started job
+	Fsync                *Histogram   // how long each fsync of the journal took
 }
 
 // NewStats returns zeroed Stats.

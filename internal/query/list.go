@@ -67,8 +67,8 @@ func parseListQuery(rawQuery string) (listQuery, error) {
 			}
 			q.limit = n
 		case "before":
-			seq, err := strconv.ParseUint(vs[0], 10, 64)
-			if err != nil || strconv.FormatUint(seq, 10) != vs[0] || len(vs) > 1 {
+			seq, ok := job.SeqOf(vs[0])
+			if !ok || len(vs) > 1 {
 				return q, respond.BadRequest("before=%s is not a job id (give it once): use the id of the last job of the page before", respond.Quote(strings.Join(vs, ",")))
 			}
 			q.before = seq

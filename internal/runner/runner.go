@@ -6,10 +6,7 @@
 package runner
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -329,31 +326,17 @@ func jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// ReadToken returns the first token of the file at path: its first line
-// that is not blank, trimmed.
+// ReadToken returns the first token of the file at path (-token-file): its
+// first line that is neither blank nor a comment (#), trimmed.
 func ReadToken(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if t := strings.TrimSpace(line); t != "" {
+		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
 			return t, nil
 		}
 	}
 	return "", fmt.Errorf("-token-file %s holds no token", path)
-}
-
-// TLSConfig returns a tls.Config that trusts the CAs in the PEM file at
-// path (-tls-ca), not the system's.
-func TLSConfig(path string) (*tls.Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(bytes.TrimSpace(b)) {
-		return nil, fmt.Errorf("-tls-ca %s holds no PEM certificate", path)
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

@@ -8,8 +8,8 @@
 package store
 
 import (
+	"cmp"
 	"slices"
-	"strconv"
 	"sync"
 
 	"workqueue/internal/job"
@@ -51,6 +51,17 @@ func (s *Store) Add(r *job.Job) {
 	s.mu.Unlock()
 }
 
+// Reserve makes room for n more jobs at once, before a replay adds them one
+// by one.
+func (s *Store) Reserve(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.jobs) == 0 {
+		s.jobs = make(map[uint64]*job.Job, n)
+	}
+	s.order = slices.Grow(s.order, n)
+}
+
 // Remove forgets r; the Collector calls it when r could not be queued.
 func (s *Store) Remove(r *job.Job) {
 	s.mu.Lock()
@@ -67,15 +78,20 @@ func (s *Store) Has(seq uint64) bool {
 	return ok
 }
 
-// Get returns the request with the given ID, or nil.
+// Get returns the request with the given ID, or nil: also for an ID of
+// another node (b-7 on the server of -node a, 7 on either).
 func (s *Store) Get(id string) *job.Job {
-	seq, err := strconv.ParseUint(id, 10, 64)
-	if err != nil || strconv.FormatUint(seq, 10) != id {
-		return nil // not an ID this server gives: "007", "+7", "x"
+	seq, ok := job.SeqOf(id)
+	if !ok {
+		return nil // not an ID a server gives: "007", "+7", "x"
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.jobs[seq]
+	r := s.jobs[seq]
+	s.mu.Unlock()
+	if r == nil || r.ID != id {
+		return nil
+	}
+	return r
 }
 
 // Finished records that r reached a final state, forgetting the oldest
@@ -197,15 +213,10 @@ func (s *Store) Unfinished(max int) (ids []string, more int) {
 		reqs = append(reqs, r)
 	}
 	s.mu.Unlock()
-	var seqs []uint64
-	for _, r := range reqs {
-		if !r.State().Final() {
-			seqs = append(seqs, r.Seq)
-		}
+	reqs = slices.DeleteFunc(reqs, func(r *job.Job) bool { return r.State().Final() })
+	slices.SortFunc(reqs, func(a, b *job.Job) int { return cmp.Compare(a.Seq, b.Seq) })
+	for _, r := range reqs[:min(max, len(reqs))] {
+		ids = append(ids, r.ID)
 	}
-	slices.Sort(seqs)
-	for _, seq := range seqs[:min(max, len(seqs))] {
-		ids = append(ids, strconv.FormatUint(seq, 10))
-	}
-	return ids, len(seqs) - len(ids)
+	return ids, len(reqs) - len(ids)
 }
