@@ -49,8 +49,8 @@ import (
 	"time"
 
 	"workqueue/internal/api"
-	"workqueue/internal/command"
 	"workqueue/internal/auth"
+	"workqueue/internal/command"
 	"workqueue/internal/config"
 	"workqueue/internal/events"
 	"workqueue/internal/hostguard"
