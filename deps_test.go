@@ -46,8 +46,16 @@ var internalDeps = map[string][]string{
 	"workqueue/internal/api": {
 		"workqueue/internal/dashboard", "workqueue/internal/events", "workqueue/internal/job",
 		"workqueue/internal/jobjournal", "workqueue/internal/lifecycle", "workqueue/internal/metrics",
-		"workqueue/internal/pool", "workqueue/internal/query", "workqueue/internal/queue", "workqueue/internal/respond",
-		"workqueue/internal/retry", "workqueue/internal/store", "workqueue/internal/submit",
+		"workqueue/internal/pool", "workqueue/internal/query", "workqueue/internal/queue", "workqueue/internal/remote",
+		"workqueue/internal/respond", "workqueue/internal/retry", "workqueue/internal/store", "workqueue/internal/submit",
+	},
+	// A remote worker: claims, runs the command, reports.
+	"workqueue/internal/runner": {"workqueue/internal/command"},
+	// The remote workers' claims and leases, served beside the API.
+	"workqueue/internal/remote": {
+		"workqueue/internal/job", "workqueue/internal/jobjournal", "workqueue/internal/lifecycle",
+		"workqueue/internal/metrics", "workqueue/internal/pool", "workqueue/internal/queue",
+		"workqueue/internal/respond", "workqueue/internal/retry", "workqueue/internal/store", "workqueue/internal/submit",
 	},
 	"workqueue/internal/dashboard": {"workqueue/internal/respond"},
 	// The Host check of a loopback server, whose 421 is respond's JSON

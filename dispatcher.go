@@ -7,8 +7,11 @@ import (
 )
 
 // WorkerQueue is the pool of idle workers: a buffered channel of the workers'
-// own channels, a slot for each worker the pool may have (-max-workers). An idle Worker puts its channel in;
-// the dispatcher takes one out and sends that worker a request on it.
+// own channels, a slot for each local worker the pool may have
+// (-max-workers) and as many for remote workers waiting in a claim. An idle
+// Worker puts its channel in, and so does a remote worker for the length of
+// its claim (POST /work/claim); the dispatcher takes one out and sends that
+// worker a request on it.
 type WorkerQueue chan chan *WorkRequest
 
 // Dispatcher is the single goroutine between WorkQueue and the workers. It
@@ -68,11 +71,15 @@ func (d *Dispatcher) dispatch() {
 		if d.aborted.Load() {
 			continue
 		}
-		w := <-d.workerQueue
-		if d.aborted.Load() { // aborted while waiting for a worker
-			d.workerQueue <- w
-			continue
+		for {
+			w := <-d.workerQueue
+			if d.aborted.Load() { // aborted while waiting for a worker
+				d.workerQueue <- w
+				break
+			}
+			if d.pool.Hand(w, r) { // a remote worker that gave up takes nothing: r goes to the next
+				break
+			}
 		}
-		w <- r
 	}
 }

@@ -224,7 +224,10 @@ func TestBinaryBadFlags(t *testing.T) {
 		args []string
 		flag string
 	}{
-		{[]string{"-n", "0"}, "-n"},
+		{[]string{"-n", "-1"}, "-n"},
+		{[]string{"-remote", "localhost:8000", "--", "true"}, "-remote"},
+		{[]string{"-remote", "http://127.0.0.1:8000"}, "-remote"},
+		{[]string{"-lease", "5s"}, "-lease"},
 		{[]string{"-queue", "-1"}, "-queue"},
 		{[]string{"-max-delay", "abc"}, "-max-delay"},
 		{[]string{"-shutdown-timeout", "x"}, "-shutdown-timeout"},

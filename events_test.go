@@ -55,7 +55,7 @@ func TestStatsEvent(t *testing.T) {
 		t.Errorf("stats queue_length = %d, want 2 or 3", q)
 	}
 	want := map[string]int64{"queue_length": got["queue_length"], "queue_capacity": 10, "workers": 2,
-		"busy": 2, "accepted": 5, "done": 0, "canceled": 0, "failed": 0}
+		"busy": 2, "accepted": 5, "done": 0, "canceled": 0, "failed": 0, "remote_waiting": 0, "remote_running": 0}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("stats %s = %d, want %d", k, got[k], v)

@@ -53,6 +53,7 @@ import (
 
 	"workqueue/internal/api"
 	"workqueue/internal/auth"
+	"workqueue/internal/command"
 	"workqueue/internal/config"
 	"workqueue/internal/events"
 	"workqueue/internal/hostguard"
@@ -65,7 +66,9 @@ import (
 	"workqueue/internal/metrics"
 	"workqueue/internal/pool"
 	"workqueue/internal/queue"
+	"workqueue/internal/remote"
 	"workqueue/internal/retry"
+	"workqueue/internal/runner"
 	"workqueue/internal/signals"
 	"workqueue/internal/store"
 	"workqueue/internal/submit"
@@ -167,6 +170,9 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 	logw := lines.NewLog(stderr, logLines, logDropped)
 	defer logw.Close(logWait)
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if cfg.Remote != "" {
+		return runRemote(cfg, c, stop, force, log)
+	}
 	s := newServer(cfg, workFor(c), stdout, log)
 	s.api.LogDropped = logDropped
 	if err := s.recover(stop, cfg); err != nil {
@@ -199,6 +205,33 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, hook 
 		return fmt.Errorf("cannot listen on -http %s: %w", cfg.Addr, err)
 	}
 	return serve(s, ln, cfg, stop, force, log)
+}
+
+// runRemote runs cfg.Workers remote workers of the server at cfg.Remote,
+// each running c for its jobs, instead of a server (see runner.Runner).
+func runRemote(cfg config.Config, c *command.Command, stop, force context.Context, log *slog.Logger) error {
+	rn := &runner.Runner{URL: cfg.Remote, Workers: cfg.Workers, Command: c, ShutdownTimeout: cfg.ShutdownTimeout, Lease: cfg.Lease, Log: log}
+	if cfg.TokenFile != "" {
+		tok, err := runner.ReadToken(cfg.TokenFile)
+		if err != nil {
+			return &config.UsageError{Err: err}
+		}
+		rn.Token = tok
+	}
+	if cfg.TLSCA != "" {
+		tc, err := config.ClientTLS(cfg.TLSCA)
+		if err != nil {
+			return &config.UsageError{Err: err}
+		}
+		rn.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
+	}
+	// As in a server: the commands' orphans reaped, their groups killed if
+	// the runner dies (the supervisor), and SIGKILLed at exit.
+	endCommands := c.Supervise(func(err error) {
+		log.Warn("commands unsupervised: a kill -9 of the remote worker may leave their children running", "err", err)
+	})
+	defer endCommands()
+	return rn.Run(stop, force)
 }
 
 // serve serves s, started, on ln until stop ends or serving fails, then shuts down.
@@ -324,6 +357,7 @@ type server struct {
 	retry      *retry.Retrier     // jobs waiting out a backoff before their next attempt
 	life       *lifecycle.Effects // makes each change of a job's state, with its effects
 	attempts   *metrics.Attempts  // attempts by outcome, and how long they ran
+	remote     *remote.Server     // the remote workers' claims and leases
 
 	done chan struct{} // closed when the dispatcher and workers have exited
 	// stopping is closed, once, by drain as it returns; it answers GET ?wait.
@@ -362,17 +396,22 @@ func newServer(cfg config.Config, work Work, stdout io.Writer, log *slog.Logger)
 	s.api.Events, s.api.Retry, s.api.Attempts, s.api.Life = s.events, s.retry, s.attempts, s.life
 	env := &workerEnv{do: work, ctx: ctx, out: s.out, life: s.life, stats: s.stats, log: log,
 		retry: s.retry, attempts: s.attempts, durableStart: cfg.Command != nil, silent: cfg.Command != nil}
-	workerQueue := make(WorkerQueue, cfg.MaxWorkers)
+	workerQueue := make(WorkerQueue, 2*cfg.MaxWorkers) // local workers, and as many remote ones in a claim
 	s.pool = pool.New(cfg.MaxWorkers, workerQueue, func(id int, work chan *WorkRequest) {
 		w := NewWorker(id, work, workerQueue, env)
 		w.pool = s.pool
 		w.Run()
 	})
 	s.api.Pool = s.pool
+	s.remote = &remote.Server{Pool: s.pool, Queue: s.queue, Jobs: s.jobs, Life: s.life, Retry: s.retry,
+		Attempts: s.attempts, Log: log}
+	s.remote.Start()
+	s.api.Remote = s.remote
 	s.dispatcher = NewDispatcher(s.queue, workerQueue, s.pool, cfg.Workers)
 	s.giveUp = func() {
 		s.dispatcher.Abort()
 		abandon(errAbandoned)
+		s.remote.Abandon(errAbandoned)
 	}
 	s.env = env
 	s.collector = &Collector{queue: s.queue, jobs: s.jobs, keys: keys, stats: s.stats, events: s.events,
@@ -426,9 +465,11 @@ func (s *server) drain(ctx context.Context) error {
 	defer s.events.Close()
 	defer s.stopOnce.Do(func() { close(s.stopping) })
 	select {
-	case <-s.done:
-		s.out.Close(outputWait) // nothing is pending: every worker wrote its line
-		return nil
+	case <-s.done: // and the remote workers' jobs, once they report
+		if s.remote.Wait(ctx) == nil {
+			s.out.Close(outputWait) // nothing is pending: every worker wrote its line
+			return nil
+		}
 	case <-ctx.Done():
 	}
 	n := s.stats.Unfinished() // exact: Close waited for every Push to be counted
@@ -560,6 +601,7 @@ func (s *server) requeue(rs []*WorkRequest, command bool, now time.Time) int {
 func (s *server) useJournal(jj *jobjournal.Log) {
 	s.journal = jj
 	s.api.Journal = jj
+	s.remote.Journal = jj
 	s.collector.journal = jj
 	s.life.UseJournal(jj)
 	if !s.env.silent { // a command job has no greeting to write before it settles

@@ -182,7 +182,7 @@ func TestResizeShrinkIdle(t *testing.T) {
 		ts := newTestServer(t, cfg, Sleep)
 		synctest.Wait() // every worker idle, its channel in WorkerQueue
 		rec := ts.do("PUT", "/workers?workers=2", "", "")
-		if got, want := strings.TrimSpace(rec.Body.String()), `{"workers":2,"busy":0,"target":2}`; rec.Code != http.StatusOK || got != want {
+		if got, want := strings.TrimSpace(rec.Body.String()), `{"workers":2,"busy":0,"target":2,"remote_waiting":0,"remote_running":0}`; rec.Code != http.StatusOK || got != want {
 			t.Errorf("PUT /workers?workers=2 on 8 idle workers = %d %s, want 200 %s", rec.Code, got, want)
 		}
 		drainNow(t, ts)
@@ -394,7 +394,7 @@ func TestResizeBurst(t *testing.T) {
 }
 
 // TestPutWorkersBadValues checks that PUT /workers refuses what is not a
-// number of workers from 1 to -max-workers with a 400 that says what to
+// number of workers from 0 to -max-workers with a 400 that says what to
 // send, and leaves the pool as it was.
 func TestPutWorkersBadValues(t *testing.T) {
 	tests := []struct {
@@ -402,9 +402,8 @@ func TestPutWorkersBadValues(t *testing.T) {
 		max                             int    // -max-workers; 0 for the default
 		wantInError                     string // in the 400's message
 	}{
-		{"zero", "/workers?workers=0", "", "", 0, "from 1 to 1024"},
-		{"negative", "/workers?workers=-1", "", "", 0, "from 1 to 1024"},
-		{"above the default max", "/workers?workers=1025", "", "", 0, "from 1 to 1024"},
+		{"negative", "/workers?workers=-1", "", "", 0, "from 0 to 1024"},
+		{"above the default max", "/workers?workers=1025", "", "", 0, "from 0 to 1024"},
 		{"not a number", "/workers?workers=abc", "", "", 0, "say how many workers"},
 		{"empty body", "/workers", "", "", 0, "say how many workers"},
 		{"empty JSON body", "/workers", "application/json", "", 0, "say how many workers"},
@@ -412,10 +411,10 @@ func TestPutWorkersBadValues(t *testing.T) {
 		{"JSON unknown field", "/workers", "application/json", `{"workers":8,"extra":1}`, 0, "say how many workers"},
 		{"JSON null", "/workers", "application/json", `{"workers":null}`, 0, "say how many workers"},
 		{"JSON two values", "/workers", "application/json", `{"workers":8}{"workers":9}`, 0, "say how many workers"},
-		{"form zero", "/workers", "application/x-www-form-urlencoded", "workers=0", 0, "from 1 to 1024"},
+		{"form negative", "/workers", "application/x-www-form-urlencoded", "workers=-2", 0, "from 0 to 1024"},
 		{"form not a number", "/workers", "application/x-www-form-urlencoded", "workers=eight", 0, "say how many workers"},
-		{"above -max-workers 4", "/workers?workers=5", "", "", 4, "from 1 to 4 (-max-workers), not 5"},
-		{"JSON above -max-workers 4", "/workers", "application/json", `{"workers":5}`, 4, "from 1 to 4 (-max-workers), not 5"},
+		{"above -max-workers 4", "/workers?workers=5", "", "", 4, "from 0 to 4 (-max-workers), not 5"},
+		{"JSON above -max-workers 4", "/workers", "application/json", `{"workers":5}`, 4, "from 0 to 4 (-max-workers), not 5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,9 @@
 #   million     1,000,000 jobs queued: resident memory per job, in memory and
 #               with -journal, and their replay after kill -9 (issue 20)
 #   commands    jobs per second running `true` vs a plain Go loop (issue 10)
+#   remote      jobs per second running `true` through one runner
+#               (-remote, -n 4) vs 4 local workers, and claim-to-start
+#               latency p50/p99 (issue 19)
 #   peers       workqueue durable and in memory (wrk) beside Redis with
 #               appendfsync always and beanstalkd in memory and -f 0
 #               (scripts/loadgen), round by round, medians
@@ -42,7 +45,7 @@
 # EXEC_JOBS (default 5000) jobs per
 # round of the commands section; BENCH_BIN (default: built from this tree) a
 # workqueue binary to drive instead. It exits 0 whether or not the targets are
-# met: it reports. Ports used: 18100-18199 on 127.0.0.1.
+# met: it reports. Ports used: 18100-18199 and 18790-18791 on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +54,7 @@ benchtime=${BENCH_TIME:-1s}
 wrktime=${WRK_TIME:-5s}
 wrkrounds=${WRK_ROUNDS:-5}
 only=${BENCH_ONLY:-go ingest flood durable beanstalkd batches replay million commands peers}
+only=${BENCH_ONLY:-go ingest flood durable beanstalkd replay million commands remote peers}
 exec_jobs=${EXEC_JOBS:-5000}
 tmp=$(mktemp -d)
 # stop_tracked kills every process a section started (track), and forgets them.
@@ -563,6 +567,38 @@ section_commands() {
 	fi
 }
 
+# section_remote compares jobs per second running `true` through one runner
+# (workqueue -remote URL -n 4, on the servers' core, as local workers are)
+# against the same through 4 local workers, two rounds each, and measures
+# claim-to-start latency in process (BenchmarkClaimLatency: from a job's
+# acceptance to a waiting claimant holding its 200, over loopback HTTP).
+section_remote() {
+	echo "== remote: $exec_jobs jobs of \`true\` through one runner -remote -n 4 (server -n 0) vs 4 local workers; loadgen -c 16 -wait-done"
+	supports -remote http://127.0.0.1:1 || { skip remote "this workqueue has no -remote yet (issue 19)"; return 0; }
+	local l=http://127.0.0.1:18790 r=http://127.0.0.1:18791
+	start_wq 18790 remote-local -n 4 -queue 10000 -- true || { echo "remote: workqueue would not start: $(why remote-local)"; return 1; }
+	start_wq 18791 remote-server -n 0 -queue 10000 || { echo "remote: workqueue would not start: $(why remote-server)"; return 1; }
+	"${srv[@]}" "$tmp/workqueue" -remote $r -n 4 -- true 2>"$tmp/remote-runner.err" &
+	track $!
+	for round in 1 2; do
+		loadgen "$tmp/remote-local-$round" -proto http -url $l/work -c 16 -n "$exec_jobs" -d 300s -wait-done
+		loadgen "$tmp/remote-runner-$round" -proto http -url $r/work -c 16 -n "$exec_jobs" -d 300s -wait-done
+	done
+	local lo re
+	lo=$(kv rate "$tmp"/remote-local-* | mean)
+	re=$(kv rate "$tmp"/remote-runner-* | mean)
+	printf '%-50s %9.0f jobs/s  (rounds: %s)\n' "workqueue -n 4 -- true" "$lo" "$(kv rate "$tmp"/remote-local-* | paste -sd' ')"
+	printf '%-50s %9.0f jobs/s  (rounds: %s)\n' "workqueue -n 0 + -remote -n 4 -- true" "$re" "$(kv rate "$tmp"/remote-runner-* | paste -sd' ')"
+	target "remote: jobs per second, ratio to local workers" "$(div "$re" "$lo")" '>=' 0.80
+	echo "finished through the runner: $(metric $r 'workqueue_jobs_finished_total{state="done"}') done, $(metric $r 'workqueue_jobs_finished_total{state="failed"}') failed, $(metric $r workqueue_leases_expired_total) leases expired (want $((2 * exec_jobs)), 0, 0)"
+	go test -run '^$' -bench '^BenchmarkClaimLatency$' -benchtime 2000x -count 3 . >"$tmp/claim-bench.txt"
+	local p50 p99
+	p50=$(awk '/^BenchmarkClaimLatency/ { for (i = 1; i <= NF; i++) if ($i == "p50-ms") print $(i-1) }' "$tmp/claim-bench.txt" | median)
+	p99=$(awk '/^BenchmarkClaimLatency/ { for (i = 1; i <= NF; i++) if ($i == "p99-ms") print $(i-1) }' "$tmp/claim-bench.txt" | median)
+	printf '%-50s %9.3f ms p50, %.3f ms p99  (median of 3 runs of 2000 claims)\n' "claim-to-start latency, loopback" "$p50" "$p99"
+	target "remote: claim-to-start p99, ms" "$p99" '<' 5
+}
+
 # section_peers puts workqueue beside its peers, round by round, each round
 # running in turn workqueue -journal -fsync always, Redis with appendfsync
 # always, beanstalkd -b DIR -f 0, workqueue in memory, the bare server and
@@ -694,6 +730,7 @@ end
 LUA
 
 for s in go ingest flood durable beanstalkd batches replay million commands peers; do
+for s in go ingest flood durable beanstalkd replay million commands remote peers; do
 	run_section $s
 done
 if [ ${#failed[@]} -gt 0 ]; then

@@ -17,6 +17,7 @@ import (
 	"workqueue/internal/pool"
 	"workqueue/internal/query"
 	"workqueue/internal/queue"
+	"workqueue/internal/remote"
 	"workqueue/internal/respond"
 	"workqueue/internal/retry"
 	"workqueue/internal/store"
@@ -37,6 +38,7 @@ type Server struct {
 	Log        *slog.Logger
 	LogDropped *atomic.Int64   // log lines dropped because standard error fell behind
 	Stopping   <-chan struct{} // closed once the server's drain has returned: ends every ?wait
+	Remote     *remote.Server  // the remote workers' claims and leases
 }
 
 // Handler returns the server's HTTP API, with post, the Collector, on POST
@@ -51,6 +53,13 @@ func (s *Server) Handler(post http.Handler) http.Handler {
 	mux.HandleFunc("/work/{id}", respond.MethodNotAllowed("GET, DELETE"))
 	mux.HandleFunc("POST /work/{id}/retry", s.retryJob)
 	mux.HandleFunc("/work/{id}/retry", respond.MethodNotAllowed("POST"))
+	mux.HandleFunc("POST /work/claim", s.Remote.Claim)
+	mux.HandleFunc("POST /work/{id}/heartbeat", s.Remote.Heartbeat)
+	mux.HandleFunc("/work/{id}/heartbeat", respond.MethodNotAllowed("POST"))
+	mux.HandleFunc("POST /work/{id}/done", s.Remote.Done)
+	mux.HandleFunc("/work/{id}/done", respond.MethodNotAllowed("POST"))
+	mux.HandleFunc("POST /work/{id}/fail", s.Remote.Fail)
+	mux.HandleFunc("/work/{id}/fail", respond.MethodNotAllowed("POST"))
 	mux.HandleFunc("GET /workers", s.getWorkers)
 	mux.HandleFunc("PUT /workers", s.putWorkers)
 	mux.HandleFunc("/workers", respond.MethodNotAllowed("GET, PUT"))
@@ -64,7 +73,7 @@ func (s *Server) Handler(post http.Handler) http.Handler {
 	mux.Handle("GET /static/", d)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		respond.CloseUnread(w, r)
-		respond.Error(w, http.StatusNotFound, "no such endpoint: "+respond.Quote(r.URL.Path)+" (see GET or POST /work, GET or DELETE /work/{id}, GET or PUT /workers, GET /events, GET /healthz, GET /metrics)")
+		respond.Error(w, http.StatusNotFound, "no such endpoint: "+respond.Quote(r.URL.Path)+" (see GET or POST /work, GET or DELETE /work/{id}, POST /work/claim, GET or PUT /workers, GET /events, GET /healthz, GET /metrics)")
 	})
 	return respond.CrossOrigin(respond.CanonicalPaths(collectFirst(post, mux)))
 }

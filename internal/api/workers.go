@@ -21,7 +21,7 @@ func (s *Server) getWorkers(w http.ResponseWriter, r *http.Request) {
 
 // putWorkers handles PUT /workers: it sets the pool's target from a JSON
 // body {"workers": N}, a form field or a query parameter workers=N, 1 to
-// -max-workers, and answers 200 with the pool as it is right after.
+// -max-workers (0: remote workers only), and answers 200 with the pool as it is right after.
 func (s *Server) putWorkers(w http.ResponseWriter, r *http.Request) {
 	n, err := workersParam(w, r)
 	if err == nil {
@@ -39,7 +39,8 @@ func (s *Server) putWorkers(w http.ResponseWriter, r *http.Request) {
 	respond.JSON(w, http.StatusOK, s.appendWorkers(nil))
 }
 
-// appendWorkers appends the pool's document, {"workers", "busy", "target"}.
+// appendWorkers appends the pool's document, {"workers", "busy", "target",
+// "remote_waiting", "remote_running"}.
 // busy is read after workers: a worker retires only once idle, so busy never
 // exceeds workers in one document.
 func (s *Server) appendWorkers(b []byte) []byte {
@@ -48,6 +49,8 @@ func (s *Server) appendWorkers(b []byte) []byte {
 	b = strconv.AppendInt(append(b, `{"workers":`...), int64(alive), 10)
 	b = strconv.AppendInt(append(b, `,"busy":`...), busy, 10)
 	b = strconv.AppendInt(append(b, `,"target":`...), int64(target), 10)
+	b = strconv.AppendInt(append(b, `,"remote_waiting":`...), s.Pool.RemoteWaiting(), 10)
+	b = strconv.AppendInt(append(b, `,"remote_running":`...), s.Remote.Running(), 10)
 	return append(b, "}\n"...)
 }
 

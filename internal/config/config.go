@@ -12,7 +12,7 @@ import (
 
 // Config is the server's configuration, from its flags.
 type Config struct {
-	Workers         int           // -n: workers at start, 1 to MaxWorkers
+	Workers         int           // -n: workers at start, 0 to MaxWorkers; with -remote, remote workers
 	MaxWorkers      int           // -max-workers: most workers PUT /workers may ask for
 	Addr            string        // -http: the address to listen on, host:port
 	Queue           int           // -queue: jobs that may wait for a worker
@@ -53,6 +53,10 @@ type Config struct {
 	// TLSCA is -tls-ca: a PEM file of the CAs a remote worker trusts for
 	// the server's certificate (see ClientTLS); "" for the system's.
 	TLSCA string
+	// Remote is the URL of the server whose remote worker this process is
+	// (-remote), instead of a server; "" for a server.
+	Remote string
+	Lease  time.Duration // -lease: with -remote, the lease each claim asks for; 0 for the server's default (60s)
 }
 
 // Default returns the configuration with no flags given, as the usage text

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,7 +33,7 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("workqueue", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	flags, command, hasCommand := cutCommand(args)
-	fs.Func("n", "", wholeNumber(&cfg.Workers, 1, maxWorkersLimit))
+	fs.Func("n", "", wholeNumber(&cfg.Workers, 0, maxWorkersLimit))
 	fs.Func("max-workers", "", wholeNumber(&cfg.MaxWorkers, 1, maxWorkersLimit))
 	fs.Func("http", "", listenAddr(&cfg.Addr))
 	fs.Func("queue", "", wholeNumber(&cfg.Queue, 1, MaxQueue))
@@ -85,6 +86,16 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 		cfg.TLSCA = s
 		return nil
 	})
+	fs.Func("remote", "", remoteURL(&cfg.Remote))
+	lease := false
+	fs.Func("lease", "", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > time.Hour {
+			return errors.New("want a duration from 1s to 1h, such as 60s")
+		}
+		cfg.Lease, lease = d, true
+		return nil
+	})
 	switch err := fs.Parse(flags); {
 	case errors.Is(err, flag.ErrHelp):
 		io.WriteString(stderr, usage)
@@ -93,6 +104,14 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 		return cfg, &UsageError{err}
 	case fs.NArg() > 0:
 		return cfg, &UsageError{fmt.Errorf("unexpected argument %q: workqueue takes flags, then -- COMMAND [ARG...] if its jobs run a command", fs.Arg(0))}
+	case lease && cfg.Remote == "":
+		return cfg, &UsageError{errors.New("-lease applies to -remote: it is the lease each of a remote worker's claims asks for")}
+	case cfg.TLSCA != "" && cfg.Remote == "":
+		return cfg, &UsageError{errors.New("-tls-ca applies to -remote: it is the CA a remote worker trusts for the server's certificate")}
+	case cfg.Remote != "" && !hasCommand:
+		return cfg, &UsageError{errors.New("-remote runs jobs as a remote worker: give the command after --, as in workqueue -remote URL -- COMMAND [ARG...]")}
+	case cfg.Remote != "" && cfg.Workers == 0:
+		return cfg, &UsageError{errors.New("-n 0 with -remote would run no remote worker at all: use 1 or more")}
 	case cfg.Workers > cfg.MaxWorkers:
 		return cfg, &UsageError{fmt.Errorf("-n %d is above -max-workers %d", cfg.Workers, cfg.MaxWorkers)}
 	case fsync != "" && cfg.JournalDir == "":
@@ -261,6 +280,19 @@ func maybeLoopback(addr string) bool {
 		return ip.IsLoopback()
 	}
 	return true
+}
+
+// remoteURL returns the flag function of -remote: an http or https URL
+// with a host, such as http://127.0.0.1:8000.
+func remoteURL(dst *string) func(string) error {
+	return func(s string) error {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("want the server's URL, such as http://127.0.0.1:8000")
+		}
+		*dst = strings.TrimSuffix(s, "/")
+		return nil
+	}
 }
 
 // maxNode is the longest -node: the id of a job stays short.

@@ -12,10 +12,13 @@ the job is done only if it exits 0.
 Usage:
   workqueue [flags]
   workqueue [flags] -- COMMAND [ARG...]
+  workqueue -remote URL [-n N] [-lease D] [-token-file FILE] [-tls-ca FILE]
+            -- COMMAND [ARG...]
 
 Flags:
-  -n N                        number of workers at start, 1 to -max-workers
-                              (default 4)
+  -n N                        number of workers at start, 0 to -max-workers
+                              (0: only remote workers run jobs); with
+                              -remote, remote workers to run (default 4)
   -max-workers N              most workers PUT /workers may ask for, 1 to
                               1024 (default 1024)
   -http HOST:PORT             address to listen on (default 127.0.0.1:8000)
@@ -69,7 +72,9 @@ Flags:
                               lines and lines starting with # skipped) as
                               Authorization: Bearer TOKEN or as the password
                               of HTTP Basic; GET /healthz needs none. FILE
-                              must be readable by its owner alone (chmod 600)
+                              must be readable by its owner alone (chmod 600);
+                              with -remote, its first token is sent as
+                              Authorization: Bearer
   -insecure                   allow -http on an address other than loopback
                               without -token-file: anyone who can reach it
                               can then run jobs (default false)
@@ -80,6 +85,14 @@ Flags:
   -tls-ca FILE                for a remote worker: trust the CA certificates
                               of this PEM file for the server's certificate
                               (default: the system's CAs)
+  -remote URL                 run as a remote worker of the server at URL
+                              (such as http://127.0.0.1:8000) instead of as
+                              a server: claim jobs, run COMMAND for each,
+                              report done or fail (default: none)
+  -lease DURATION             with -remote: the lease each claim asks for,
+                              renewed every third of it; a worker that dies
+                              loses its job for at most that long, 1s to 1h
+                              (default: the server's, 1m)
 
 Durations are written like 250ms, 1.5s or 2m. A second signal stops at once,
 exiting 1.

@@ -60,6 +60,7 @@ type Job struct {
 	payload    []byte        // its payload, raw JSON as sent; nil for none or once dropped
 	dropped    bool          // its payload was dropped to bound memory (DropPayload)
 	final      chan struct{} // made by Final for the first waiter, closed once final
+	remote     lease         // while running on a remote worker: its claim (see lease.go)
 }
 
 // Policy is what a submission may say of how its job's attempts run

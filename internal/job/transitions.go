@@ -64,6 +64,7 @@ func (j *Job) Start(worker int, now time.Time, cancel func()) bool {
 	}
 	j.stopWaiting()
 	j.state, j.worker, j.startedAt, j.cancel = Running, worker, now, cancel
+	j.remote = lease{}
 	j.attempts++
 	j.retryAt = time.Time{}
 	return true
@@ -95,6 +96,7 @@ func (j *Job) Finish(s State, now time.Time, err string) bool {
 		return false
 	}
 	j.state, j.finishedAt, j.err, j.cancel, j.completing = s, now, err, nil, false
+	j.remote.token, j.remote.until = "", time.Time{}
 	j.unsettled = true
 	j.wake()
 	return true
@@ -116,6 +118,7 @@ func (j *Job) Cancel(now time.Time) (prev State, ok bool) {
 	}
 	j.stopWaiting()
 	j.state, j.finishedAt, j.cancel, j.retryAt = Canceled, now, nil, time.Time{}
+	j.remote.token, j.remote.until = "", time.Time{}
 	j.unsettled = true
 	j.wake()
 	return prev, true
@@ -132,6 +135,7 @@ func (j *Job) Requeue(at time.Time, err string) bool {
 	}
 	j.state, j.err, j.retryAt, j.cancel, j.completing = Queued, err, at, nil, false
 	j.worker, j.startedAt = 0, time.Time{} // it holds no worker while it waits
+	j.remote = lease{}
 	return true
 }
 
@@ -173,7 +177,7 @@ func (j *Job) Retry() (prev State, ok bool) {
 	}
 	j.state, j.err, j.finishedAt, j.retryAt = Queued, "", time.Time{}, time.Time{}
 	j.worker, j.startedAt, j.cancel, j.completing = 0, time.Time{}, nil, false
-	j.base, j.final = j.attempts, nil
+	j.base, j.final, j.remote = j.attempts, nil, lease{}
 	return prev, true
 }
 

@@ -15,6 +15,8 @@ type Status struct {
 	Base                           int32 // attempts when POST /work/<id>/retry last ran it again
 	StartedAt, FinishedAt, RetryAt int64
 	Err, Output                    string
+	ClaimedBy                      string // the remote worker that claimed it, or ""
+	LeaseUntil                     int64  // while a remote worker holds its lease: when it expires
 }
 
 // Status returns j's changing part as it is now.
@@ -32,6 +34,8 @@ func (j *Job) Status() Status {
 		RetryAt:    UnixNano(j.retryAt),
 		Err:        j.err,
 		Output:     j.output,
+		ClaimedBy:  j.remote.by,
+		LeaseUntil: UnixNano(j.remote.until),
 	}
 }
 
@@ -69,6 +73,8 @@ type View struct {
 	RetryAt        time.Time       `json:"retry_at,omitzero"`
 	Output         *string         `json:"output,omitempty"`
 	Truncated      bool            `json:"output_truncated,omitempty"`
+	ClaimedBy      string          `json:"claimed_by,omitempty"`
+	LeaseUntil     time.Time       `json:"lease_expires_at,omitzero"`
 }
 
 // Snapshot returns a consistent copy of j as the API shows it now, its
@@ -100,6 +106,10 @@ func (j *Job) View(st Status) View {
 		Attempts:     int(st.Attempts),
 		RetryAt:      UTC(st.RetryAt),
 		Truncated:    st.Truncated,
+		ClaimedBy:    st.ClaimedBy,
+	}
+	if st.State == Running {
+		v.LeaseUntil = UTC(st.LeaseUntil)
 	}
 	if j.Policy.SetRetries {
 		n := j.Policy.Retries

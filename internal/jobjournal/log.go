@@ -240,3 +240,18 @@ func (l *Log) Close() error {
 	}
 	return l.j.Close()
 }
+
+// FinishedDurable journals r's final state, as Finished does, and waits
+// until it is durable whatever the state: a remote worker's done or fail is
+// answered only once it is (POST /work/<id>/done).
+func (l *Log) FinishedDurable(r *job.Job) error {
+	if l == nil {
+		return nil
+	}
+	rec := jobRecordOf(r)
+	if err := l.j.Append(record(recFinished, r, &rec)); err != nil {
+		l.failed()
+		return fmt.Errorf("%w in %s: %v", ErrJournal, l.dir, err)
+	}
+	return nil
+}

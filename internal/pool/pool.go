@@ -46,28 +46,35 @@ type Pool struct {
 	// closing, else 0: set under mu, read without it by idle, so that a
 	// worker back from a job takes no lock while the pool is not shrinking.
 	over atomic.Int64
+
+	claims claims // the remote workers waiting in a claim (see Claim)
 }
 
 // New returns an empty pool of up to max workers. Each worker the pool
 // starts runs start(id, work) in a goroutine of its own, taking its jobs
 // from work, and calls Idle each time it is ready for one; idle is
-// WorkerQueue, which must have room for max channels.
+// WorkerQueue, which must have room for max channels, and its room beyond
+// them is for remote workers waiting in a claim (see Claim).
 func New(max int, idle chan chan *job.Job, start func(id int, work chan *job.Job)) *Pool {
-	return &Pool{start: start, idle: idle, max: max, wake: make(chan struct{}, 1),
+	p := &Pool{start: start, idle: idle, max: max, wake: make(chan struct{}, 1),
 		numbers: make([]bool, max+1), ids: make(map[chan *job.Job]int)}
+	p.claims.slots = make(map[chan *job.Job]*slot)
+	p.claims.max = cap(idle) - max
+	return p
 }
 
 // Wake returns the channel on which the dispatcher is told to retire the
 // idle workers beyond the target (see RetireIdle).
 func (p *Pool) Wake() <-chan struct{} { return p.wake }
 
-// Resize sets the target to n workers, 1 to max, and starts the workers
+// Resize sets the target to n local workers, 0 to max (with 0, only
+// remote workers run jobs), and starts the workers
 // that growing needs at once; the dispatcher, woken, retires idle workers
 // beyond it. It returns an error for n out of range, and ErrClosed once
 // the server has stopped its workers for good.
 func (p *Pool) Resize(n int) error {
-	if n < 1 || n > p.max {
-		return fmt.Errorf("workers must be from 1 to %d (-max-workers), not %d", p.max, n)
+	if n < 0 || n > p.max {
+		return fmt.Errorf("workers must be from 0 to %d (-max-workers), not %d", p.max, n)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -172,11 +179,22 @@ func (p *Pool) RetireIdle() {
 // retireIdleLocked is RetireIdle with p.mu held. Taking an idle worker's
 // channel out of WorkerQueue is safe from any goroutine: a channel the
 // dispatcher took first is that of a worker about to run a job, which
-// retires itself when the job ends.
+// retires itself when the job ends. The remote workers' channels it meets
+// go back into WorkerQueue: a resize is of local workers only.
 func (p *Pool) retireIdleLocked() {
+	var remote []chan *job.Job
+	defer func() {
+		for _, ch := range remote {
+			p.idle <- ch // never blocks: their room was theirs
+		}
+	}()
 	for p.alive > p.target {
 		select {
 		case ch := <-p.idle:
+			if p.claims.isRemote(ch) {
+				remote = append(remote, ch)
+				continue
+			}
 			p.retireChanLocked(ch)
 		default:
 			return // the rest are busy, and retire themselves
@@ -186,19 +204,36 @@ func (p *Pool) retireIdleLocked() {
 
 // CloseAll retires every worker: the queue has ended. It waits for each
 // busy worker to finish its job and put its channel back, closes every
-// channel, and waits for the workers' goroutines to exit. Only the
-// dispatcher calls it.
+// channel, and waits for the workers' goroutines to exit. The remote
+// workers waiting in a claim are told ErrClosed, and later claims fail so.
+// Only the dispatcher calls it.
 func (p *Pool) CloseAll() {
+	p.claims.mu.Lock()
+	p.claims.closed = true // no more remote slots go into WorkerQueue
+	p.claims.mu.Unlock()
 	p.mu.Lock()
 	p.closing = true // from now on no worker retires itself: each comes back
 	p.setOverLocked()
 	n := p.alive
 	p.mu.Unlock()
-	for range n {
+	for n > 0 {
 		ch := <-p.idle
+		if p.claims.end(ch) {
+			continue
+		}
 		p.mu.Lock()
 		p.retireChanLocked(ch)
 		p.mu.Unlock()
+		n--
+	}
+	for { // the remote slots still in WorkerQueue
+		select {
+		case ch := <-p.idle:
+			p.claims.end(ch)
+			continue
+		default:
+		}
+		break
 	}
 	p.wg.Wait()
 }

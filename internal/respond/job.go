@@ -67,6 +67,12 @@ func AppendJob(b []byte, j *job.View) []byte {
 	if j.Truncated {
 		b = append(b, `,"output_truncated":true`...)
 	}
+	if j.ClaimedBy != "" {
+		b = AppendString(append(b, `,"claimed_by":`...), j.ClaimedBy)
+	}
+	if !j.LeaseUntil.IsZero() {
+		b = AppendTime(append(b, `,"lease_expires_at":`...), j.LeaseUntil)
+	}
 	return append(b, "}\n"...)
 }
 
