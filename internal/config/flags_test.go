@@ -62,9 +62,9 @@ func TestFlags(t *testing.T) {
 		{args: []string{"-allow-host", "wq.internal", "-http", "myhost:8000", "-insecure"}, // may resolve to 127.0.1.1: the listener knows
 			want: Config{Workers: 4, MaxWorkers: 1024, MaxRetries: 25, MaxPayload: 64 << 10, MaxAhead: 720 * time.Hour, MaxScheduled: 100_000, MaxBatch: 1000, Addr: "myhost:8000", Insecure: true, Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second,
 				AllowHosts: []string{"wq.internal"}}},
-		{args: []string{"-n", "0"}, want: Config{Workers: 0, MaxWorkers: 1024, MaxRetries: 25, Addr: "127.0.0.1:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second}},
+		{args: []string{"-n", "0"}, want: Config{Workers: 0, MaxWorkers: 1024, MaxRetries: 25, MaxPayload: 64 << 10, MaxAhead: 720 * time.Hour, MaxScheduled: 100_000, MaxBatch: 1000, Addr: "127.0.0.1:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second}},
 		{args: []string{"-remote", "http://10.0.0.1:8000/", "-lease", "5s", "--", "true"},
-			want: Config{Workers: 4, MaxWorkers: 1024, MaxRetries: 25, Addr: "127.0.0.1:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second,
+			want: Config{Workers: 4, MaxWorkers: 1024, MaxRetries: 25, MaxPayload: 64 << 10, MaxAhead: 720 * time.Hour, MaxScheduled: 100_000, MaxBatch: 1000, Addr: "127.0.0.1:8000", Queue: 100, MaxDelay: 10 * time.Second, ShutdownTimeout: 30 * time.Second,
 				Remote: "http://10.0.0.1:8000", Lease: 5 * time.Second, Command: []string{"true"}}},
 		{args: []string{"-remote", "10.0.0.1:8000", "--", "true"}, wantErr: `for flag -remote: want the server's URL`},
 		{args: []string{"-remote", "http://10.0.0.1:8000"}, wantErr: `-remote runs jobs as a remote worker: give the command after --`},
