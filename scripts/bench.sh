@@ -53,8 +53,7 @@ runs=${BENCH_RUNS:-5}
 benchtime=${BENCH_TIME:-1s}
 wrktime=${WRK_TIME:-5s}
 wrkrounds=${WRK_ROUNDS:-5}
-only=${BENCH_ONLY:-go ingest flood durable beanstalkd batches replay million commands peers}
-only=${BENCH_ONLY:-go ingest flood durable beanstalkd replay million commands remote peers}
+only=${BENCH_ONLY:-go ingest flood durable beanstalkd batches replay million commands remote peers}
 exec_jobs=${EXEC_JOBS:-5000}
 tmp=$(mktemp -d)
 # stop_tracked kills every process a section started (track), and forgets them.
@@ -729,8 +728,7 @@ function request()
 end
 LUA
 
-for s in go ingest flood durable beanstalkd batches replay million commands peers; do
-for s in go ingest flood durable beanstalkd replay million commands remote peers; do
+for s in go ingest flood durable beanstalkd batches replay million commands remote peers; do
 	run_section $s
 done
 if [ ${#failed[@]} -gt 0 ]; then
